@@ -1,0 +1,167 @@
+"""imgframe's exceptions: one root, a few meaningful branches.
+
+::
+
+    ImgframeError
+     +-- InvalidQueryError (also ValueError)   a parameter was refused before sending
+     +-- TransportError                        connection/timeout/retries exhausted
+     +-- APIError                              the server answered with an error
+     |    +-- AuthError                        401 (token invalid or expired), 403
+     |    +-- NotFoundError                    404 (no images API here, or microversion > 2.35)
+     |    +-- MalformedResponseError           200 with a body that is not the images JSON
+     +-- PaginationError                       the listing cannot be completed safely
+
+Every error that concerns a request carries the token-free URL. Errors raised while
+paging carry what was loaded so far (``partial``, a DataFrame) and the marker to resume
+from (``resume_marker``), so nothing already fetched is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+__all__ = [
+    "APIError",
+    "AuthError",
+    "ImgframeError",
+    "InvalidQueryError",
+    "MalformedResponseError",
+    "NotFoundError",
+    "PaginationError",
+    "TransportError",
+    "redact_url",
+]
+
+_SECRET_PARAMS = {"token", "x-auth-token", "auth_token", "password", "secret", "key"}
+
+
+def redact_url(url: str | None) -> str | None:
+    """Return ``url`` without userinfo or secret-looking query parameters.
+
+    >>> redact_url("https://u:p@h:8774/v2.1/p/images?token=abc&limit=2")
+    'https://h:8774/v2.1/p/images?token=REDACTED&limit=2'
+    """
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(k.lower() in _SECRET_PARAMS for k, _ in pairs):
+            pairs = [(k, "REDACTED" if k.lower() in _SECRET_PARAMS else v) for k, v in pairs]
+            query = urlencode(pairs, safe=":,")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+class ImgframeError(Exception):
+    """Root of every error imgframe raises on purpose."""
+
+
+class InvalidQueryError(ImgframeError, ValueError):
+    """A user-facing parameter was refused before any request was sent.
+
+    ``parameter`` names it, ``allowed`` says what is accepted, ``given`` is what came.
+    """
+
+    def __init__(self, parameter: str, allowed: str, given: Any, *, reason: str | None = None):
+        self.parameter = parameter
+        self.allowed = allowed
+        self.given = given
+        head = f"{parameter}={given!r}"
+        text = f"{head}: {reason}; {allowed}" if reason else f"{head} is not valid: {allowed}"
+        super().__init__(text)
+
+
+class TransportError(ImgframeError):
+    """The request could not be completed: connection refused, timeout, retries exhausted."""
+
+    def __init__(self, message: str, *, url: str | None = None, partial=None,
+                 resume_marker: str | None = None):
+        self.url = redact_url(url)
+        self.partial = partial
+        self.resume_marker = resume_marker
+        super().__init__(f"{message} ({self.url})" if self.url else message)
+
+
+class APIError(ImgframeError):
+    """The server answered with an HTTP error.
+
+    Attributes: ``status`` (int), ``message`` (the server's own text, if any),
+    ``request_id``, ``url`` (token-free), ``partial`` and ``resume_marker``.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, url: str | None = None,
+                 request_id: str | None = None, server_message: str | None = None,
+                 partial=None, resume_marker: str | None = None):
+        self.status = status
+        self.url = redact_url(url)
+        self.request_id = request_id
+        self.message = server_message
+        self.partial = partial
+        self.resume_marker = resume_marker
+        bits = [message]
+        if status is not None:
+            bits.append(f"HTTP {status}")
+        if self.url:
+            bits.append(f"GET {self.url}")
+        if request_id:
+            bits.append(f"request id {request_id}")
+        super().__init__("; ".join(bits))
+
+
+class AuthError(APIError):
+    """401/403: the token is invalid, expired, or not allowed to list images here."""
+
+
+class NotFoundError(APIError):
+    """404: the endpoint may not offer the images API, or a microversion > 2.35 was asked."""
+
+
+class MalformedResponseError(APIError):
+    """A 2xx answer whose body is not the images JSON (truncated, not JSON, no ``images``)."""
+
+
+class PaginationError(ImgframeError):
+    """The listing cannot be completed without loss or repetition (a loop, a lost marker).
+
+    ``partial`` holds what was loaded so far; ``resume_marker`` the marker to resume from.
+    """
+
+    def __init__(self, message: str, *, url: str | None = None, partial=None,
+                 resume_marker: str | None = None):
+        self.url = redact_url(url)
+        self.partial = partial
+        self.resume_marker = resume_marker
+        super().__init__(message)
+
+
+def server_message(body: bytes | str | None) -> str | None:
+    """Extract the fault message from a Nova/keystone error body, tolerating non-JSON.
+
+    >>> server_message(b'{"badRequest": {"code": 400, "message": "bad limit"}}')
+    'bad limit'
+    """
+    if not body:
+        return None
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    try:
+        data = json.loads(body)
+    except ValueError:
+        text = re.sub(r"<[^>]+>", " ", body)
+        text = " ".join(text.split())
+        return text[:300] or None
+    if isinstance(data, dict):
+        for value in data.values():
+            if isinstance(value, dict) and "message" in value:
+                return str(value["message"]).replace("&quot;", '"')
+        if "message" in data:
+            return str(data["message"])
+    return None
