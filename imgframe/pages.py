@@ -1,0 +1,179 @@
+"""Follow a marker-paged listing to the end: every image exactly once, or a clear error.
+
+Blind to HTTP, in the manner of python-api-core's ``page_iterator``: a
+:class:`PageIterator` takes ``fetch(marker) -> Page`` and decides, page by page,
+
+1. **where to go next**: the ``marker`` from the page's next href if it has one, else the
+   last id of the page (the href's scheme/host/port never matter: the caller rebuilds the
+   URL on its configured endpoint);
+2. **whether to go on**: while there is a next link, or the page was full (a full page
+   without a link is followed once more, to be sure); stop on an empty page, or a short
+   page without a link;
+3. **when to give up**: a marker seen before, or a page made only of ids already seen,
+   raises :class:`~imgframe.errors.PaginationError` instead of looping.
+
+Overlapping pages are fine: repeated ids are dropped and counted. If the marker image
+vanished (``fetch`` raises :class:`MarkerNotFound`), earlier ids of the previous page are
+tried as markers before giving up. When iteration fails, ``resume_marker`` says where to
+resume from; the caller attaches what was loaded so far.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlsplit
+
+from imgframe.errors import MalformedResponseError, PaginationError
+
+__all__ = ["MarkerNotFound", "Page", "PageIterator", "marker_from_href"]
+
+
+@dataclass
+class Page:
+    """One page as the server sent it: raw image dicts and the next href, if any."""
+
+    items: list
+    next_href: str | None = None
+
+
+class MarkerNotFound(Exception):
+    """Raised by ``fetch`` when the server no longer knows the marker image."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+        super().__init__(f"no image found with ID {marker}")
+
+
+def marker_from_href(href: str | None) -> str | None:
+    """Return the ``marker`` query parameter of a next href, or ``None``.
+
+    >>> marker_from_href("http://h/v2.1/p/images?limit=2&marker=abc")
+    'abc'
+    """
+    if not href or not isinstance(href, str):
+        return None
+    try:
+        query = urlsplit(href).query
+    except ValueError:
+        return None
+    markers = [v for k, v in parse_qsl(query, keep_blank_values=True) if k == "marker"]
+    return markers[-1] if markers and markers[-1] else None
+
+
+def _page_ids(items: list) -> list[str]:
+    try:
+        ids = [item["id"] for item in items]
+    except (TypeError, KeyError) as exc:
+        raise MalformedResponseError("an image in the page has no 'id'") from exc
+    for value in ids:
+        if not isinstance(value, str) or not value:
+            raise MalformedResponseError(f"an image id is not a non-empty string: {value!r}")
+    return ids
+
+
+class PageIterator:
+    """Iterate over the pages of a listing, yielding each page's *new* items.
+
+    ``fetch(marker)`` returns a :class:`Page` (``marker`` is ``None`` for the first page
+    unless one was given). Counters after (or during) iteration: ``pages``, ``fetches``,
+    ``items``, ``duplicates``, ``recoveries``, ``truncated``, ``resume_marker``.
+    """
+
+    def __init__(self, fetch: Callable[[str | None], Page], *, page_size: int,
+                 marker: str | None = None, max_items: int | None = None,
+                 seen: set[str] | None = None):
+        self._fetch = fetch
+        self.page_size = page_size
+        self.max_items = max_items
+        self.start_marker = marker
+        self.seen: set[str] = set() if seen is None else seen
+        self.pages = 0
+        self.fetches = 0
+        self.items = 0
+        self.duplicates = 0
+        self.recoveries = 0
+        self.truncated = False
+        self.resume_marker = marker
+        self._markers: set[str] = set()
+
+    def __iter__(self) -> Iterator[list]:
+        marker = self.start_marker
+        previous_ids: list[str] = []
+        while True:
+            page, marker = self._get(marker, previous_ids)
+            if not page.items:
+                return
+            ids = _page_ids(page.items)
+            id_set = set(ids)
+            if len(id_set) == len(ids) and self.seen.isdisjoint(id_set):
+                new, ids_new = list(page.items), ids
+            else:
+                new, ids_new = self._dedupe(page.items, ids)
+            if not new:
+                raise PaginationError(
+                    f"the server sent a page made only of images already listed "
+                    f"(after marker {marker}); stopping instead of looping",
+                    resume_marker=marker)
+            self.pages += 1
+            next_marker = self._next_marker(page, ids)
+            if self.max_items is not None and self.items + len(new) >= self.max_items:
+                keep = self.max_items - self.items
+                self.truncated = keep < len(new) or next_marker is not None
+                new, ids_new = new[:keep], ids_new[:keep]
+                next_marker = None
+            self.seen.update(ids_new)
+            self.items += len(new)
+            self.resume_marker = ids_new[-1] if next_marker is None else next_marker
+            yield new
+            if next_marker is None:
+                return
+            if next_marker in self._markers:
+                self.resume_marker = ids[-1]
+                raise PaginationError(
+                    f"the next link repeats marker {next_marker}, already requested; "
+                    f"stopping instead of looping", resume_marker=ids[-1])
+            previous_ids, marker = ids, next_marker
+
+    def _dedupe(self, items: list, ids: list[str]) -> tuple[list, list[str]]:
+        new, ids_new, here = [], [], set()
+        for item, id_ in zip(items, ids, strict=True):
+            if id_ in self.seen or id_ in here:
+                self.duplicates += 1
+                continue
+            here.add(id_)
+            new.append(item)
+            ids_new.append(id_)
+        return new, ids_new
+
+    def _next_marker(self, page: Page, ids: list[str]) -> str | None:
+        """The three rules: a next link, or a full page, means go on; else stop."""
+        if page.next_href:
+            return marker_from_href(page.next_href) or ids[-1]
+        if len(ids) >= self.page_size:
+            return ids[-1]
+        return None
+
+    def _get(self, marker: str | None, previous_ids: list[str]) -> tuple[Page, str | None]:
+        """Fetch the page after ``marker``; if the marker vanished, step back through the
+        previous page's earlier ids. Returns the page and the marker actually used."""
+        candidates = [marker]
+        if marker is not None and previous_ids:
+            idx = previous_ids.index(marker) if marker in previous_ids else len(previous_ids)
+            candidates += list(reversed(previous_ids[:idx]))
+        for n, candidate in enumerate(candidates):
+            if candidate is not None:
+                self._markers.add(candidate)
+            self.fetches += 1
+            self.resume_marker = candidate
+            try:
+                page = self._fetch(candidate)
+            except MarkerNotFound:
+                continue
+            if n:
+                self.recoveries += 1
+            return page, candidate
+        raise PaginationError(
+            f"the marker image {marker} vanished mid-listing and no earlier image of the "
+            f"previous page could be used instead; reload from the start",
+            resume_marker=None)
