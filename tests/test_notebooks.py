@@ -1,0 +1,108 @@
+"""The shipped notebooks run top to bottom (embedded server) and are committed clean."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+pytest.importorskip("nbclient")
+
+from imgframe.notebook import (  # noqa: E402
+    NOTEBOOKS,
+    execute,
+    notebook_path,
+    notebooks_dir,
+    render_html,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def kernel_env(**extra: str) -> dict:
+    """Variables for the kernel: no configured cloud, a small sample catalogue."""
+    env = {"IMGFRAME_SAMPLE_IMAGES": "1500", "IMGFRAME_SEED": "3"}
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(autouse=True)
+def no_cloud(monkeypatch):
+    """The notebooks must take the embedded-server path whatever this machine has."""
+    for name in list(os.environ):
+        if name.startswith(("OS_", "IMGFRAME_")):
+            monkeypatch.delenv(name)
+    monkeypatch.delenv("MPLBACKEND", raising=False)   # let the kernel use its inline backend
+
+
+def test_shipped_notebooks_are_found():
+    assert [notebook_path(n).name for n in NOTEBOOKS] == [f"{n}.ipynb" for n in NOTEBOOKS]
+    assert notebook_path("explore") == notebook_path("01_explore.ipynb")
+    assert notebooks_dir().is_dir()
+    with pytest.raises(ValueError, match="01_explore"):
+        notebook_path("nope")
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_committed_without_outputs(name):
+    nb = nbformat.read(notebook_path(name), as_version=4)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code, "a notebook with no code"
+    for cell in code:
+        assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
+    assert "widgets" not in nb.metadata
+    # a cloud when configured, else the embedded server: the same first cells everywhere
+    assert 'os.environ.get("OS_CLOUD"' in code[0].source
+    assert "ImageServer" in code[1].source
+
+
+def errors_in(nb) -> list[str]:
+    return [f"{o.get('ename')}: {o.get('evalue')}" for c in nb.cells if c.cell_type == "code"
+            for o in c.get("outputs", []) if o.get("output_type") == "error"]
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs(name, tmp_path):
+    # CellExecutionError (raised by nbclient on any failing cell) fails the test
+    nb = execute(notebook_path(name), env=kernel_env(), cwd=tmp_path, timeout=300)
+    assert errors_in(nb) == []
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    text = json.dumps(outputs)
+    assert "embedded server" in text
+    if name == "01_explore":
+        assert "application/vnd.jupyter.widget-view+json" in text
+    if name == "02_export":
+        assert (tmp_path / "inventory.csv").is_file() and (tmp_path / "ubuntu.csv").is_file()
+    if name == "03_trends":
+        assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3
+
+
+def test_render_html_keeps_the_widget_state(tmp_path):
+    html_path = render_html(notebook_path("01_explore"), tmp_path / "out" / "explore.html",
+                            env=kernel_env(), cwd=tmp_path, timeout=300)
+    assert html_path == tmp_path / "out" / "explore.html"
+    html = html_path.read_text(encoding="utf-8")
+    assert "application/vnd.jupyter.widget-state+json" in html
+    assert "application/vnd.jupyter.widget-view+json" in html
+    state_start = html.index('<script type="application/vnd.jupyter.widget-state+json">')
+    state = json.loads(html[html.index(">", state_start) + 1:
+                            html.index("</script>", state_start)])
+    values = [m["state"].get("value") for m in state["state"].values()]
+    assert any(isinstance(v, str) and " of " in v and "images" in v for v in values)
+    assert "Traceback" not in html
+
+
+def test_execute_reports_a_failing_cell(tmp_path):
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1/0")])
+    path = tmp_path / "bad.ipynb"
+    nbformat.write(nb, path)
+    with pytest.raises(CellExecutionError, match="ZeroDivisionError"):
+        execute(path, cwd=tmp_path, timeout=60)
+    with pytest.raises(CellExecutionError):
+        render_html(path, tmp_path / "bad.html", timeout=60)
+    assert not (tmp_path / "bad.html").exists()
