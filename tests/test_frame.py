@@ -1,0 +1,226 @@
+"""The frame builder on hand-made pages, including the reference's API samples."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from imgframe.errors import MalformedResponseError
+from imgframe.frame import (
+    COLUMNS,
+    DTYPES,
+    STATUSES,
+    empty_frame,
+    frame_from_pages,
+    link_columns,
+    merge_frames,
+)
+
+P = "6f70656e737461636b20342065766572"
+
+
+def links(iid):
+    return [
+        {"href": f"http://openstack.example.com/v2/{P}/images/{iid}", "rel": "self"},
+        {"href": f"http://openstack.example.com/{P}/images/{iid}", "rel": "bookmark"},
+        {"href": f"http://glance.openstack.example.com/images/{iid}", "rel": "alternate",
+         "type": "application/vnd.openstack.image"},
+    ]
+
+
+def sample(iid, name="fakeimage123456", size=25165824, **extra):
+    """An item of Nova's images-details-get-resp.json."""
+    item = {"OS-EXT-IMG-SIZE:size": size, "created": "2011-01-01T01:02:03Z", "id": iid,
+            "links": links(iid), "metadata": {"kernel_id": "nokernel", "ramdisk_id": "nokernel"},
+            "minDisk": 0, "minRam": 0, "name": name, "progress": 100, "status": "ACTIVE",
+            "updated": "2011-01-01T01:02:03Z"}
+    item.update(extra)
+    return item
+
+
+DETAIL_SAMPLE = [
+    sample("155d900f-4e14-4e4c-a73d-069cbf4541e6",
+           metadata={"architecture": "x86_64", "kernel_id": "nokernel", "ramdisk_id": "nokernel"}),
+    sample("c905cedb-7281-47e4-8a62-f26bc5fc4c77", size=26360814,
+           metadata={"kernel_id": "155d900f-4e14-4e4c-a73d-069cbf4541e6", "ramdisk_id": None}),
+    sample("a440c04b-79fa-479c-bed1-0b816eaec379", name="fakeimage6", size=49163826,
+           **{"OS-DCF:diskConfig": "MANUAL"},
+           metadata={"architecture": "x86_64", "auto_disk_config": "False"}),
+    sample("70a599e0-31e7-49b7-b260-868f441e862b", name="fakeimage7", size=74185822,
+           **{"OS-DCF:diskConfig": "AUTO"},
+           metadata={"architecture": "x86_64", "auto_disk_config": "True"}),
+]
+
+SNAPSHOT = sample(
+    "cedef40a-ed67-4d10-800e-17455edce175", name=None, status="SAVING", progress=25,
+    updated=None, minRam=512, minDisk=10,
+    server={"id": "aa3b1a4a-5b7c-4d5d-9f6a-1b2c3d4e5f60",
+            "links": [{"rel": "self", "href": "http://x/v2.1/servers/aa3b"}]},
+    metadata={"instance_uuid": "aa3b1a4a-5b7c-4d5d-9f6a-1b2c3d4e5f60", "image_type": "snapshot",
+              "block_device_mapping": [{"boot_index": 0}]})
+
+
+def test_columns_and_dtypes_on_the_detail_sample():
+    df = frame_from_pages([DETAIL_SAMPLE[:2], DETAIL_SAMPLE[2:] + [SNAPSHOT]])
+    assert list(df.columns) == COLUMNS
+    assert dict(df.dtypes) == DTYPES
+    assert df["id"].tolist() == [i["id"] for i in DETAIL_SAMPLE] + [SNAPSHOT["id"]]
+    first = df.iloc[0]
+    assert first["created"] == pd.Timestamp("2011-01-01T01:02:03Z")
+    assert first["size"] == 25165824 and first["progress"] == 100 and first["min_ram"] == 0
+    assert first["link_self"].endswith("/v2/" + P + "/images/155d900f-4e14-4e4c-a73d-069cbf4541e6")
+    assert first["link_alternate"].startswith("http://glance.openstack.example.com/images/")
+    assert df["metadata"].iloc[1] == {"kernel_id": "155d900f-4e14-4e4c-a73d-069cbf4541e6",
+                                      "ramdisk_id": None}
+    assert df["disk_config"].tolist()[2:4] == ["MANUAL", "AUTO"]
+    assert df["disk_config"].isna().tolist() == [True, True, False, False, True]
+    snap = df.iloc[-1]
+    assert snap["server_id"] == "aa3b1a4a-5b7c-4d5d-9f6a-1b2c3d4e5f60"
+    assert pd.isna(snap["name"]) and pd.isna(snap["updated"])
+    assert snap["status"] == "SAVING" and snap["progress"] == 25 and snap["min_disk"] == 10
+    assert snap["metadata"]["block_device_mapping"] == [{"boot_index": 0}]
+    assert df["server_id"].isna().sum() == 4
+
+
+def test_index_sample_uses_the_pinned_status():
+    page = [{"id": i["id"], "name": i["name"], "links": links(i["id"])} for i in DETAIL_SAMPLE]
+    df = frame_from_pages([page], detail=False, pinned_status="ACTIVE")
+    assert list(df.columns) == COLUMNS and dict(df.dtypes) == DTYPES
+    assert (df["status"] == "ACTIVE").all()
+    assert df["progress"].isna().all() and df["created"].isna().all()
+    assert df["metadata"].isna().all()
+    df = frame_from_pages([page], detail=False)
+    assert df["status"].isna().all()
+
+
+def test_empty_frame_and_empty_pages():
+    for df in (empty_frame(), frame_from_pages([]), frame_from_pages([[], []])):
+        assert list(df.columns) == COLUMNS and dict(df.dtypes) == DTYPES and len(df) == 0
+    assert list(df["status"].cat.categories) == STATUSES
+
+
+def test_extra_link_relation_adds_a_column_after():
+    item = sample("x1")
+    item["links"] = item["links"] + [{"rel": "describedby", "href": "http://d/x1"}]
+    df = frame_from_pages([[item, sample("x2")]])
+    assert list(df.columns) == COLUMNS + ["link_describedby"]
+    assert df["link_describedby"].dtype == "string"
+    assert df["link_describedby"].tolist()[0] == "http://d/x1"
+    assert pd.isna(df["link_describedby"].iloc[1])
+    assert link_columns(item["links"])["link_describedby"] == "http://d/x1"
+
+
+def test_status_words_are_mapped():
+    items = [sample(f"s{k}", status=s) for k, s in
+             enumerate(["ACTIVE", "saving", "DELETED", "ERROR", "UNKNOWN", "weird", None])]
+    df = frame_from_pages([items])
+    assert df["status"].tolist()[:6] == ["ACTIVE", "SAVING", "DELETED", "ERROR", "UNKNOWN",
+                                         "UNKNOWN"]
+    assert pd.isna(df["status"].iloc[6])
+
+
+def test_other_iso_times_are_accepted():
+    df = frame_from_pages([[sample("a", created="2011-01-01T01:02:03.5+01:00")]])
+    assert df["created"].iloc[0] == pd.Timestamp("2011-01-01T00:02:03.5Z")
+    assert df["created"].dtype == DTYPES["created"]
+
+
+def test_merge_frames_nova_order_and_duplicates():
+    a = frame_from_pages([[sample("b", created="2020-01-02T00:00:00Z"),
+                           sample("a", created="2020-01-01T00:00:00Z")]])
+    b = frame_from_pages([[sample("c", created="2020-01-02T00:00:00Z"),
+                           sample("a", created="2020-01-01T00:00:00Z")]])
+    merged, dropped = merge_frames([a, b])
+    assert merged["id"].tolist() == ["c", "b", "a"] and dropped == 1
+    assert dict(merged.dtypes) == DTYPES
+    merged, dropped = merge_frames([empty_frame(), empty_frame()])
+    assert len(merged) == 0 and dict(merged.dtypes) == DTYPES
+
+
+@pytest.mark.parametrize("bad", [
+    ["not a dict"], [None], [{"name": "no id"}], [{"id": 5}],
+    [sample("a", minRam="512")], [sample("a", minRam=1.5)], [sample("a", minRam=True)],
+    [sample("a", created="yesterday")], [sample("a", created=5)],
+    [sample("a", metadata=["x"])], [sample("a", links="http://x")],
+    [sample("a", links=[{"href": "x"}])], [sample("a", links=[["self", "x"]])],
+    [sample("a", server="srv")], [sample("a", server={"id": 3})],
+    [sample("a", status=["ACTIVE"])], [sample("a", status=3)], [sample("a", name=3)],
+    [sample("a", size=2 ** 70)], [sample("a", created="3000-01-01T00:00:00Z")],
+])
+def test_malformed_items(bad):
+    with pytest.raises(MalformedResponseError, match="malformed"):
+        frame_from_pages([bad])
+
+
+# --- properties -------------------------------------------------------------------------
+
+uuid_ids = st.uuids().map(str)
+wire_time = st.datetimes(min_value=pd.Timestamp("1970-01-01").to_pydatetime(),
+                         max_value=pd.Timestamp("2200-01-01").to_pydatetime()).map(
+    lambda d: d.strftime("%Y-%m-%dT%H:%M:%SZ"))
+meta_values = st.one_of(st.none(), st.text(max_size=8), st.lists(st.text(max_size=3), max_size=2))
+
+
+@st.composite
+def good_item(draw):
+    iid = draw(uuid_ids)
+    item = {"id": iid, "name": draw(st.one_of(st.none(), st.text(max_size=12))),
+            "status": draw(st.sampled_from(STATUSES)), "progress": draw(st.sampled_from([0, 25, 50, 100])),
+            "created": draw(wire_time), "updated": draw(st.one_of(st.none(), wire_time)),
+            "minRam": draw(st.integers(0, 2 ** 20)), "minDisk": draw(st.integers(0, 2 ** 12)),
+            "OS-EXT-IMG-SIZE:size": draw(st.integers(0, 2 ** 62)),
+            "metadata": draw(st.dictionaries(st.text(max_size=6), meta_values, max_size=3)),
+            "links": links(iid)}
+    if draw(st.booleans()):
+        item["server"] = {"id": draw(uuid_ids), "links": []}
+    if draw(st.booleans()):
+        item["OS-DCF:diskConfig"] = draw(st.sampled_from(["AUTO", "MANUAL"]))
+    return item
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(good_item(), max_size=4), max_size=4))
+def test_property_well_formed_pages(pages):
+    df = frame_from_pages(pages)
+    items = [i for p in pages for i in p]
+    assert list(df.columns) == COLUMNS and dict(df.dtypes) == DTYPES
+    assert df["id"].tolist() == [i["id"] for i in items]
+    assert [None if pd.isna(x) else x for x in df["name"]] == [i["name"] for i in items]
+    assert df["size"].tolist() == [i["OS-EXT-IMG-SIZE:size"] for i in items]
+    assert df["metadata"].tolist() == [i["metadata"] for i in items]
+    assert [None if pd.isna(x) else x.strftime("%Y-%m-%dT%H:%M:%SZ") for x in df["updated"]] \
+        == [i["updated"] for i in items]
+    assert [None if pd.isna(x) else x for x in df["server_id"]] == \
+        [i.get("server", {}).get("id") for i in items]
+
+
+junk = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True),
+                 st.text(max_size=5), st.lists(st.integers(), max_size=2),
+                 st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+
+
+@st.composite
+def damaged_item(draw):
+    item = draw(good_item())
+    key = draw(st.sampled_from(sorted(item) + ["links.0", "server"]))
+    if key == "links.0":
+        item["links"][0] = draw(junk)
+    elif draw(st.booleans()):
+        item[key] = draw(junk)
+    else:
+        item.pop(key, None)
+    return item
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(good_item(), damaged_item(), junk), min_size=1, max_size=5),
+       st.booleans())
+def test_property_malformed_pages_never_crash(items, detail):
+    try:
+        df = frame_from_pages([items], detail=detail)
+    except MalformedResponseError:
+        return
+    assert list(df.columns)[:len(COLUMNS)] == COLUMNS and len(df) == len(items)
+    assert all(df[c].dtype == t for c, t in DTYPES.items())
+    assert np.all([isinstance(x, (dict, type(None))) for x in df["metadata"]])
