@@ -1,0 +1,329 @@
+"""An ipywidgets explorer over an images DataFrame: thin glue over ``df.images``.
+
+``imgframe.explore(df)`` returns an :class:`Explorer` (an ``ipywidgets.VBox``); it does
+not display itself. Every control change runs one update::
+
+    df.images.select(status=..., name=..., since=..., until=..., column=...)
+        -> count (HTML), first rows (HTML), changes_plot (PNG in an Image widget)
+
+No ``Output`` widget is involved, so nothing is cleared and redrawn (no flicker, no
+duplicated figures): the chart is one persistent matplotlib ``Figure`` (not registered
+with pyplot) rendered to PNG bytes and swapped into an ``Image`` widget.
+
+Controls (attributes, so tests can drive the widget by setting values)::
+
+    ex.status_buttons   # {"ACTIVE": ToggleButton, ...}, one per status present
+    ex.name             # Text: exact name, glob ("ubuntu-*") or /regex/
+    ex.column           # ToggleButtons: "updated" or "created"
+    ex.dates            # SelectionRangeSlider over the days (or weeks, months) in the data
+    ex.export_path      # Text
+    ex.export_button    # Button
+    ex.selection        # the current selection (DataFrame)
+
+Status toggles work like filter chips: none pressed means every status; pressing some
+restricts the selection to those.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+import time
+from pathlib import Path
+
+import ipywidgets as widgets
+import pandas as pd
+from matplotlib.figure import Figure
+
+import imgframe.accessor  # noqa: F401  (registers df.images)
+from imgframe import plotting
+from imgframe.errors import ImgframeError
+from imgframe.export import to_csv
+
+__all__ = ["Explorer", "explore", "human_bytes"]
+
+TABLE_COLUMNS = ["name", "status", "updated", "min_ram", "min_disk", "size"]
+_UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+
+
+def human_bytes(n) -> str:
+    """Bytes in binary units, e.g. ``human_bytes(1536) == "1.5 KiB"``; NA gives ``"–"``."""
+    if n is None or pd.isna(n):
+        return "–"
+    n = float(n)
+    for unit in _UNITS:
+        if abs(n) < 1024 or unit == _UNITS[-1]:
+            return f"{int(n)} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def _fmt_int(n, unit: str) -> str:
+    return "–" if n is None or pd.isna(n) else f"{int(n):,} {unit}"
+
+
+def _fmt_time(t) -> str:
+    return "–" if t is None or pd.isna(t) else t.strftime("%Y-%m-%d %H:%M")
+
+
+def parse_name(text: str):
+    """The name control's text as a ``select(name=...)`` argument.
+
+    ``""`` gives None (no filter), ``"/ubu.*/"`` a compiled regex, anything else the
+    string itself (an exact name or a glob; ``select`` tells them apart).
+    Raises ``re.error`` for an invalid regex.
+    """
+    text = text.strip()
+    if not text:
+        return None
+    if len(text) >= 2 and text.startswith("/") and text.endswith("/"):
+        return re.compile(text[1:-1])
+    return text
+
+
+def _periods(times: pd.Series) -> tuple[list[pd.Timestamp], pd.Timedelta | pd.DateOffset, str]:
+    """Period starts covering ``times``: days, or weeks/months for long spans."""
+    times = times.dropna()
+    if times.empty:
+        return [], pd.Timedelta(days=1), "%Y-%m-%d"
+    lo, hi = times.min(), times.max()
+    span = hi - lo
+    if span <= pd.Timedelta(days=2 * 366):
+        starts = pd.date_range(lo.floor("D"), hi.floor("D"), freq="D")
+        step, fmt = pd.Timedelta(days=1), "%Y-%m-%d"
+    elif span <= pd.Timedelta(days=15 * 366):
+        first = (lo - pd.Timedelta(days=lo.day_of_week)).floor("D")
+        starts = pd.date_range(first, hi.floor("D"), freq="7D")
+        step, fmt = pd.Timedelta(days=7), "%Y-%m-%d"
+    else:
+        first = lo.floor("D").replace(day=1)
+        starts = pd.date_range(first, hi.floor("D"), freq="MS")
+        step, fmt = pd.DateOffset(months=1), "%Y-%m"
+    return list(starts), step, fmt
+
+
+def _chart_freq(sel_span: pd.Timedelta | None) -> str:
+    if sel_span is None or sel_span <= pd.Timedelta(days=62):
+        return "D"
+    if sel_span <= pd.Timedelta(days=2 * 366):
+        return "W"
+    return "M"
+
+
+class Explorer(widgets.VBox):
+    """Status toggles, a name pattern and a date range over an images DataFrame.
+
+    Built by :func:`explore`. ``.selection`` is the current selection; ``.update()``
+    recomputes it (every control change calls it); ``.last_update_seconds`` is how long
+    the last update took; ``.export()`` does what the export button does.
+    """
+
+    def __init__(self, df: pd.DataFrame, *, rows: int = 10, export_path: str = "selection.csv",
+                 chart: bool = True, figsize=(7.5, 3.0)):
+        self.df = df
+        self.rows = rows
+        self._selection = df.iloc[0:0]
+        self._muted = False
+        self.last_update_seconds = float("nan")
+        self.error: str | None = None
+
+        counts = df.images.status_counts()
+        self.status_buttons: dict[str, widgets.ToggleButton] = {}
+        for status, n in counts.items():
+            if n:
+                button = widgets.ToggleButton(
+                    value=False, description=f"{status} ({n:,})",
+                    tooltip=f"only {status} images (none pressed: every status)",
+                    layout=widgets.Layout(width="auto"))
+                button.add_class(f"imgframe-status-{status.lower()}")
+                self.status_buttons[status] = button
+        self.name = widgets.Text(
+            value="", placeholder="exact name, glob (ubuntu-*) or /regex/",
+            description="name", continuous_update=True,
+            layout=widgets.Layout(width="24em"))
+        self.name.add_class("imgframe-name")
+        self.name_message = widgets.HTML("")
+        self.name_message.add_class("imgframe-name-message")
+        self.column = widgets.ToggleButtons(
+            options=["updated", "created"], value="updated", description="time",
+            tooltip="which timestamp the date range applies to",
+            style={"button_width": "6em"})
+        self.dates = widgets.SelectionRangeSlider(
+            options=[("–", None)], description="range", continuous_update=False,
+            layout=widgets.Layout(width="40em"))
+        self.count = widgets.HTML("")
+        self.count.add_class("imgframe-count")
+        self.table = widgets.HTML("")
+        self.table.add_class("imgframe-table")
+        self.chart = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        self.chart.add_class("imgframe-chart")
+        self.export_path = widgets.Text(value=export_path, description="CSV",
+                                        layout=widgets.Layout(width="24em"))
+        self.export_button = widgets.Button(description="Export selection", icon="download")
+        self.export_message = widgets.HTML("")
+        self.export_message.add_class("imgframe-export-message")
+        self._figure = Figure(figsize=figsize, layout="constrained") if chart else None
+        if not chart:
+            self.chart.layout.display = "none"
+
+        self._set_date_options()
+        for button in self.status_buttons.values():
+            button.observe(self._on_change, "value")
+        self.name.observe(self._on_change, "value")
+        self.dates.observe(self._on_change, "index")
+        self.column.observe(self._on_column, "value")
+        self.export_button.on_click(lambda _: self.export())
+
+        super().__init__([
+            widgets.HBox(list(self.status_buttons.values())),
+            widgets.HBox([self.name, self.name_message]),
+            widgets.HBox([self.column, self.dates]),
+            self.count,
+            self.table,
+            self.chart,
+            widgets.HBox([self.export_path, self.export_button, self.export_message]),
+        ])
+        self.add_class("imgframe-explorer")
+        self.update()
+
+    # -- the selection -----------------------------------------------------------------
+
+    @property
+    def selection(self) -> pd.DataFrame:
+        """The rows the controls currently select."""
+        return self._selection
+
+    @property
+    def statuses(self) -> tuple[str, ...]:
+        """The statuses pressed (empty: every status)."""
+        return tuple(s for s, b in self.status_buttons.items() if b.value)
+
+    def query(self) -> dict:
+        """The ``df.images.select`` arguments the controls stand for.
+
+        Raises ``re.error`` for an invalid ``/regex/``.
+        """
+        since = until = None
+        starts = self._starts
+        if starts:
+            lo, hi = self.dates.index
+            if (lo, hi) != (0, len(starts) - 1):  # the full range keeps rows without a time
+                since = starts[lo]
+                until = starts[hi] + self._step - pd.Timedelta(1, "ns")
+        return {
+            "status": list(self.statuses) or None,
+            "name": parse_name(self.name.value),
+            "since": since,
+            "until": until,
+            "column": self.column.value,
+        }
+
+    def update(self) -> pd.DataFrame:
+        """Recompute the selection and refresh the count, table and chart together."""
+        started = time.perf_counter()
+        try:
+            query = self.query()
+            selection = self.df.images.select(**query)
+        except (re.error, ImgframeError, ValueError) as exc:
+            self.error = _message(exc)
+            self.name_message.value = (
+                f'<span style="color:#b00020">⚠ {html.escape(self.error)}</span>')
+            self.last_update_seconds = time.perf_counter() - started
+            return self._selection
+        self.error = None
+        self.name_message.value = ""
+        self._selection = selection
+        self.count.value = (
+            f"<b>{len(selection):,}</b> of {len(self.df):,} images"
+            f'<span data-count="{len(selection)}"></span>')
+        self.table.value = self._table_html(selection)
+        if self._figure is not None:
+            self.chart.value = self._chart_png(selection, query)
+        self.last_update_seconds = time.perf_counter() - started
+        return selection
+
+    # -- export ------------------------------------------------------------------------
+
+    def export(self) -> Path | None:
+        """Write the selection with imgframe's safe CSV export to the path in the box."""
+        path = Path(self.export_path.value.strip() or "selection.csv").expanduser()
+        try:
+            to_csv(self._selection, path, safe=True)
+        except (OSError, ImgframeError, ValueError) as exc:
+            self.export_message.value = (
+                f'<span style="color:#b00020">⚠ could not write {html.escape(str(path))}: '
+                f"{html.escape(_message(exc))}</span>")
+            return None
+        where = path.resolve()
+        self.export_message.value = (
+            f"wrote {len(self._selection):,} images to <code>{html.escape(str(where))}</code>")
+        return where
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _on_change(self, _change) -> None:
+        if not self._muted:
+            self.update()
+
+    def _on_column(self, _change) -> None:
+        self._set_date_options()
+        self.update()
+
+    def _set_date_options(self) -> None:
+        starts, step, fmt = _periods(self.df[self.column.value])
+        self._starts, self._step = starts, step
+        self._muted = True
+        try:
+            if starts:
+                self.dates.options = [(t.strftime(fmt), i) for i, t in enumerate(starts)]
+                self.dates.index = (0, len(starts) - 1)
+                self.dates.disabled = False
+            else:
+                self.dates.options = [("no dates", 0)]
+                self.dates.index = (0, 0)
+                self.dates.disabled = True
+        finally:
+            self._muted = False
+
+    def _table_html(self, selection: pd.DataFrame) -> str:
+        head = selection.head(self.rows)
+        if head.empty:
+            return "<i>no images match</i>"
+        shown = pd.DataFrame({
+            "name": [("–" if pd.isna(v) else v) for v in head["name"]],
+            "status": head["status"].astype("string").fillna("–"),
+            "updated": [_fmt_time(t) for t in head["updated"]],
+            "min_ram": [_fmt_int(v, "MB") for v in head["min_ram"]],
+            "min_disk": [_fmt_int(v, "GB") for v in head["min_disk"]],
+            "size": [human_bytes(v) for v in head["size"]],
+        }, index=range(1, len(head) + 1))
+        more = len(selection) - len(head)
+        note = f"<div><i>… and {more:,} more</i></div>" if more > 0 else ""
+        return shown.to_html(escape=True, border=0, classes="imgframe-rows") + note
+
+    def _chart_png(self, selection: pd.DataFrame, query: dict) -> bytes:
+        fig = self._figure
+        fig.clear()
+        ax = fig.add_subplot()
+        times = selection["updated"].dropna()
+        span = (times.max() - times.min()) if len(times) else None
+        plotting.changes_plot(selection, freq=_chart_freq(span), by="status", ax=ax)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=80)
+        return buf.getvalue()
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, re.error):
+        return f"invalid regular expression: {exc}"
+    return str(exc)
+
+
+def explore(df: pd.DataFrame, **options) -> Explorer:
+    """An :class:`Explorer` over ``df`` (a frame from ``client.load``); display it yourself.
+
+    >>> ex = imgframe.explore(df)      # doctest: +SKIP
+    >>> ex                             # the last expression of a cell shows it
+    """
+    return Explorer(df, **options)
