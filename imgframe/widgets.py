@@ -104,9 +104,10 @@ def _periods(times: pd.Series) -> tuple[list[pd.Timestamp], pd.Timedelta | pd.Da
 
 
 def _chart_freq(sel_span: pd.Timedelta | None) -> str:
+    """Bars per day up to two months, per week up to a year, then per month."""
     if sel_span is None or sel_span <= pd.Timedelta(days=62):
         return "D"
-    if sel_span <= pd.Timedelta(days=2 * 366):
+    if sel_span <= pd.Timedelta(days=366):
         return "W"
     return "M"
 
@@ -146,24 +147,29 @@ class Explorer(widgets.VBox):
         self.name_message = widgets.HTML("")
         self.name_message.add_class("imgframe-name-message")
         self.column = widgets.ToggleButtons(
-            options=["updated", "created"], value="updated", description="time",
-            tooltip="which timestamp the date range applies to",
-            style={"button_width": "6em"})
+            options=["updated", "created"], value="updated",
+            tooltips=["date range on the last update", "date range on the creation"],
+            style={"button_width": "5.5em"})
         self.dates = widgets.SelectionRangeSlider(
-            options=[("–", None)], description="range", continuous_update=False,
-            layout=widgets.Layout(width="40em"))
+            options=[("–", None)], description="", continuous_update=False, readout=False,
+            layout=widgets.Layout(width="28em"))
+        self.dates_label = widgets.HTML("")
+        self.dates_label.add_class("imgframe-dates-label")
         self.count = widgets.HTML("")
         self.count.add_class("imgframe-count")
         self.table = widgets.HTML("")
         self.table.add_class("imgframe-table")
-        self.chart = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        self._dpi = 96
+        self.chart = widgets.Image(format="png", layout=widgets.Layout(
+            width=f"{int(figsize[0] * self._dpi)}px", max_width="100%"))
         self.chart.add_class("imgframe-chart")
         self.export_path = widgets.Text(value=export_path, description="CSV",
                                         layout=widgets.Layout(width="24em"))
         self.export_button = widgets.Button(description="Export selection", icon="download")
         self.export_message = widgets.HTML("")
         self.export_message.add_class("imgframe-export-message")
-        self._figure = Figure(figsize=figsize, layout="constrained") if chart else None
+        # a fixed layout: constrained layout would cost a second draw on every update
+        self._figure = Figure(figsize=figsize) if chart else None
         if not chart:
             self.chart.layout.display = "none"
 
@@ -178,7 +184,7 @@ class Explorer(widgets.VBox):
         super().__init__([
             widgets.HBox(list(self.status_buttons.values())),
             widgets.HBox([self.name, self.name_message]),
-            widgets.HBox([self.column, self.dates]),
+            widgets.HBox([self.column, self.dates, self.dates_label]),
             self.count,
             self.table,
             self.chart,
@@ -233,6 +239,7 @@ class Explorer(widgets.VBox):
             return self._selection
         self.error = None
         self.name_message.value = ""
+        self.dates_label.value = self._range_text(query)
         self._selection = selection
         self.count.value = (
             f"<b>{len(selection):,}</b> of {len(self.df):,} images"
@@ -286,13 +293,23 @@ class Explorer(widgets.VBox):
         finally:
             self._muted = False
 
+    def _range_text(self, query: dict) -> str:
+        if not self._starts:
+            return f"<i>no {self.column.value} times</i>"
+        lo, hi = self.dates.index
+        until = self._starts[hi] + self._step - pd.Timedelta(1, "ns")
+        text = f"{self._starts[lo]:%Y-%m-%d} – {until:%Y-%m-%d}"
+        if query["since"] is None:
+            text += " (all)"
+        return html.escape(text)
+
     def _table_html(self, selection: pd.DataFrame) -> str:
         head = selection.head(self.rows)
         if head.empty:
             return "<i>no images match</i>"
         shown = pd.DataFrame({
-            "name": [("–" if pd.isna(v) else v) for v in head["name"]],
-            "status": head["status"].astype("string").fillna("–"),
+            "name": ["–" if pd.isna(v) else v for v in head["name"]],
+            "status": ["–" if pd.isna(v) else str(v) for v in head["status"]],
             "updated": [_fmt_time(t) for t in head["updated"]],
             "min_ram": [_fmt_int(v, "MB") for v in head["min_ram"]],
             "min_disk": [_fmt_int(v, "GB") for v in head["min_disk"]],
@@ -306,11 +323,14 @@ class Explorer(widgets.VBox):
         fig = self._figure
         fig.clear()
         ax = fig.add_subplot()
-        times = selection["updated"].dropna()
+        fig.subplots_adjust(left=0.09, right=0.98, bottom=0.19, top=0.89)
+        column = query["column"]
+        times = selection[column].dropna()
         span = (times.max() - times.min()) if len(times) else None
-        plotting.changes_plot(selection, freq=_chart_freq(span), by="status", ax=ax)
+        plotting.changes_plot(selection, freq=_chart_freq(span), by="status", column=column,
+                              ax=ax)
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=80)
+        fig.savefig(buf, format="png", dpi=self._dpi)
         return buf.getvalue()
 
 

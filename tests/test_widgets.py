@@ -145,6 +145,7 @@ def test_date_range_over_updated_days_inclusive(small_df):
     assert ids(ex.selection) == ["i2", "i3", "i4", "i5"]
     assert ex.query()["since"] == ts("2026-01-20")
     assert ex.query()["until"] == ts("2026-02-21") - pd.Timedelta(1, "ns")
+    assert ex.dates_label.value == "2026-01-20 – 2026-02-20"
 
 
 def test_full_range_keeps_images_without_updated(small_df):
@@ -183,6 +184,7 @@ def test_table_is_readable_and_escaped(small_df):
     assert "1.4 GiB" in table            # 1.5e9 bytes
     assert "2,048 MB" in table and "20 GB" in table
     assert "2026-01-05 12:00" in table
+    assert "<td>ACTIVE</td>" in table and "<td>ERROR</td>" in table and "&lt;NA&gt;" not in table
     for column in ("name", "status", "updated", "min_ram", "min_disk", "size"):
         assert f"<th>{column}</th>" in table
     ex.name.value = "nothing"
