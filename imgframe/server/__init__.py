@@ -1,0 +1,61 @@
+"""imgframe.server: an embedded, faithful Nova images endpoint (plus a tiny Keystone).
+
+A real HTTP server on 127.0.0.1 that answers ``GET /{v2|v2.1}[/{project_id}]/images``,
+``.../images/detail`` and ``.../images/{id}`` as Nova 34 (proxying Glance 33) does: Glance's
+filter semantics, keyset paging in ``created_at DESC, id DESC`` order, Nova's next links,
+views, fault bodies, microversion cut-off at 2.35, and optional token auth. Use it to try
+imgframe offline and as a test double for your own code (as people use moto for AWS)::
+
+    from imgframe.server import ImageServer, serve
+
+    with ImageServer(10_000, seed=0, token="secret") as srv:
+        requests.get(f"{srv.endpoint}/images/detail", params={"limit": 100},
+                     headers={"X-Auth-Token": "secret"}).json()
+
+    with serve(1000) as url:                  # base URL, e.g. http://127.0.0.1:40213
+        ...
+
+Data: `sample_inventory(n, seed)` (deterministic Glance-like records); faults for tests:
+`Faults` (see `imgframe.server.faults`).
+
+Keystone (``{srv.url}/identity/v3``) is enabled with ``users={"alice": "pw"}``; its catalog
+names the compute endpoint ``{srv.url}/v2.1/{project_id}``.
+
+keystoneauth1::
+
+    from keystoneauth1 import session
+    from keystoneauth1.identity import v3
+    auth = v3.Password(auth_url=srv.auth_url, username="alice", password="pw",
+                       project_id=srv.project_id, user_domain_id="default")
+    sess = session.Session(auth=auth)
+    endpoint = sess.get_endpoint(service_type="compute", interface="public")
+    sess.get(f"{endpoint}/images/detail", params={"limit": 100}).json()
+
+openstacksdk with a password (catalog lookup)::
+
+    conn = openstack.connect(auth_url=srv.auth_url, username="alice", password="pw",
+                             project_id=srv.project_id, user_domain_id="default",
+                             region_name="RegionOne")
+    [img.name for img in conn.compute.images()]
+
+openstacksdk with a plain token and no keystone (``ImageServer(token="secret")``)::
+
+    conn = openstack.connect(auth_type="admin_token",
+                             auth={"endpoint": srv.endpoint, "token": "secret"},
+                             compute_endpoint_override=srv.endpoint)
+    list(conn.compute.images())
+"""
+
+from imgframe.server.app import DEFAULT_PROJECT_ID, ImageServer, Stats, serve
+from imgframe.server.faults import Faults
+from imgframe.server.inventory import GLANCE_STATUSES, sample_inventory
+
+__all__ = [
+    "DEFAULT_PROJECT_ID",
+    "Faults",
+    "GLANCE_STATUSES",
+    "ImageServer",
+    "Stats",
+    "sample_inventory",
+    "serve",
+]

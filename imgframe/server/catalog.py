@@ -1,0 +1,204 @@
+"""The image store behind the server: sorted once, filtered per query, paged by bisection.
+
+Glance lists images by ``created_at DESC, id DESC`` and pages by keyset (the marker's place
+in that order). `Catalog` sorts the records once, keeps numpy columns in that order and an
+id -> position index, caches the positions matching each distinct filter set, and answers a
+page with one `searchsorted` and a slice: no full scan per request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from imgframe.server.glance import (
+    GlanceBadRequest,
+    filter_values,
+    parse_isotime,
+    split_filter_op,
+    sql_number,
+)
+
+__all__ = ["Catalog", "Query"]
+
+UTC = dt.timezone.utc
+STATUS_CODES = {s: i for i, s in enumerate(
+    ("active", "queued", "saving", "deactivated", "importing", "uploading",   # listable
+     "killed", "deleted", "pending_delete"))}
+LISTABLE = 6            # codes below this are listed; killed and deleted rows never are
+DELETED = {"deleted", "pending_delete"}   # Glance rows with deleted=True
+REMOVED = 255           # status code of an image taken away by `Catalog.remove`
+NO_TIME = np.iinfo(np.int64).min
+
+
+@dataclass(frozen=True)
+class Query:
+    """The filters of one list request, normalised (hashable: the cache key)."""
+
+    name: frozenset | None = None
+    status: frozenset | None = None
+    changes_since: float | None = None       # epoch seconds, inclusive
+    min_ram: object = None                  # a number, or False when it can match nothing
+    min_disk: object = None
+    properties: tuple = ()                  # ((key, value), ...) equality on properties
+
+    @classmethod
+    def from_filters(cls, filters: dict) -> Query:
+        """Build from Nova's filter dict (``name``, ``status``, ``changes-since``, ``min_ram``,
+        ``min_disk``, ``property-<x>``), raising GlanceBadRequest as Glance would."""
+        kwargs = {}
+        props = {}
+        for key, value in filters.items():
+            if key == "name":
+                kwargs["name"] = filter_values(value, "name")
+            elif key == "status":
+                kwargs["status"] = filter_values(value.lower(), "status")
+            elif key == "changes-since":
+                _, threshold = split_filter_op("gte:" + value)
+                try:
+                    when = parse_isotime(threshold)
+                except ValueError:
+                    raise GlanceBadRequest('Bad "updated_at" query filter format. '
+                                           "Use ISO 8601 DateTime notation.") from None
+                kwargs["changes_since"] = when.timestamp()
+            elif key in ("min_ram", "min_disk"):
+                number = sql_number(value)
+                ok = number is not None and abs(number) < 2 ** 62
+                kwargs[key] = number if ok else False
+            elif key.startswith("property-"):
+                # Nova's bug, kept: lstrip removes a *set* of characters, not the prefix
+                props[key.lstrip("property-")] = value
+        kwargs["properties"] = tuple(sorted(props.items()))
+        return cls(**kwargs)
+
+
+def _epoch(value) -> int | None:
+    """Whole epoch seconds of a datetime (naive = UTC) or ISO string; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = parse_isotime(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return int(value.timestamp())
+
+
+class Catalog:
+    """Glance-like records, sorted for listing, with cached filter results. Thread-safe."""
+
+    def __init__(self, records: list[dict], cache_size: int = 256):
+        self._lock = threading.RLock()
+        keyed = []
+        for rec in records:
+            keyed.append((_epoch(rec.get("created_at")) or 0, str(rec["id"]), rec))
+        keyed.sort(key=lambda t: (t[0], t[1]), reverse=True)
+        self.records = [t[2] for t in keyed]           # in list order
+        self.ids = [t[1] for t in keyed]
+        self.created = np.array([t[0] for t in keyed], dtype=np.int64)
+        self.updated = np.array(
+            [NO_TIME if (e := _epoch(r.get("updated_at"))) is None else e for r in self.records],
+            dtype=np.int64)
+        self.status = np.array([STATUS_CODES.get(r.get("status"), 5) for r in self.records],
+                               dtype=np.uint8)
+        self.min_ram = np.array([int(r.get("min_ram") or 0) for r in self.records],
+                                dtype=np.int64)
+        self.min_disk = np.array([int(r.get("min_disk") or 0) for r in self.records],
+                                 dtype=np.int64)
+        self.position = {image_id: i for i, image_id in enumerate(self.ids)}
+        if len(self.position) != len(self.ids):
+            raise ValueError("image ids must be unique")
+        self._cache: OrderedDict[Query, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self.version = 0        # bumped by every change; renderers key caches on it if needed
+
+    # --- reading
+    def __len__(self) -> int:
+        return int((self.status != REMOVED).sum())
+
+    def get(self, image_id: str) -> dict | None:
+        """The record with this id (killed and deleted ones too), or None."""
+        pos = self.position.get(image_id)
+        return None if pos is None else self.records[pos]
+
+    def current(self) -> list[dict]:
+        """Every record not removed, in list order."""
+        return [self.records[i] for i in np.flatnonzero(self.status != REMOVED)]
+
+    def matching(self, query: Query) -> np.ndarray:
+        """Sorted positions of listable images matching `query` (cached per query)."""
+        with self._lock:
+            hit = self._cache.get(query)
+            if hit is not None:
+                self._cache.move_to_end(query)
+                return hit
+        mask = self.status < LISTABLE
+        if query.status is not None:
+            codes = [STATUS_CODES[s] for s in query.status if s in STATUS_CODES]
+            mask &= np.isin(self.status, np.array(codes, dtype=np.uint8))
+        if query.changes_since is not None:
+            mask &= self.updated >= query.changes_since
+        for key in ("min_ram", "min_disk"):
+            wanted = getattr(query, key)
+            if wanted is False:
+                mask[:] = False
+            elif wanted is not None:
+                mask &= getattr(self, key) == wanted
+        positions = np.flatnonzero(mask)
+        if query.name is not None:
+            names = query.name
+            positions = np.array([i for i in positions.tolist()
+                                  if self.records[i].get("name") in names], dtype=np.int64)
+        for key, value in query.properties:
+            positions = np.array(
+                [i for i in positions.tolist()
+                 if _property_equals((self.records[i].get("properties") or {}), key, value)],
+                dtype=np.int64)
+        positions = positions.astype(np.int64, copy=False)
+        with self._lock:
+            self._cache[query] = positions
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return positions
+
+    def page(self, query: Query, marker: str | None, limit: int | None):
+        """(positions of the page, offset of its first item among the matches).
+
+        A marker must name an image that still exists (killed is fine, deleted or removed
+        is not): else GlanceBadRequest, as Glance answers.
+        """
+        matches = self.matching(query)
+        start = 0
+        if marker:
+            pos = self.position.get(marker)
+            if pos is None or self.records[pos].get("status") in DELETED:
+                raise GlanceBadRequest(f"No image found with ID {marker}")
+            start = int(np.searchsorted(matches, pos, side="right"))
+        stop = len(matches) if limit is None else start + limit
+        return matches[start:stop], start
+
+    # --- changing
+    def remove(self, image_id: str) -> dict:
+        """Make an image vanish (as if deleted and purged); returns its record."""
+        with self._lock:
+            pos = self.position.pop(image_id)
+            self.status[pos] = REMOVED
+            self._cache.clear()
+            self.version += 1
+            return self.records[pos]
+
+
+def _property_equals(props: dict, key: str, value: str) -> bool:
+    if key not in props:
+        return False
+    have = props[key]
+    if isinstance(have, str):
+        return have == value
+    if have is None:
+        return False
+    import json
+
+    return json.dumps(have) == value

@@ -1,0 +1,66 @@
+"""Fault injection for the embedded server (all off by default).
+
+`Faults` is the settings object tests hand to `ImageServer(faults=...)` (or assign to
+`srv.faults` while it runs). Only *images* requests (list, detail, show) are affected and
+numbered; keystone and version documents never are.
+
+    Faults(latency=0.2)                              # every images request waits 0.2 s
+    Faults(error_rate=0.1)                           # 10% get 500/502/503 (seeded, repeatable)
+    Faults(schedule={2: 503, 3: 429, 5: "truncate"}) # the 2nd images request gets a 503, ...
+    Faults(token_ttl=3)                              # each token works for 3 requests, then 401
+    Faults(loop_next=3)                              # page 3's next link points back to page 2
+
+Actions: 500, 502, 503, 504, 429 (with `Retry-After: retry_after`), "truncate" (a 200 whose
+JSON body is cut in half; Content-Length matches what is sent), "not_json" (a 200 text/html
+page), "no_images" (a 200 JSON object without an ``images`` key).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass, field
+
+__all__ = ["ACTIONS", "Faults"]
+
+ACTIONS = (500, 502, 503, 504, 429, "truncate", "not_json", "no_images")
+
+
+@dataclass
+class Faults:
+    """What to break, and when. See the module docstring."""
+
+    latency: float = 0.0
+    error_rate: float = 0.0
+    error_statuses: tuple = (500, 502, 503)
+    schedule: dict | None = None
+    retry_after: str = "1"
+    token_ttl: int | None = None
+    loop_next: int | None = None
+    seed: int = 0
+    _rng: random.Random = field(default=None, init=False, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False,
+                                  compare=False)
+
+    def __post_init__(self):
+        for action in (self.schedule or {}).values():
+            if action not in ACTIONS:
+                raise ValueError(f"schedule action {action!r} is not one of {ACTIONS}")
+        for status in self.error_statuses:
+            if status not in ACTIONS:
+                raise ValueError(f"error status {status!r} is not one of {ACTIONS}")
+        if not 0.0 <= self.error_rate <= 1.0:
+            raise ValueError(f"error_rate must be within [0, 1], got {self.error_rate}")
+        self._rng = random.Random(self.seed)
+
+    def action_for(self, number: int):
+        """The fault for the `number`-th (1-based) images request, or None."""
+        if self.schedule and number in self.schedule:
+            return self.schedule[number]
+        if self.error_rate:
+            with self._lock:
+                hit = self._rng.random() < self.error_rate
+                status = self._rng.choice(tuple(self.error_statuses))
+            if hit:
+                return status
+        return None

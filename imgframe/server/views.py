@@ -1,0 +1,196 @@
+"""Nova's image views, rendered once per image and stitched into page bodies.
+
+Nova's `ViewBuilder` (nova/api/openstack/compute/views/images.py) builds each item's links
+from the request (host, `/v2` or `/v2.1`, project id if it was in the URL). The JSON of an
+item is otherwise fixed, so `Renderer` renders each image once per view with three byte
+markers where the link bases go (``\\x00S`` self base, ``\\x00B`` bookmark base, ``\\x00G``
+glance base), caches those fragments, and fills the markers per page with three
+`bytes.replace` calls. `json.dumps` escapes every control character, so a raw NUL byte can
+only be one of our markers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+__all__ = ["LinkBases", "Renderer", "nova_status", "url_join"]
+
+UTC = dt.timezone.utc
+SELF, BOOKMARK, GLANCE = b"\x00S", b"\x00B", b"\x00G"
+
+STATUS_MAP = {
+    "active": ("ACTIVE", 100),
+    "queued": ("SAVING", 25),
+    "saving": ("SAVING", 50),
+    "deleted": ("DELETED", 0),
+    "pending_delete": ("DELETED", 0),
+    "killed": ("ERROR", 0),
+}
+TRUE_STRINGS = ("1", "t", "true", "on", "y", "yes")
+
+
+def nova_status(glance_status: str | None) -> tuple[str, int]:
+    """Glance status -> Nova (status, progress), as `ViewBuilder._get_status`/`_get_progress`."""
+    return STATUS_MAP.get(glance_status, ("UNKNOWN", 0))
+
+
+def url_join(*parts: str) -> str:
+    """Nova's `common.url_join`: strip slashes, skip empty parts, join with ``/``."""
+    clean = [p.strip("/") for p in parts if p]
+    if parts and not parts[-1]:
+        clean.append("")
+    return "/".join(clean)
+
+
+def _isotime(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _esc(text: str) -> str:
+    """`text` as the inside of a JSON string."""
+    return json.dumps(text)[1:-1]
+
+
+@dataclass(frozen=True)
+class LinkBases:
+    """Where the links of one request point.
+
+    `self_base` = ``{prefix}{/v2.1}[/{project}]``, `bookmark_base` = the same without the
+    version, `glance_base` = the image service's unversioned root.
+    """
+
+    self_base: str
+    bookmark_base: str
+    glance_base: str
+    application_url: str     # after the link prefix: ``http://host:port/v2.1``
+    project: str             # "" when the project id is not in the URL
+
+    @classmethod
+    def for_request(cls, application_url: str, project: str, link_prefix: str | None,
+                    glance_base: str) -> LinkBases:
+        """Bases as Nova derives them from `request.application_url` and `compute_link_prefix`."""
+        app = update_link_prefix(application_url, link_prefix)
+        root = update_link_prefix(remove_trailing_version(application_url), link_prefix)
+        return cls(url_join(app, project), url_join(root, project), glance_base.rstrip("/"),
+                   app, project)
+
+    def fill(self, body: bytes) -> bytes:
+        """Replace the markers in a rendered body."""
+        return (body.replace(SELF, _esc(self.self_base).encode())
+                .replace(BOOKMARK, _esc(self.bookmark_base).encode())
+                .replace(GLANCE, _esc(self.glance_base).encode()))
+
+    def next_link(self, collection: str, params: list[tuple[str, str]], marker: str) -> str:
+        """Nova's `_get_next_link`: the request's params sorted, marker replaced or appended."""
+        ordered = dict(sorted(dict(params).items()))
+        ordered["marker"] = marker
+        return "%s?%s" % (url_join(self.application_url, self.project, collection),
+                          urlencode(ordered))
+
+
+def update_link_prefix(orig_url: str, prefix: str | None) -> str:
+    """Nova's `_update_link_prefix`: the prefix's scheme+netloc replace, its path prepends."""
+    if not prefix:
+        return orig_url
+    url_parts = list(urlsplit(orig_url))
+    prefix_parts = list(urlsplit(prefix))
+    url_parts[0:2] = prefix_parts[0:2]
+    url_parts[2] = prefix_parts[2] + url_parts[2]
+    return urlunsplit(url_parts).rstrip("/")
+
+
+def remove_trailing_version(href: str) -> str:
+    """Nova's `remove_trailing_version_from_href` for ``.../v2`` and ``.../v2.1``."""
+    parts = urlsplit(href)
+    path = parts.path.rstrip("/")
+    head, _, last = path.rpartition("/")
+    if last.startswith("v") and last[1:].replace(".", "").isdigit():
+        path = head
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+
+
+def _links_json(image_id: str) -> str:
+    i = _esc(image_id)
+    return ('[{"rel": "self", "href": "\x00S/images/%s"}, '
+            '{"rel": "bookmark", "href": "\x00B/images/%s"}, '
+            '{"rel": "alternate", "type": "application/vnd.openstack.image", '
+            '"href": "\x00G/images/%s"}]' % (i, i, i))
+
+
+def render_list_item(rec: dict) -> bytes:
+    """The index view of one image: id, name, links."""
+    head = json.dumps({"id": str(rec["id"]), "name": rec.get("name")})
+    return ("%s, \"links\": %s}" % (head[:-1], _links_json(str(rec["id"])))).encode()
+
+
+def render_detail_item(rec: dict) -> bytes:
+    """The detail (and show) view of one image, fields in Nova's order."""
+    props = rec.get("properties") or {}
+    status, progress = nova_status(rec.get("status"))
+    item = {
+        "id": str(rec["id"]),
+        "name": rec.get("name"),
+        "minRam": int(rec.get("min_ram") or 0),
+        "minDisk": int(rec.get("min_disk") or 0),
+        "metadata": props,
+        "created": _isotime(rec.get("created_at")),
+        "updated": _isotime(rec.get("updated_at")),
+        "status": status,
+        "progress": progress,
+        "OS-EXT-IMG-SIZE:size": int(rec.get("size") or 0),
+    }
+    text = json.dumps(item)[:-1] + ', "links": ' + _links_json(item["id"])
+    server = props.get("instance_uuid")
+    if server:
+        s = _esc(str(server))
+        text += (', "server": {"id": "%s", "links": [{"rel": "self", "href": '
+                 '"\x00S/servers/%s"}, {"rel": "bookmark", "href": "\x00B/servers/%s"}]}'
+                 % (s, s, s))
+    disk_config = props.get("auto_disk_config")
+    if disk_config is not None:
+        auto = str(disk_config).strip().lower() in TRUE_STRINGS
+        text += ', "OS-DCF:diskConfig": "%s"' % ("AUTO" if auto else "MANUAL")
+    return (text + "}").encode()
+
+
+class Renderer:
+    """Caches each image's rendered fragment per view ("list" or "detail")."""
+
+    def __init__(self):
+        self._cache = {"list": {}, "detail": {}}
+        self._render = {"list": render_list_item, "detail": render_detail_item}
+
+    def fragment(self, view: str, rec: dict) -> bytes:
+        cache = self._cache[view]
+        key = rec["id"]
+        frag = cache.get(key)
+        if frag is None:
+            frag = cache[key] = self._render[view](rec)
+        return frag
+
+    def forget(self, image_id: str) -> None:
+        for cache in self._cache.values():
+            cache.pop(image_id, None)
+
+    def page(self, view: str, records: list[dict], next_href: str | None,
+             bases: LinkBases) -> bytes:
+        """``{"images": [...], "images_links": [...]}`` with links filled in."""
+        frag = self.fragment
+        body = b'{"images": [' + b", ".join([frag(view, r) for r in records]) + b"]"
+        body = bases.fill(body)
+        if next_href is not None:
+            body += (', "images_links": [{"rel": "next", "href": %s}]'
+                     % json.dumps(next_href)).encode()
+        return body + b"}"
+
+    def show(self, rec: dict, bases: LinkBases) -> bytes:
+        return bases.fill(b'{"image": ' + self.fragment("detail", rec) + b"}")
