@@ -33,6 +33,7 @@ LISTABLE = 6            # codes below this are listed; killed and deleted rows n
 DELETED = {"deleted", "pending_delete"}   # Glance rows with deleted=True
 REMOVED = 255           # status code of an image taken away by `Catalog.remove`
 NO_TIME = np.iinfo(np.int64).min
+NOTHING = "nothing"     # a minRam/minDisk value no integer equals (not False: False == 0)
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class Query:
     name: frozenset | None = None
     status: frozenset | None = None
     changes_since: float | None = None       # epoch seconds, inclusive
-    min_ram: object = None                  # a number, or False when it can match nothing
+    min_ram: object = None                  # a number, or NOTHING
     min_disk: object = None
     properties: tuple = ()                  # ((key, value), ...) equality on properties
 
@@ -68,7 +69,7 @@ class Query:
             elif key in ("min_ram", "min_disk"):
                 number = sql_number(value)
                 ok = number is not None and abs(number) < 2 ** 62
-                kwargs[key] = number if ok else False
+                kwargs[key] = number if ok else NOTHING
             elif key.startswith("property-"):
                 # Nova's bug, kept: lstrip removes a *set* of characters, not the prefix
                 props[key.lstrip("property-")] = value
@@ -143,7 +144,7 @@ class Catalog:
             mask &= self.updated >= query.changes_since
         for key in ("min_ram", "min_disk"):
             wanted = getattr(query, key)
-            if wanted is False:
+            if wanted == NOTHING:
                 mask[:] = False
             elif wanted is not None:
                 mask &= getattr(self, key) == wanted

@@ -2,7 +2,8 @@
 
 `Faults` is the settings object tests hand to `ImageServer(faults=...)` (or assign to
 `srv.faults` while it runs). Only *images* requests (list, detail, show) are affected and
-numbered; keystone and version documents never are.
+numbered (from 1, per `Faults` object: assigning a new one restarts the count); keystone and
+version documents never are.
 
     Faults(latency=0.2)                              # every images request waits 0.2 s
     Faults(error_rate=0.1)                           # 10% get 500/502/503 (seeded, repeatable)
@@ -39,6 +40,7 @@ class Faults:
     loop_next: int | None = None
     seed: int = 0
     _rng: random.Random = field(default=None, init=False, repr=False, compare=False)
+    _count: int = field(default=0, init=False, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False,
                                   compare=False)
 
@@ -52,6 +54,17 @@ class Faults:
         if not 0.0 <= self.error_rate <= 1.0:
             raise ValueError(f"error_rate must be within [0, 1], got {self.error_rate}")
         self._rng = random.Random(self.seed)
+
+    def next_action(self):
+        """Count one images request; return its fault (an ACTIONS item) or None.
+
+        Requests are numbered from 1 per `Faults` object, so assigning a fresh one to
+        `srv.faults` restarts the schedule.
+        """
+        with self._lock:
+            self._count += 1
+            number = self._count
+        return self.action_for(number)
 
     def action_for(self, number: int):
         """The fault for the `number`-th (1-based) images request, or None."""

@@ -172,14 +172,14 @@ class Handler(BaseHTTPRequestHandler):
     def _images(self, version: str, url_project: str, rest: list[str], query: str,
                 head_only: bool):
         app = self.app
-        number = app.stats._begin(self.path)
+        app.stats._begin(self.path)
         request_id = "req-" + str(uuid.uuid4())
         headers = [("x-openstack-request-id", request_id), ("x-compute-request-id", request_id)]
         try:
             faults = app.faults
             if faults is not None and faults.latency:
                 time.sleep(faults.latency)
-            action = faults.action_for(number) if faults is not None else None
+            action = faults.next_action() if faults is not None else None
             if action in (500, 502, 503, 504, 429):
                 return self._fail(action, headers, faults)
             try:

@@ -80,8 +80,10 @@ class LinkBases:
         """Bases as Nova derives them from `request.application_url` and `compute_link_prefix`."""
         app = update_link_prefix(application_url, link_prefix)
         root = update_link_prefix(remove_trailing_version(application_url), link_prefix)
-        return cls(url_join(app, project), url_join(root, project), glance_base.rstrip("/"),
-                   app, project)
+        def base(url):
+            return url_join(url, project) if project else url.rstrip("/")
+
+        return cls(base(app), base(root), glance_base.rstrip("/"), app, project)
 
     def fill(self, body: bytes) -> bytes:
         """Replace the markers in a rendered body."""
