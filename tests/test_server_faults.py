@@ -1,0 +1,234 @@
+"""imgframe.server fault injection, stats, remove_image and lifecycle, over real HTTP."""
+
+import threading
+import time
+
+import pytest
+import requests
+
+from imgframe.server import Faults, ImageServer, sample_inventory
+
+NOT_LISTED = {"killed", "deleted", "pending_delete"}
+
+
+@pytest.fixture(scope="module")
+def inventory():
+    return sample_inventory(120, seed=7)
+
+
+@pytest.fixture
+def srv(inventory):
+    with ImageServer(inventory) as server:
+        yield server
+
+
+def listed_ids(records):
+    out = [r for r in records if r["status"] not in NOT_LISTED]
+    out.sort(key=lambda r: (r["created_at"], r["id"]), reverse=True)
+    return [r["id"] for r in out]
+
+
+def get(url, **params):
+    return requests.get(url, params=params, timeout=10)
+
+
+def test_faults_off_by_default(srv):
+    assert srv.faults == Faults()
+    assert all(get(f"{srv.endpoint}/images", limit=3).status_code == 200 for _ in range(20))
+
+
+def test_latency(srv):
+    srv.faults = Faults(latency=0.25)
+    start = time.perf_counter()
+    assert get(f"{srv.endpoint}/images", limit=1).status_code == 200
+    assert time.perf_counter() - start >= 0.25
+    start = time.perf_counter()
+    assert get(f"{srv.url}/v2.1").status_code == 200          # not an images request
+    assert time.perf_counter() - start < 0.25
+
+
+def test_schedule_every_action(srv, inventory):
+    srv.faults = Faults(schedule={1: 500, 2: 502, 3: 503, 4: 504, 5: 429, 6: "truncate",
+                                  7: "not_json", 8: "no_images"}, retry_after="7")
+    url = f"{srv.endpoint}/images/detail"
+    full = get(url, limit=10)           # request 1: 500
+    assert full.status_code == 500
+    assert full.json()["computeFault"]["code"] == 500
+    for status in (502, 503, 504):
+        r = get(url, limit=10)
+        assert r.status_code == status
+        assert r.headers["Content-Type"].startswith("text/html")
+    r = get(url, limit=10)
+    assert r.status_code == 429
+    assert r.headers["Retry-After"] == "7"
+    assert r.json()["overLimit"]["code"] == 429
+    truncated = get(url, limit=10)                               # 6
+    assert truncated.status_code == 200
+    assert int(truncated.headers["Content-Length"]) == len(truncated.content)
+    with pytest.raises(ValueError):
+        truncated.json()
+    r = get(url, limit=10)                                       # 7
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")
+    with pytest.raises(ValueError):
+        r.json()
+    r = get(url, limit=10)                                       # 8
+    assert r.status_code == 200 and "images" not in r.json()
+    good = get(url, limit=10)                                    # 9: back to normal
+    assert good.status_code == 200
+    assert [i["id"] for i in good.json()["images"]] == listed_ids(inventory)[:10]
+    assert good.content.startswith(truncated.content)
+    assert len(truncated.content) == len(good.content) // 2
+
+
+def test_retry_after_http_date(srv):
+    when = "Wed, 21 Oct 2026 07:28:00 GMT"
+    srv.faults = Faults(schedule={1: 429}, retry_after=when)
+    r = get(f"{srv.endpoint}/images")
+    assert (r.status_code, r.headers["Retry-After"]) == (429, when)
+
+
+def test_error_rate_is_seeded_and_uses_given_statuses(srv):
+    def run():
+        srv.faults = Faults(error_rate=0.5, error_statuses=(502, 503), seed=11)
+        return [get(f"{srv.endpoint}/images", limit=1).status_code for _ in range(40)]
+
+    first, second = run(), run()
+    assert first == second
+    assert set(first) == {200, 502, 503}
+    srv.faults = Faults(error_rate=1.0, error_statuses=(503,))
+    assert {get(f"{srv.endpoint}/images").status_code for _ in range(5)} == {503}
+
+
+def test_invalid_fault_settings_are_refused():
+    with pytest.raises(ValueError):
+        Faults(schedule={1: 418})
+    with pytest.raises(ValueError):
+        Faults(error_rate=2)
+
+
+def test_token_ttl(inventory):
+    with ImageServer(inventory, token="secret", faults=Faults(token_ttl=2)) as srv:
+        headers = {"X-Auth-Token": "secret"}
+        codes = [requests.get(f"{srv.endpoint}/images", headers=headers, timeout=10).status_code
+                 for _ in range(3)]
+        assert codes == [200, 200, 401]
+        fresh = {"X-Auth-Token": srv.issue_token()}
+        codes = [requests.get(f"{srv.endpoint}/images", headers=fresh, timeout=10).status_code
+                 for _ in range(3)]
+        assert codes == [200, 200, 401]
+
+
+def test_loop_next_points_back(srv, inventory):
+    srv.faults = Faults(loop_next=3)
+    expected = listed_ids(inventory)
+    url = f"{srv.endpoint}/images"
+    pages, href = [], None
+    body = get(url, limit=5).json()
+    for _ in range(3):
+        pages.append([i["id"] for i in body["images"]])
+        href = body["images_links"][0]["href"]
+        body = requests.get(href, timeout=10).json()
+    assert pages == [expected[0:5], expected[5:10], expected[10:15]]
+    assert href.endswith(f"marker={expected[4]}")          # page 3 -> page 2 again
+    assert [i["id"] for i in body["images"]] == expected[5:10]
+
+
+def test_remove_image_makes_it_vanish(srv, inventory):
+    expected = listed_ids(inventory)
+    victim = expected[4]
+    first = get(f"{srv.endpoint}/images", limit=5).json()
+    assert first["images"][-1]["id"] == victim
+    removed = srv.remove_image(victim)
+    assert removed["id"] == victim
+    href = first["images_links"][0]["href"]
+    r = requests.get(href, timeout=10)
+    assert r.status_code == 400
+    assert r.json()["badRequest"]["message"] == f"HTTP 400 Bad Request: No image found with ID {victim}"
+    assert get(f"{srv.endpoint}/images/{victim}").status_code == 404
+    everything = [i["id"] for i in get(f"{srv.endpoint}/images").json()["images"]]
+    assert everything == [i for i in expected if i != victim]
+    assert victim not in {r["id"] for r in srv.images}
+    assert len(srv.images) == len(inventory) - 1
+    with pytest.raises(KeyError):
+        srv.remove_image(victim)
+
+
+def test_deleted_marker_is_400(srv, inventory):
+    deleted = next(r for r in inventory if r["status"] == "deleted")
+    r = get(f"{srv.endpoint}/images", marker=deleted["id"])
+    assert r.status_code == 400
+
+
+def test_stats_counts_paths_and_concurrency(srv):
+    srv.stats.reset()
+    srv.faults = Faults(latency=0.3)
+    barrier = threading.Barrier(4)
+    codes = []
+
+    def worker(k):
+        barrier.wait()
+        codes.append(get(f"{srv.endpoint}/images", limit=k + 1).status_code)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes == [200] * 4
+    assert srv.stats.requests == 4
+    assert srv.stats.max_in_flight == 4
+    assert sorted(srv.stats.paths) == [f"/v2.1/{srv.project_id}/images?limit={k}"
+                                       for k in (1, 2, 3, 4)]
+    srv.faults = Faults()
+    get(f"{srv.endpoint}/images", limit=1)
+    get(f"{srv.endpoint}/images", limit=1)
+    assert srv.stats.max_in_flight == 4 and srv.stats.requests == 6
+    srv.stats.reset()
+    assert (srv.stats.requests, srv.stats.max_in_flight, srv.stats.paths) == (0, 0, [])
+    get(f"{srv.endpoint}/images", limit=1)
+    assert srv.stats.max_in_flight == 1
+
+
+def test_faults_can_be_mutated_while_running(srv):
+    get(f"{srv.endpoint}/images", limit=1)  # request 1 of the server's own Faults object
+    srv.faults.schedule = {3: 503}
+    codes = [get(f"{srv.endpoint}/images", limit=1).status_code for _ in range(3)]
+    assert codes == [200, 503, 200]
+    srv.faults = Faults(schedule={1: 502})  # a new object counts from 1 again
+    assert get(f"{srv.endpoint}/images", limit=1).status_code == 502
+
+
+def test_stop_closes_idle_keepalive_connections(inventory):
+    srv = ImageServer(inventory).start()
+    session = requests.Session()
+    assert session.get(f"{srv.endpoint}/images", params={"limit": 1}).status_code == 200
+    start = time.perf_counter()
+    srv.stop()
+    assert time.perf_counter() - start < 2
+    assert not srv._thread.is_alive()
+    with pytest.raises(requests.ConnectionError):
+        session.get(f"{srv.endpoint}/images", params={"limit": 1}, timeout=2)
+    srv.stop()                              # idempotent
+
+
+def test_concurrent_paging_is_consistent(inventory):
+    expected = listed_ids(inventory)
+    with ImageServer(inventory, faults=Faults(latency=0.01)) as srv:
+        results = []
+
+        def walk():
+            s = requests.Session()
+            got, url = [], f"{srv.endpoint}/images/detail?limit=9"
+            while url:
+                body = s.get(url, timeout=10).json()
+                got += [i["id"] for i in body["images"]]
+                url = (body.get("images_links") or [{}])[0].get("href")
+            results.append(got)
+
+        threads = [threading.Thread(target=walk) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert results == [expected] * 6
+    assert srv.stats.max_in_flight > 1
