@@ -340,7 +340,9 @@ class Client:
         except openstack.exceptions.ConfigException as exc:
             raise InvalidQueryError("cloud", "a cloud named in clouds.yaml or OS_* variables",
                                     name, reason=str(exc)) from None
-        ksa_session = cloud.get_session()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*InfluxDB.*")  # openstacksdk's own
+            ksa_session = cloud.get_session()
         retry = make_retry(kwargs.pop("retries", 5), kwargs.get("backoff", 0.5),
                            kwargs.get("budget", 60.0))
         adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=32)
@@ -373,11 +375,17 @@ class Client:
 
         pager = PageIterator(fetch, page_size=query.page_size, marker=query.marker,
                              max_items=query.max_items)
-        before_pages, before_dupes = stats.pages, stats.duplicates
+        before = (stats.pages, stats.duplicates, stats.recoveries, stats.truncated)
+
+        def tally():
+            stats.pages = before[0] + pager.pages
+            stats.duplicates = before[1] + pager.duplicates
+            stats.recoveries = before[2] + pager.recoveries
+            stats.truncated = before[3] or pager.truncated
+
         try:
             for items in pager:
-                stats.pages = before_pages + pager.pages
-                stats.duplicates = before_dupes + pager.duplicates
+                tally()
                 yield items
         except ImgframeError as exc:
             exc.resume_marker = pager.resume_marker
@@ -385,10 +393,7 @@ class Client:
                 exc.url = redact_url(url)
             raise
         finally:
-            stats.pages = before_pages + pager.pages
-            stats.duplicates = before_dupes + pager.duplicates
-            stats.recoveries += pager.recoveries
-            stats.truncated = stats.truncated or pager.truncated
+            tally()
 
     def _check_next(self, href: str, stats: _Stats) -> None:
         """Note (and warn once per call about) a next link naming another origin."""
