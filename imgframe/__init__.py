@@ -1,5 +1,14 @@
-"""imgframe: a cloud's Nova-compatible image catalogue as typed pandas DataFrames."""
+"""imgframe: a cloud's Nova-compatible image catalogue as typed pandas DataFrames.
 
+>>> import imgframe
+>>> client = imgframe.Client("https://compute.example.com:8774", "PROJECT", token="...")
+>>> df = client.load(status="ACTIVE")            # doctest: +SKIP
+>>> df.images.select(name="ubuntu-22.04*")       # doctest: +SKIP
+"""
+
+from imgframe import accessor as _accessor  # noqa: F401  (registers df.images)
+from imgframe import plotting
+from imgframe.client import Client, load
 from imgframe.errors import (
     APIError,
     AuthError,
@@ -10,12 +19,16 @@ from imgframe.errors import (
     PaginationError,
     TransportError,
 )
+from imgframe.export import read_csv, to_csv
+from imgframe.trends import changes_since_trend
+from imgframe.widgets import explore
 
 __version__ = "0.1.0"
 
 __all__ = [
     "APIError",
     "AuthError",
+    "Client",
     "ImgframeError",
     "InvalidQueryError",
     "MalformedResponseError",
@@ -23,4 +36,10 @@ __all__ = [
     "PaginationError",
     "TransportError",
     "__version__",
+    "changes_since_trend",
+    "explore",
+    "load",
+    "plotting",
+    "read_csv",
+    "to_csv",
 ]

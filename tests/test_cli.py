@@ -1,0 +1,151 @@
+"""The ``imgframe`` command, driven through click's runner and as a real subprocess."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import pandas as pd
+import pytest
+import requests
+from click.testing import CliRunner
+
+import imgframe
+from imgframe.cli import main
+from imgframe.server import ImageServer, sample_inventory
+
+TOKEN = "cli-secret-token-0123456789"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    with ImageServer(sample_inventory(400, seed=3), token=TOKEN) as srv:
+        yield srv
+
+
+def run(*args, env=None):
+    return CliRunner().invoke(main, list(args), env=env or {}, catch_exceptions=False)
+
+
+def test_every_command_has_help_and_is_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    for name, command in main.commands.items():
+        assert command.help, name
+        assert f"imgframe {name}" in readme, f"README does not show `imgframe {name}`"
+        result = run(name, "--help")
+        assert result.exit_code == 0
+        assert "Usage:" in result.output
+
+
+def test_export_writes_the_same_rows_as_load(server, tmp_path):
+    out = tmp_path / "active.csv"
+    result = run("export", "--endpoint", server.url, "--project-id", server.project_id,
+                 "--status", "active", "--no-progress", "-o", str(out),
+                 env={"OS_AUTH_TOKEN": TOKEN})
+    assert result.exit_code == 0, result.output
+    expected = imgframe.Client(server.url, server.project_id, token=TOKEN).load(
+        status="ACTIVE", progress=False)
+    assert f"Wrote {len(expected)} images to {out}" in result.output
+    back = imgframe.read_csv(out)
+    assert list(back["id"]) == list(expected["id"])
+    assert set(back["status"].astype(str)) == {"ACTIVE"}
+    assert TOKEN not in out.read_text(encoding="utf-8")
+
+
+def test_export_with_a_bad_token_is_one_clear_line(server, tmp_path):
+    result = CliRunner().invoke(main, ["export", "--endpoint", server.url, "--project-id",
+                                       server.project_id, "--token", "wrong-token-abc",
+                                       "-o", str(tmp_path / "x.csv")])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: ")
+    assert len(result.output.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+    assert "wrong-token-abc" not in result.output
+    assert "token" in result.output.lower()
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_export_rejects_bad_input_before_sending(server, tmp_path):
+    server.stats.reset()
+    result = CliRunner().invoke(main, ["export", "--endpoint", server.url, "--project-id",
+                                       server.project_id, "--token", TOKEN,
+                                       "--changes-since", "last tuesday",
+                                       "-o", str(tmp_path / "x.csv")])
+    assert result.exit_code == 1
+    assert "changes_since" in result.output and "last tuesday" in result.output
+    assert server.stats.requests == 0
+
+    result = CliRunner().invoke(main, ["export", "--endpoint", server.url, "--token", TOKEN,
+                                       "--status", "DELETED", "-o", str(tmp_path / "x.csv")])
+    assert result.exit_code == 2
+    assert "DELETED" in result.output
+
+
+def test_export_needs_credentials(tmp_path):
+    result = CliRunner().invoke(main, ["export", "--endpoint", "http://127.0.0.1:9",
+                                       "-o", str(tmp_path / "x.csv")], env={"OS_AUTH_TOKEN": ""})
+    assert result.exit_code == 2
+    assert "--token" in result.output
+
+
+def test_trend_writes_png_and_csv(server, tmp_path):
+    png, csv = tmp_path / "trend.png", tmp_path / "trend.csv"
+    result = run("trend", "--endpoint", server.endpoint, "--token", TOKEN,
+                 "--start", "2025-01-01", "--end", "2025-12-31", "--freq", "M",
+                 "-o", str(png), "--csv", str(csv))
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(csv)
+    assert list(table.columns[:2]) == ["cutoff", "images"]
+    assert len(table) == 12
+    assert table["images"].is_monotonic_decreasing
+    image = mpimg.imread(png)
+    assert image.shape[0] > 200 and image.shape[1] > 300
+    assert image[..., :3].std() > 0.01  # not a blank canvas
+
+
+def test_demo_writes_csv_charts_and_notebook(tmp_path):
+    out = tmp_path / "demo"
+    result = run("demo", "--images", "600", "--out", str(out), "--no-progress")
+    assert result.exit_code == 0, result.output
+    for name in ("inventory.csv", "status.png", "changes.png", "trend.png", "01_explore.html"):
+        assert (out / name).exists(), name
+        assert str(out / name) in result.output
+    df = imgframe.read_csv(out / "inventory.csv")
+    listed = sum(1 for r in sample_inventory(600, seed=0)
+                 if r["status"] not in ("killed", "deleted", "pending_delete"))
+    assert len(df) == listed
+    assert re.search(rf"Loaded {listed} images in", result.output)
+    for status, count in df.images.status_counts().items():
+        assert f"{status} {count}" in result.output
+    html = (out / "01_explore.html").read_text(encoding="utf-8")
+    assert "application/vnd.jupyter.widget-state+json" in html
+    for name in ("status.png", "changes.png", "trend.png"):
+        assert mpimg.imread(out / name)[..., :3].std() > 0.01
+
+
+def test_serve_prints_a_working_url():
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imgframe.cli", "serve", "--images", "50", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        endpoint = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and endpoint is None:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            match = re.search(r"endpoint:\s+(\S+)", line)
+            if match:
+                endpoint = match.group(1)
+        assert endpoint, proc.stderr.read() if proc.poll() is not None else "no endpoint line"
+        body = requests.get(f"{endpoint}/images", params={"limit": 5}, timeout=10).json()
+        assert len(body["images"]) == 5
+        assert body["images_links"][0]["rel"] == "next"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
