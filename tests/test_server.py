@@ -564,3 +564,19 @@ def test_bodies_are_plain_json(srv, base):
     r = get(f"{base}/images/detail", limit=50)
     assert json.loads(r.content) == r.json()
     assert b"\x00" not in r.content
+
+
+def test_names_with_percent_nul_and_markers_round_trip(records):
+    odd = ["100% off %(S)s %s", "nul\x00byte \x00S", "\\x00G %%", 'quote " and \n newline',
+           "=cmd|' /C calc'!A0", "ünïcödé, 镜像"]
+    recs = [dict(records[i], name=name, properties={"note": name}) for i, name in enumerate(odd)]
+    with ImageServer(recs) as server:
+        detail = get(f"{server.endpoint}/images/detail").json()["images"]
+        index = get(f"{server.endpoint}/images").json()["images"]
+        by_name = {n: get(f"{server.endpoint}/images", name=n).json()["images"] for n in odd}
+    assert sorted(i["name"] for i in detail) == sorted(odd)
+    assert all(i["metadata"]["note"] == i["name"] for i in detail)
+    assert sorted(i["name"] for i in index) == sorted(odd)
+    assert all(len(found) == 1 and found[0]["name"] == n for n, found in by_name.items())
+    for item in detail:
+        assert item["links"][0]["href"].endswith(f"/images/{item['id']}")

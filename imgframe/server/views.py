@@ -2,11 +2,10 @@
 
 Nova's `ViewBuilder` (nova/api/openstack/compute/views/images.py) builds each item's links
 from the request (host, `/v2` or `/v2.1`, project id if it was in the URL). The JSON of an
-item is otherwise fixed, so `Renderer` renders each image once per view with three byte
-markers where the link bases go (``\\x00S`` self base, ``\\x00B`` bookmark base, ``\\x00G``
-glance base), caches those fragments, and fills the markers per page with three
-`bytes.replace` calls. `json.dumps` escapes every control character, so a raw NUL byte can
-only be one of our markers.
+item is otherwise fixed, so `Renderer` renders each image once per view as a bytes
+%-template (every ``%`` doubled; ``%(S)s`` self base, ``%(B)s`` bookmark base, ``%(G)s``
+glance base), caches those fragments, joins a page's fragments and fills the whole page with
+one ``bytes % mapping`` (about 0.3 ms for a 1 MB page).
 """
 
 from __future__ import annotations
@@ -19,7 +18,9 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 __all__ = ["LinkBases", "Renderer", "nova_status", "url_join"]
 
 UTC = dt.timezone.utc
-SELF, BOOKMARK, GLANCE = b"\x00S", b"\x00B", b"\x00G"
+# While rendering, raw NUL markers stand where the bases go: json.dumps escapes every control
+# character, so a raw NUL can only be ours. `_template` turns them into %-placeholders.
+MARKERS = ((b"\x00S", b"%(S)s"), (b"\x00B", b"%(B)s"), (b"\x00G", b"%(G)s"))
 
 STATUS_MAP = {
     "active": ("ACTIVE", 100),
@@ -85,11 +86,11 @@ class LinkBases:
 
         return cls(base(app), base(root), glance_base.rstrip("/"), app, project)
 
-    def fill(self, body: bytes) -> bytes:
-        """Replace the markers in a rendered body."""
-        return (body.replace(SELF, _esc(self.self_base).encode())
-                .replace(BOOKMARK, _esc(self.bookmark_base).encode())
-                .replace(GLANCE, _esc(self.glance_base).encode()))
+    def fill(self, template: bytes) -> bytes:
+        """Fill the placeholders of a joined template (see `_template`)."""
+        return template % {b"S": _esc(self.self_base).encode(),
+                           b"B": _esc(self.bookmark_base).encode(),
+                           b"G": _esc(self.glance_base).encode()}
 
     def next_link(self, collection: str, params: list[tuple[str, str]], marker: str) -> str:
         """Nova's `_get_next_link`: the request's params sorted, marker replaced or appended."""
@@ -120,6 +121,14 @@ def remove_trailing_version(href: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
 
 
+def _template(text: str) -> bytes:
+    """A rendered item as a bytes %-template: ``%`` doubled, NUL markers -> placeholders."""
+    out = text.encode().replace(b"%", b"%%")
+    for marker, placeholder in MARKERS:
+        out = out.replace(marker, placeholder)
+    return out
+
+
 def _links_json(image_id: str) -> str:
     i = _esc(image_id)
     return ('[{"rel": "self", "href": "\x00S/images/%s"}, '
@@ -131,7 +140,7 @@ def _links_json(image_id: str) -> str:
 def render_list_item(rec: dict) -> bytes:
     """The index view of one image: id, name, links."""
     head = json.dumps({"id": str(rec["id"]), "name": rec.get("name")})
-    return ("%s, \"links\": %s}" % (head[:-1], _links_json(str(rec["id"])))).encode()
+    return _template("%s, \"links\": %s}" % (head[:-1], _links_json(str(rec["id"]))))
 
 
 def render_detail_item(rec: dict) -> bytes:
@@ -161,7 +170,7 @@ def render_detail_item(rec: dict) -> bytes:
     if disk_config is not None:
         auto = str(disk_config).strip().lower() in TRUE_STRINGS
         text += ', "OS-DCF:diskConfig": "%s"' % ("AUTO" if auto else "MANUAL")
-    return (text + "}").encode()
+    return _template(text + "}")
 
 
 class Renderer:
