@@ -580,3 +580,13 @@ def test_names_with_percent_nul_and_markers_round_trip(records):
     assert all(len(found) == 1 and found[0]["name"] == n for n, found in by_name.items())
     for item in detail:
         assert item["links"][0]["href"].endswith(f"/images/{item['id']}")
+
+
+def test_unknown_glance_status_lists_as_unknown(records):
+    recs = [dict(records[0], status="frobnicating"), dict(records[1], status="uploading")]
+    with ImageServer(recs) as server:
+        detail = get(f"{server.endpoint}/images/detail").json()["images"]
+        assert {(i["id"], i["status"], i["progress"]) for i in detail} == {
+            (recs[0]["id"], "UNKNOWN", 0), (recs[1]["id"], "UNKNOWN", 0)}
+        assert ids(get(f"{server.endpoint}/images", status="uploading").json()["images"]) == \
+            [recs[1]["id"]]

@@ -9,6 +9,7 @@ page with one `searchsorted` and a slice: no full scan per request.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -29,7 +30,8 @@ UTC = dt.timezone.utc
 STATUS_CODES = {s: i for i, s in enumerate(
     ("active", "queued", "saving", "deactivated", "importing", "uploading",   # listable
      "killed", "deleted", "pending_delete"))}
-LISTABLE = 6            # codes below this are listed; killed and deleted rows never are
+OTHER = 9               # any other status word: listed (as UNKNOWN), matches no status filter
+LISTABLE = 6            # codes below this (and OTHER) are listed; killed and deleted never
 DELETED = {"deleted", "pending_delete"}   # Glance rows with deleted=True
 REMOVED = 255           # status code of an image taken away by `Catalog.remove`
 NO_TIME = np.iinfo(np.int64).min
@@ -93,18 +95,23 @@ class Catalog:
 
     def __init__(self, records: list[dict], cache_size: int = 256):
         self._lock = threading.RLock()
-        keyed = []
-        for rec in records:
-            keyed.append((_epoch(rec.get("created_at")) or 0, str(rec["id"]), rec))
-        keyed.sort(key=lambda t: (t[0], t[1]), reverse=True)
-        self.records = [t[2] for t in keyed]           # in list order
-        self.ids = [t[1] for t in keyed]
-        self.created = np.array([t[0] for t in keyed], dtype=np.int64)
-        self.updated = np.array(
-            [NO_TIME if (e := _epoch(r.get("updated_at"))) is None else e for r in self.records],
-            dtype=np.int64)
-        self.status = np.array([STATUS_CODES.get(r.get("status"), 5) for r in self.records],
-                               dtype=np.uint8)
+        created, updated, ids = [], [], []
+        for rec in records:           # one pass; aware datetimes (the usual case) inline
+            c, u = rec.get("created_at"), rec.get("updated_at")
+            created.append(int(c.timestamp()) if isinstance(c, dt.datetime) and c.tzinfo
+                           else (_epoch(c) or 0))
+            updated.append(int(u.timestamp()) if isinstance(u, dt.datetime) and u.tzinfo
+                           else (NO_TIME if u is None else _epoch(u)))
+            ids.append(str(rec["id"]))
+        # created_at DESC, id DESC: lexsort ascending by (created, id), then reverse
+        order = np.lexsort((np.array(ids), np.array(created, dtype=np.int64)))[::-1]
+        order_list = order.tolist()
+        self.records = [records[i] for i in order_list]            # in list order
+        self.ids = [ids[i] for i in order_list]
+        self.created = np.array(created, dtype=np.int64)[order]
+        self.updated = np.array(updated, dtype=np.int64)[order]
+        self.status = np.array([STATUS_CODES.get(r.get("status"), OTHER)
+                                for r in self.records], dtype=np.uint8)
         self.min_ram = np.array([int(r.get("min_ram") or 0) for r in self.records],
                                 dtype=np.int64)
         self.min_disk = np.array([int(r.get("min_disk") or 0) for r in self.records],
@@ -136,7 +143,7 @@ class Catalog:
             if hit is not None:
                 self._cache.move_to_end(query)
                 return hit
-        mask = self.status < LISTABLE
+        mask = (self.status < LISTABLE) | (self.status == OTHER)
         if query.status is not None:
             codes = [STATUS_CODES[s] for s in query.status if s in STATUS_CODES]
             mask &= np.isin(self.status, np.array(codes, dtype=np.uint8))
@@ -200,6 +207,4 @@ def _property_equals(props: dict, key: str, value: str) -> bool:
         return have == value
     if have is None:
         return False
-    import json
-
-    return json.dumps(have) == value
+    return json.dumps(have) == value     # Glance stores list values as JSON text

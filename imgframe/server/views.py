@@ -18,9 +18,6 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 __all__ = ["LinkBases", "Renderer", "nova_status", "url_join"]
 
 UTC = dt.timezone.utc
-# While rendering, raw NUL markers stand where the bases go: json.dumps escapes every control
-# character, so a raw NUL can only be ours. `_template` turns them into %-placeholders.
-MARKERS = ((b"\x00S", b"%(S)s"), (b"\x00B", b"%(B)s"), (b"\x00G", b"%(G)s"))
 
 STATUS_MAP = {
     "active": ("ACTIVE", 100),
@@ -47,13 +44,14 @@ def url_join(*parts: str) -> str:
 
 
 def _isotime(value) -> str | None:
+    """Nova's `utils.isotime`: ``YYYY-MM-DDTHH:MM:SSZ`` (naive means UTC)."""
     if value is None:
         return None
     if isinstance(value, str):
         return value
-    if value.tzinfo is not None:
+    if value.tzinfo is not None and value.utcoffset():
         value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.isoformat()[:19] + "Z"
 
 
 def _esc(text: str) -> str:
@@ -121,34 +119,33 @@ def remove_trailing_version(href: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
 
 
-def _template(text: str) -> bytes:
-    """A rendered item as a bytes %-template: ``%`` doubled, NUL markers -> placeholders."""
-    out = text.encode().replace(b"%", b"%%")
-    for marker, placeholder in MARKERS:
-        out = out.replace(marker, placeholder)
-    return out
+def _pct(text: str) -> str:
+    """`text` safe inside a %-template."""
+    return text.replace("%", "%%") if "%" in text else text
 
 
 def _links_json(image_id: str) -> str:
-    i = _esc(image_id)
-    return ('[{"rel": "self", "href": "\x00S/images/%s"}, '
-            '{"rel": "bookmark", "href": "\x00B/images/%s"}, '
+    """The three links of an image, as template text (`image_id` already escaped)."""
+    return ('[{"rel": "self", "href": "%%(S)s/images/%s"}, '
+            '{"rel": "bookmark", "href": "%%(B)s/images/%s"}, '
             '{"rel": "alternate", "type": "application/vnd.openstack.image", '
-            '"href": "\x00G/images/%s"}]' % (i, i, i))
+            '"href": "%%(G)s/images/%s"}]' % (image_id, image_id, image_id))
 
 
 def render_list_item(rec: dict) -> bytes:
-    """The index view of one image: id, name, links."""
-    head = json.dumps({"id": str(rec["id"]), "name": rec.get("name")})
-    return _template("%s, \"links\": %s}" % (head[:-1], _links_json(str(rec["id"]))))
+    """The index view of one image (id, name, links) as a bytes %-template."""
+    image_id = str(rec["id"])
+    head = _pct(json.dumps({"id": image_id, "name": rec.get("name")}))
+    return ('%s, "links": %s}' % (head[:-1], _links_json(_pct(_esc(image_id))))).encode()
 
 
 def render_detail_item(rec: dict) -> bytes:
-    """The detail (and show) view of one image, fields in Nova's order."""
+    """The detail (and show) view of one image, fields in Nova's order, as a template."""
     props = rec.get("properties") or {}
     status, progress = nova_status(rec.get("status"))
+    image_id = str(rec["id"])
     item = {
-        "id": str(rec["id"]),
+        "id": image_id,
         "name": rec.get("name"),
         "minRam": int(rec.get("min_ram") or 0),
         "minDisk": int(rec.get("min_disk") or 0),
@@ -159,18 +156,19 @@ def render_detail_item(rec: dict) -> bytes:
         "progress": progress,
         "OS-EXT-IMG-SIZE:size": int(rec.get("size") or 0),
     }
-    text = json.dumps(item)[:-1] + ', "links": ' + _links_json(item["id"])
+    parts = [_pct(json.dumps(item))[:-1], ', "links": ', _links_json(_pct(_esc(image_id)))]
     server = props.get("instance_uuid")
     if server:
-        s = _esc(str(server))
-        text += (', "server": {"id": "%s", "links": [{"rel": "self", "href": '
-                 '"\x00S/servers/%s"}, {"rel": "bookmark", "href": "\x00B/servers/%s"}]}'
-                 % (s, s, s))
+        sid = _pct(_esc(str(server)))
+        parts.append(', "server": {"id": "%s", "links": [{"rel": "self", "href": '
+                     '"%%(S)s/servers/%s"}, {"rel": "bookmark", "href": '
+                     '"%%(B)s/servers/%s"}]}' % (sid, sid, sid))
     disk_config = props.get("auto_disk_config")
     if disk_config is not None:
         auto = str(disk_config).strip().lower() in TRUE_STRINGS
-        text += ', "OS-DCF:diskConfig": "%s"' % ("AUTO" if auto else "MANUAL")
-    return _template(text + "}")
+        parts.append(', "OS-DCF:diskConfig": "%s"' % ("AUTO" if auto else "MANUAL"))
+    parts.append("}")
+    return "".join(parts).encode()
 
 
 class Renderer:
