@@ -201,6 +201,7 @@ class ImagesAccessor:
              min_disk=None, column: str = "updated") -> pd.Series:
         """The boolean row mask ``select`` uses (same arguments)."""
         df = self._df
+        column = _time_column(column)
         keep = np.ones(len(df), dtype=bool)
         if status is not None:
             wanted = local_statuses(status, "status")
@@ -208,7 +209,6 @@ class ImagesAccessor:
         if name is not None:
             keep &= self._name_mask(name)
         if since is not None or until is not None:
-            column = _time_column(column)
             t = self._times(column)
             if since is not None:
                 keep &= t >= _utc_ns([parse_time(since, "since")])[0]

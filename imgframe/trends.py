@@ -4,11 +4,11 @@
 cutoff (the list endpoint: ids only, no detail), several at once, and counts the images.
 It returns the same tidy frame as ``df.images.changed_since(cutoffs)`` of a full load::
 
-    >>> trend = imgframe.changes_since_trend(client, start="2026-01-05", freq="W")
-    >>> trend.head(2)
-                         cutoff  images
-    0 2026-01-05 00:00:00+00:00    8214
-    1 2026-01-12 00:00:00+00:00    7960
+    trend = imgframe.changes_since_trend(client, start="2026-01-05", freq="W")
+    trend.head(2)
+    #                      cutoff  images
+    # 0 2026-01-05 00:00:00+00:00    8214
+    # 1 2026-01-12 00:00:00+00:00    7960
 
 A later cutoff can never have more images than an earlier one; if it does, the catalogue
 changed while it was being measured and a :class:`CatalogueChangedWarning` says so.

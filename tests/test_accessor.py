@@ -79,6 +79,14 @@ def df():
     return fixed_frame()
 
 
+def test_fixture_has_the_loaders_dtypes(df):
+    frame_mod = pytest.importorskip("imgframe.frame")
+    assert list(df.columns) == frame_mod.COLUMNS
+    assert df.dtypes.to_dict() == frame_mod.DTYPES
+    pd.testing.assert_frame_equal(df.iloc[:0].reset_index(drop=True),
+                                  frame_mod.empty_frame(), check_index_type=False)
+
+
 def ids(frame):
     return list(frame["id"])
 
@@ -119,6 +127,19 @@ def test_select_matches_hand_computed_rows(df, kwargs, expected):
     assert ids(out) == expected
     assert list(out.columns) == list(df.columns)
     assert out.dtypes.equals(df.dtypes)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet="ab*?[]!-.", min_size=1, max_size=6))
+def test_select_glob_agrees_with_fnmatchcase(pattern):
+    import fnmatch
+
+    frame = fixed_frame()
+    names = ["a", "b", "ab", "a.b", "a-b", "[a]", "a*", "", "ba?", "!a"]
+    frame = frame.iloc[[0] * len(names)].reset_index(drop=True)
+    frame["name"] = pd.array(names, dtype="string")
+    got = frame.images.select(name=pattern)["name"].tolist()
+    assert got == [n for n in names if n == pattern or fnmatch.fnmatchcase(n, pattern)]
 
 
 def test_select_inclusive_bounds_at_exact_times(df):
