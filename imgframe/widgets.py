@@ -45,6 +45,11 @@ __all__ = ["Explorer", "explore", "human_bytes"]
 
 TABLE_COLUMNS = ["name", "status", "updated", "min_ram", "min_disk", "size"]
 _UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+_TABLE_STYLE = (
+    "<style>.imgframe-rows td, .imgframe-rows th {padding: 1px 8px; white-space: nowrap}"
+    " .imgframe-rows td:nth-child(n+5), .imgframe-rows thead th {text-align: right}"
+    " .imgframe-rows td:nth-child(2) {max-width: 32em; overflow: hidden;"
+    " text-overflow: ellipsis}</style>")
 
 
 def human_bytes(n) -> str:
@@ -317,7 +322,7 @@ class Explorer(widgets.VBox):
         }, index=range(1, len(head) + 1))
         more = len(selection) - len(head)
         note = f"<div><i>… and {more:,} more</i></div>" if more > 0 else ""
-        return shown.to_html(escape=True, border=0, classes="imgframe-rows") + note
+        return _TABLE_STYLE + shown.to_html(escape=True, border=0, classes="imgframe-rows") + note
 
     def _chart_png(self, selection: pd.DataFrame, query: dict) -> bytes:
         fig = self._figure
