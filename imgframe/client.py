@@ -45,7 +45,7 @@ from imgframe.errors import (
     redact_url,
     server_message,
 )
-from imgframe.frame import frame_from_pages, merge_frames
+from imgframe.frame import FrameBuilder, frame_from_pages, merge_frames
 from imgframe.pages import MarkerNotFound, Page, PageIterator
 from imgframe.query import (
     Endpoint,
@@ -287,16 +287,23 @@ class Client:
         frames: list[pd.DataFrame] = []
         with self._bar(progress, query) as bar:
             for pinned, params in query.requests():
-                pages: list[list] = []
+                builder = FrameBuilder(query.detail, pinned)
                 try:
                     for items in self._pages(query, params, stats):
-                        pages.append(items)
+                        try:
+                            builder.add(items)  # typed checks while the page is hot
+                        except MalformedResponseError as exc:
+                            last = builder.cols["id"][-1] if builder.n else query.marker
+                            exc.resume_marker = last
+                            exc.url = exc.url or redact_url(self._endpoint.images_url(
+                                query.detail))
+                            raise
                         bar.update(len(items))
                         bar.set_postfix(pages=stats.pages, refresh=False)
                 except ImgframeError as exc:
-                    exc.partial = self._partial(frames, pages, query, pinned, stats)
+                    exc.partial = self._partial(frames, builder, query, stats)
                     raise
-                frames.append(frame_from_pages(pages, query.detail, pinned))
+                frames.append(builder.frame())
         return self._finish(frames, query, stats)
 
     def iter_pages(self, status=None, name=None, changes_since=None, min_ram=None,
@@ -545,9 +552,9 @@ class Client:
 
     # -- results -------------------------------------------------------------------------
 
-    def _partial(self, frames, pages, query, pinned, stats) -> pd.DataFrame | None:
+    def _partial(self, frames, builder, query, stats) -> pd.DataFrame | None:
         try:
-            done = frames + [frame_from_pages(pages, query.detail, pinned)]
+            done = frames + [builder.frame()]
             frame = merge_frames(done)[0] if query.merged else done[-1]
         except ImgframeError:
             return None
