@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import sys
 import time
 import warnings
@@ -63,6 +64,7 @@ log = logging.getLogger("imgframe")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_500_RETRIES = 2
 MALFORMED_RETRIES = 2
+_TOKEN_RE = re.compile(r"[\x21-\x7e]+")
 _LOAD_OPTIONS = ("status", "name", "changes_since", "min_ram", "min_disk", "detail",
                  "page_size", "max_items", "progress", "marker")
 
@@ -216,8 +218,11 @@ class Client:
                  api_version="v2.1", timeout=(5, 60), verify=True, retries=5,
                  backoff: float = 0.5, budget: float = 60.0, microversion=None):
         self._endpoint: Endpoint = parse_endpoint(endpoint, project_id, api_version)
-        if token is not None and (not isinstance(token, str) or not token.strip()):
-            raise InvalidQueryError("token", "a non-empty string", "<hidden>")
+        if token is not None and (not isinstance(token, str)
+                                  or not _TOKEN_RE.fullmatch(token.strip())):
+            # never echo it: a bad token would otherwise reach an exception message
+            raise InvalidQueryError("token", "a non-empty string of printable ASCII without "
+                                    "spaces", "<hidden>")
         self._token = _Secret(token.strip()) if token else None
         self._microversion = parse_microversion(microversion)
         self._timeout = _check_timeout(timeout)
@@ -404,8 +409,9 @@ class Client:
 
     def _check_next(self, href: str, stats: _Stats) -> None:
         """Note (and warn once per call about) a next link naming another origin."""
-        if origin_of(href) == self._endpoint.origin:
-            return
+        scheme, host, _ = origin_of(href)
+        if (not scheme and not host) or origin_of(href) == self._endpoint.origin:
+            return  # a relative link, or our own origin
         scheme, host, port = origin_of(href)
         where = f"{scheme}://{host}:{port}" if port else f"{scheme}://{host}"
         if where in stats.foreign:
@@ -508,8 +514,9 @@ class Client:
         message = server_message(response.content)
         kw = {"status": status, "url": full, "request_id": request_id, "server_message": message}
         said = f": {message}" if message else ""
-        if status == 400 and params.get("marker") and message and \
-                ("no image found" in message.lower() or "marker" in message.lower()):
+        if params.get("marker") and (status == 403 or (status == 400 and message and (
+                "no image found" in message.lower() or "marker" in message.lower()))):
+            # the marker image vanished (400) or is no longer visible to us (403)
             raise MarkerNotFound(params["marker"])
         if status == 401:
             how = ("re-authentication did not help" if self._kind == "keystone" else
@@ -595,7 +602,7 @@ class Client:
     def _bar(self, progress, query: Query):
         from tqdm.auto import tqdm
 
-        return tqdm(total=query.max_items, unit=" images", desc="imgframe",
+        return tqdm(total=None if query.merged else query.max_items, unit=" images", desc="imgframe",
                     disable=not _want_progress(progress), leave=True, dynamic_ncols=True)
 
 

@@ -216,6 +216,15 @@ def test_retry_after_is_honoured(client, srv):
     assert time.monotonic() - t0 >= 0.9 and df.attrs["imgframe"]["retries"] == 1
 
 
+def test_retry_after_as_http_date(client, srv):
+    from email.utils import formatdate
+
+    srv.faults = Faults(schedule={1: 429}, retry_after=formatdate(time.time() + 2, usegmt=True))
+    t0 = time.monotonic()
+    df = client.load(page_size=1000, progress=False)
+    assert 0.5 <= time.monotonic() - t0 < 4 and df.attrs["imgframe"]["retries"] == 1
+
+
 def test_retry_after_beyond_budget_gives_up_at_once(srv):
     srv.faults = Faults(schedule={1: 429}, retry_after="120")
     c = Client(srv.url, srv.project_id, token=TOKEN, retries=5, backoff=0.01, budget=3)
@@ -559,6 +568,9 @@ def test_constructor_validation(srv):
         Client("ftp://x", "p")
     with pytest.raises(InvalidQueryError, match="token"):
         Client(srv.url, "p", token="")
+    with pytest.raises(InvalidQueryError, match="token") as info:
+        Client(srv.url, "p", token="abc\r\nX-Evil: 1")
+    assert "Evil" not in str(info.value)
     with pytest.raises(InvalidQueryError, match="timeout"):
         Client(srv.url, "p", timeout=(0, 1))
     with pytest.raises(InvalidQueryError, match="microversion"):
