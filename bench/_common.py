@@ -1,0 +1,349 @@
+"""Shared plumbing for bench_peers, bench_scale and bench_analysis (not a benchmark itself).
+
+* :class:`Server` runs the embedded Nova-compatible server in a *child process* (so its CPU
+  and memory never count against the client; the machine has only 2 cores), optionally
+  with a token and a per-request cProfile of the server's handler.
+* :func:`measure` runs one client load in a *fresh* child process and returns its wall time,
+  CPU time (``time.process_time``) and peak RSS (``ru_maxrss``), so that peaks of
+  different methods are comparable: every measurement starts from an empty interpreter
+  with only that method's imports done (imports are not timed; ``rss_base_mib`` is the
+  RSS after them, ``grown_mib`` the peak above it).
+* the three ways of listing: ``floor`` (requests + json, no DataFrame), ``imgframe``
+  (``Client.load``), ``openstacksdk`` (``conn.compute.images(details=True)`` +
+  ``pd.DataFrame([i.to_dict() ...])``).
+
+Run directly only as a child:  ``python bench/_common.py serve N [--token T] [--profile F]``
+or ``python bench/_common.py measure METHOD ENDPOINT TOKEN PAGE_SIZE [--profile F]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+TOKEN = "bench-token"
+
+
+# --------------------------------------------------------------------------- the server
+
+
+class Server:
+    """The embedded server in a child process: ``with Server(100_000) as srv: srv.endpoint``.
+
+    ``profile``: a path; the child then profiles every request handler (cProfile, merged
+    across the server's threads) and the inventory build, and writes the stats there on exit.
+    """
+
+    def __init__(self, images: int, *, token: str | None = TOKEN, profile: str | None = None,
+                 seed: int = 0):
+        cmd = [sys.executable, str(Path(__file__).resolve()), "serve", str(images),
+               "--seed", str(seed)]
+        if token:
+            cmd += ["--token", token]
+        if profile:
+            cmd += ["--profile", str(profile)]
+        self.token = token
+        self.images = images
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      text=True)
+        line = self._proc.stdout.readline()
+        if not line:
+            self._proc.wait(5)
+            raise RuntimeError(f"the server child exited ({self._proc.returncode})")
+        info = json.loads(line)
+        self.url = info["url"]
+        self.endpoint = info["endpoint"]
+        self.project_id = info["project_id"]
+        self.inventory_s = info["inventory_s"]
+        self.start_s = info["start_s"]
+        self.pid = self._proc.pid
+
+    def rss_mib(self) -> float:
+        return _rss_of(self.pid)
+
+    def close(self) -> dict:
+        """Stop the child; returns its closing report (peak RSS, requests)."""
+        if self._proc.poll() is not None:
+            return {}
+        self._proc.stdin.close()
+        out = self._proc.stdout.read()
+        self._proc.wait(120)
+        lines = [ln for ln in out.splitlines() if ln.startswith("{")]
+        return json.loads(lines[-1]) if lines else {}
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _serve_child(images: int, token: str | None, profile: str | None, seed: int) -> None:
+    import cProfile
+    import pstats
+    import threading
+
+    from imgframe.server import ImageServer, sample_inventory
+    from imgframe.server.handler import Handler
+
+    prof_init = cProfile.Profile() if profile else None
+    t0 = time.perf_counter()
+    if prof_init:
+        prof_init.enable()
+    inventory = sample_inventory(images, seed=seed)
+    t1 = time.perf_counter()
+    srv = ImageServer(inventory, seed=seed, token=token).start()
+    if prof_init:
+        prof_init.disable()
+    t2 = time.perf_counter()
+    del inventory
+
+    merged: list = []
+    lock = threading.Lock()
+    if profile:  # cProfile sees one thread only: profile each request, merge them at exit
+        original = Handler.do_GET
+
+        def do_get(self):
+            prof = cProfile.Profile()
+            prof.enable()
+            try:
+                return original(self)
+            finally:
+                prof.disable()
+                with lock:
+                    merged.append(prof)
+
+        Handler.do_GET = do_get
+
+    print(json.dumps({"url": srv.url, "endpoint": srv.endpoint, "project_id": srv.project_id,
+                      "inventory_s": t1 - t0, "start_s": t2 - t1}), flush=True)
+    sys.stdin.read()
+    requests_served = srv.stats.requests
+    srv.stop()
+    if profile:
+        stats = pstats.Stats(prof_init)
+        stats.dump_stats(f"{profile}.startup")
+        with lock:
+            if merged:
+                stats = pstats.Stats(merged[0])
+                for p in merged[1:]:
+                    stats.add(p)
+                stats.dump_stats(profile)
+    print(json.dumps({"requests": requests_served, "peak_rss_mib": _peak_rss_mib()}),
+          flush=True)
+
+
+# --------------------------------------------------------------------------- the clients
+
+
+def floor(endpoint: str, token: str | None, page_size: int) -> list:
+    """The floor: the same pages with a plain requests.Session and json; no DataFrame.
+
+    Follows Nova's next links (their marker, on the configured endpoint) until a page has
+    none; keeps every image dict, as any user must.
+    """
+    import requests
+    from urllib.parse import parse_qs, urlsplit
+
+    session = requests.Session()
+    if token:
+        session.headers["X-Auth-Token"] = token
+    url = f"{endpoint}/images/detail"
+    params = {"limit": page_size}
+    images: list = []
+    while True:
+        r = session.get(url, params=params, timeout=120)
+        r.raise_for_status()
+        data = json.loads(r.content)
+        images.extend(data["images"])
+        links = [link["href"] for link in data.get("images_links", ())
+                 if link.get("rel") == "next"]
+        if not links:
+            return images
+        params = {"limit": page_size, "marker": parse_qs(urlsplit(links[0]).query)["marker"][0]}
+
+
+def imgframe_load(endpoint: str, token: str | None, page_size: int):
+    from imgframe.client import Client
+
+    return Client(endpoint, token=token).load(page_size=page_size, progress=False)
+
+
+def openstacksdk_load(endpoint: str, token: str | None, page_size: int):
+    """What openstacksdk users write: a Connection, then a DataFrame of to_dict()s."""
+    import openstack
+    import pandas as pd
+
+    conn = openstack.connect(auth_type="admin_token",
+                             auth={"endpoint": endpoint, "token": token},
+                             compute_endpoint_override=endpoint)
+    images = conn.compute.images(details=True, limit=page_size)
+    return pd.DataFrame([i.to_dict() for i in images])
+
+
+METHODS = {"floor": floor, "imgframe": imgframe_load, "openstacksdk": openstacksdk_load}
+IMPORTS = {"floor": ["requests"],
+           "imgframe": ["imgframe.client", "pandas", "requests"],
+           "openstacksdk": ["openstack", "pandas"]}
+
+
+def _measure_child(method: str, endpoint: str, token: str | None, page_size: int,
+                   profile: str | None, frame_memory: bool) -> None:
+    import gc
+    import importlib
+    import warnings
+
+    warnings.simplefilter("ignore")
+    for module in IMPORTS[method]:
+        importlib.import_module(module)
+    func = METHODS[method]
+    gc.collect()
+    base = _rss_of(os.getpid())
+    if profile:
+        import cProfile
+
+        prof = cProfile.Profile()
+    w0, c0 = time.perf_counter(), time.process_time()
+    if profile:
+        prof.enable()
+    out = func(endpoint, token, page_size)
+    if profile:
+        prof.disable()
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    peak = _peak_rss_mib()
+    result = {"method": method, "rows": len(out), "wall_s": wall, "cpu_s": cpu,
+              "peak_rss_mib": peak, "rss_base_mib": base, "grown_mib": peak - base}
+    if frame_memory and hasattr(out, "memory_usage"):
+        result["frame_mib"] = float(out.memory_usage(deep=True).sum()) / 2**20
+        result["frame_bytes_per_image"] = (result["frame_mib"] * 2**20 / len(out)
+                                           if len(out) else 0.0)
+    if profile:
+        prof.dump_stats(profile)
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def measure(method: str, server: Server, page_size: int = 1000, *, profile=None,
+            frame_memory: bool = False) -> dict:
+    """One load by ``method`` in a fresh interpreter; its figures as a dict."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "measure", method, server.endpoint,
+           server.token or "", str(page_size)]
+    if profile:
+        cmd += ["--profile", str(profile)]
+    if frame_memory:
+        cmd += ["--frame-memory"]
+    done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True)
+    line = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")][-1]
+    return json.loads(line[len("RESULT "):])
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def _rss_of(pid: int) -> float:
+    with open(f"/proc/{pid}/statm") as fh:
+        pages = int(fh.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def median(values) -> float:
+    return statistics.median(values)
+
+
+def machine() -> str:
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    import pandas as pd
+
+    return (f"{os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}, "
+            f"pandas {pd.__version__}, {platform.machine()}")
+
+
+def print_table(rows: list[dict], cols: list[str] | None = None) -> None:
+    cols = cols or list(rows[0])
+    text = [[_fmt(r.get(c, "")) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(t[i]) for t in text)) for i, c in enumerate(cols)]
+    print("  ".join(c.rjust(w) for c, w in zip(cols, widths)))
+    print("  ".join("-" * w for w in widths))
+    for t in text:
+        print("  ".join(v.rjust(w) for v, w in zip(t, widths)))
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:,.3f}" if abs(v) < 100 else f"{v:,.1f}"
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    return str(v)
+
+
+def write_csv(name: str, rows: list[dict]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    path = RESULTS / f"{name}-{stamp}.csv"
+    cols: list[str] = []
+    for r in rows:
+        cols += [c for c in r if c not in cols]
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["utc", *cols])
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({"utc": stamp, **r})
+    latest = RESULTS / f"{name}.csv"
+    latest.write_bytes(path.read_bytes())
+    return path
+
+
+def top_functions(profile_path: str, n: int = 15, sort: str = "tottime") -> str:
+    """The top of a cProfile dump as text."""
+    import io
+    import pstats
+
+    buf = io.StringIO()
+    stats = pstats.Stats(str(profile_path), stream=buf)
+    stats.strip_dirs().sort_stats(sort).print_stats(n)
+    lines = buf.getvalue().splitlines()
+    start = next((i for i, ln in enumerate(lines) if "ncalls" in ln), 0)
+    head = [ln for ln in lines[:start] if "function calls" in ln]
+    return "\n".join(head + lines[start:])
+
+
+def _main(argv=None) -> None:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("serve")
+    s.add_argument("images", type=int)
+    s.add_argument("--token")
+    s.add_argument("--profile")
+    s.add_argument("--seed", type=int, default=0)
+    m = sub.add_parser("measure")
+    m.add_argument("method", choices=sorted(METHODS))
+    m.add_argument("endpoint")
+    m.add_argument("token")
+    m.add_argument("page_size", type=int)
+    m.add_argument("--profile")
+    m.add_argument("--frame-memory", action="store_true")
+    args = parser.parse_args(argv)
+    if args.cmd == "serve":
+        _serve_child(args.images, args.token, args.profile, args.seed)
+    else:
+        _measure_child(args.method, args.endpoint, args.token or None, args.page_size,
+                       args.profile, args.frame_memory)
+
+
+if __name__ == "__main__":
+    _main()
