@@ -161,7 +161,7 @@ def test_deleted_marker_is_400(srv, inventory):
 
 def test_stats_counts_paths_and_concurrency(srv):
     srv.stats.reset()
-    srv.faults = Faults(latency=0.3)
+    srv.faults = Faults(latency=0.8)      # long enough for all four to overlap, even under load
     barrier = threading.Barrier(4)
     codes = []
 
@@ -232,3 +232,15 @@ def test_concurrent_paging_is_consistent(inventory):
             t.join()
     assert results == [expected] * 6
     assert srv.stats.max_in_flight > 1
+
+
+def test_delete_route_removes_like_nova(srv, inventory):
+    victim = listed_ids(inventory)[0]
+    url = f"{srv.endpoint}/images/{victim}"
+    r = requests.delete(url, timeout=10)
+    assert (r.status_code, r.content) == (204, b"")
+    assert get(url).status_code == 404
+    assert requests.delete(url, timeout=10).status_code == 404
+    assert victim not in [i["id"] for i in get(f"{srv.endpoint}/images").json()["images"]]
+    assert requests.delete(f"{srv.endpoint}/images/detail", timeout=10).status_code == 405
+    assert requests.post(f"{srv.endpoint}/images", timeout=10).status_code == 405

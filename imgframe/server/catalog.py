@@ -121,7 +121,7 @@ class Catalog:
             raise ValueError("image ids must be unique")
         self._cache: OrderedDict[Query, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
-        self.version = 0        # bumped by every change; renderers key caches on it if needed
+        self.version = 0        # bumped by every change, so stale filter results are not cached
 
     # --- reading
     def __len__(self) -> int:
@@ -143,6 +143,7 @@ class Catalog:
             if hit is not None:
                 self._cache.move_to_end(query)
                 return hit
+            version = self.version
         mask = (self.status < LISTABLE) | (self.status == OTHER)
         if query.status is not None:
             codes = [STATUS_CODES[s] for s in query.status if s in STATUS_CODES]
@@ -167,6 +168,8 @@ class Catalog:
                 dtype=np.int64)
         positions = positions.astype(np.int64, copy=False)
         with self._lock:
+            if version != self.version:      # a removal raced us: don't cache stale results
+                return positions[self.status[positions] != REMOVED]
             self._cache[query] = positions
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)

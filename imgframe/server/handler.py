@@ -164,14 +164,16 @@ class Handler(BaseHTTPRequestHandler):
             return
         if rest[0] != "images" or len(rest) > 2:
             raise HTTPError(404, message=NOT_FOUND)
-        if method not in ("GET", "HEAD"):
+        if method not in ("GET", "HEAD") and not (method == "DELETE" and len(rest) == 2
+                                                  and rest[1] != "detail"):
             raise HTTPError(405, message="The method specified is not allowed for this "
                                          "resource.")
-        self._images(version, project, rest[1:], query, method == "HEAD")
+        self._images(version, project, rest[1:], query, method)
 
     def _images(self, version: str, url_project: str, rest: list[str], query: str,
-                head_only: bool):
+                method: str):
         app = self.app
+        head_only = method == "HEAD"
         app.stats._begin(self.path)
         request_id = "req-" + str(uuid.uuid4())
         headers = [("x-openstack-request-id", request_id), ("x-compute-request-id", request_id)]
@@ -200,6 +202,12 @@ class Handler(BaseHTTPRequestHandler):
                                               app.link_prefix, app.glance_url)
                 if rest == [] or rest == ["detail"]:
                     body = self._list("detail" if rest else "list", query, bases, faults)
+                elif method == "DELETE":
+                    try:
+                        app.remove_image(rest[0])
+                    except KeyError:
+                        raise HTTPError(404, message="Image not found.") from None
+                    return self._send(204, b"", headers=headers)
                 else:
                     rec = app.catalog.get(rest[0])
                     if rec is None:
