@@ -143,7 +143,8 @@ def test_remove_image_makes_it_vanish(srv, inventory):
     href = first["images_links"][0]["href"]
     r = requests.get(href, timeout=10)
     assert r.status_code == 400
-    assert r.json()["badRequest"]["message"] == f"HTTP 400 Bad Request: No image found with ID {victim}"
+    assert r.json()["badRequest"]["message"] == (
+        f"HTTP 400 Bad Request: No image found with ID {victim}")
     assert get(f"{srv.endpoint}/images/{victim}").status_code == 404
     everything = [i["id"] for i in get(f"{srv.endpoint}/images").json()["images"]]
     assert everything == [i for i in expected if i != victim]

@@ -57,9 +57,9 @@ class Query:
         props = {}
         for key, value in filters.items():
             if key == "name":
-                kwargs["name"] = filter_values(value, "name")
+                kwargs["name"] = filter_values(value)
             elif key == "status":
-                kwargs["status"] = filter_values(value.lower(), "status")
+                kwargs["status"] = filter_values(value.lower())
             elif key == "changes-since":
                 _, threshold = split_filter_op("gte:" + value)
                 try:

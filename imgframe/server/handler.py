@@ -187,8 +187,9 @@ class Handler(BaseHTTPRequestHandler):
             try:
                 microversion = self._check(version, url_project, faults)
                 if microversion is not None:
-                    headers += [("OpenStack-API-Version", f"compute {microversion}"),
-                                ("X-OpenStack-Nova-API-Version", microversion),
+                    shown = MAX_API_VERSION if microversion == "latest" else microversion
+                    headers += [("OpenStack-API-Version", f"compute {shown}"),
+                                ("X-OpenStack-Nova-API-Version", shown),
                                 ("Vary", "OpenStack-API-Version"),
                                 ("Vary", "X-OpenStack-Nova-API-Version")]
                     if microversion == "latest" or _too_new(microversion):
