@@ -30,6 +30,7 @@ __all__ = ["STATUS_COLORS", "changes_plot", "requirements_plot", "save", "status
 STATUS_COLORS = {"ACTIVE": "#2a9d55", "SAVING": "#3274c7", "UNKNOWN": "#8c8c8c",
                  "ERROR": "#d1382e", "DELETED": "#4d3b2f"}
 _OTHER_COLOR = "#b5b5b5"
+_OTHER = object()  # the "other" group of changes_plot (a real value could be "other")
 _FIGSIZE = (8.0, 4.5)
 _PERIOD_DAYS = {"D": 1, "W": 7, "M": 30.4, "Q": 91.3, "Y": 365.2}
 
@@ -143,7 +144,8 @@ def changes_plot(df, *, freq: str = "W", by: str | None = None, column: str = "u
 
     Uses ``df.images.changes(freq, by, column)``: one bar per period (``D``, ``W``,
     ``M``, ``Q``, ``Y``; empty periods show as gaps at zero). With ``by`` on a column
-    with more than ``max_groups`` values, the smaller ones are drawn together as "other".
+    with more than ``max_groups`` values, the smaller ones are drawn together as
+    "other (N)"; missing values are a group of their own, "(none)".
     ``column="created"`` charts images created instead.
     """
     code = normalize_freq(freq)
@@ -167,19 +169,26 @@ def changes_plot(df, *, freq: str = "W", by: str | None = None, column: str = "u
         ax.bar(x, tidy["images"].to_numpy(), width=width, align="edge", color="#3274c7",
                label="images")
     else:
-        table = (tidy.pivot(index="period", columns=by, values="images")
-                 .reindex(tidy["period"].drop_duplicates()).fillna(0))
-        table = table.loc[:, table.sum() > 0]
-        if by != "status" and table.shape[1] > max_groups:
-            top = table.sum().sort_values(ascending=False).index
-            keep, rest = list(top[: max_groups - 1]), list(top[max_groups - 1:])
-            table = table[keep].assign(other=table[rest].sum(axis=1))
-        bottom = np.zeros(len(table))
-        for group in table.columns:
-            heights = table[group].to_numpy(dtype=float)
-            label = "(none)" if pd.isna(group) else str(group)
-            color = STATUS_COLORS.get(label) if by == "status" else (
-                _OTHER_COLOR if group == "other" else None)
+        # changes() gives every (period, group) pair, period-major: a period x group grid.
+        n_groups = len(tidy) // len(periods)
+        grid = tidy["images"].to_numpy().reshape(len(periods), n_groups)
+        groups = list(tidy[by].iloc[:n_groups])
+        totals = grid.sum(axis=0)
+        order = [i for i in range(n_groups) if totals[i] > 0]
+        columns = [(groups[i], grid[:, i]) for i in order]
+        if by != "status" and len(columns) > max_groups:
+            order.sort(key=lambda i: -totals[i])          # stable: ties keep their order
+            keep, rest = sorted(order[: max_groups - 1]), order[max_groups - 1:]
+            columns = [(groups[i], grid[:, i]) for i in keep]
+            columns.append((_OTHER, grid[:, rest].sum(axis=1)))
+        bottom = np.zeros(len(periods))
+        for group, values in columns:
+            heights = values.astype(float)
+            if group is _OTHER:
+                label, color = f"other ({len(rest)})", _OTHER_COLOR
+            else:
+                label = "(none)" if pd.isna(group) else str(group)
+                color = STATUS_COLORS.get(label) if by == "status" else None
             ax.bar(x, heights, width=width, bottom=bottom, align="edge", label=label,
                    color=color)
             bottom += heights
@@ -274,7 +283,11 @@ def timeline_plot(df, *, ax=None, title: str | None = "Created against last upda
 def requirements_plot(df, *, ax=None, title: str | None = "Minimum RAM against minimum disk",
                       annotate: bool = True):
     """One circle per (min_ram, min_disk) pair, its area proportional to the number of
-    images asking for it; ``annotate`` writes the count beside each circle (up to 40)."""
+    images asking for it; ``annotate`` writes the count beside each circle (up to 60).
+
+    The axes list the values that occur, evenly spaced and in order (requirements come
+    in steps like 512, 1,024, 2,048 MB that a linear axis would crowd into a corner).
+    """
     df = _frame(df)
     ax = _axes(ax)
     ax.set_xlabel("min_ram (MB)")
@@ -287,21 +300,26 @@ def requirements_plot(df, *, ax=None, title: str | None = "Minimum RAM against m
     if counts.empty:
         _note(ax, "no images" if len(df) == 0 else "no images with both requirements")
         return ax
-    x = counts["min_ram"].to_numpy(dtype=float)
-    y = counts["min_disk"].to_numpy(dtype=float)
+    ram_values = np.unique(counts["min_ram"].to_numpy(dtype="int64"))
+    disk_values = np.unique(counts["min_disk"].to_numpy(dtype="int64"))
+    x = np.searchsorted(ram_values, counts["min_ram"].to_numpy(dtype="int64"))
+    y = np.searchsorted(disk_values, counts["min_disk"].to_numpy(dtype="int64"))
     n = counts["images"].to_numpy()
     sizes = 30 + 900 * n / n.max()
     ax.scatter(x, y, s=sizes, color="#3274c7", alpha=0.55, edgecolor="#1d4f8f",
                linewidth=0.8)
-    if annotate and len(counts) <= 40:
+    if annotate and len(counts) <= 60:
         for xi, yi, ni in zip(x, y, n, strict=True):
-            ax.annotate(f"{ni:,}", (xi, yi), xytext=(6, 6), textcoords="offset points",
-                        fontsize="small")
-    _integer_axis(ax.xaxis)
-    _integer_axis(ax.yaxis)
-    ax.margins(0.12)
-    ax.set_xlim(left=min(0, x.min()) - 0.05 * max(1, x.max()))
-    ax.set_ylim(bottom=min(0, y.min()) - 0.05 * max(1, y.max()))
+            ax.annotate(f"{ni:,}", (xi, yi), xytext=(7, 5), textcoords="offset points",
+                        fontsize="x-small")
+    for axis, values in ((ax.xaxis, ram_values), (ax.yaxis, disk_values)):
+        step = max(1, int(np.ceil(len(values) / 16)))     # at most 16 tick labels
+        ticks = np.arange(0, len(values), step)
+        axis.set_ticks(ticks, labels=[f"{v:,}" for v in values[ticks]])
+    ax.set_xlim(-0.7, len(ram_values) - 0.3)
+    ax.set_ylim(-0.7, len(disk_values) - 0.3)
+    ax.grid(True, color="0.92", linewidth=0.8)
+    ax.set_axisbelow(True)
     dropped = len(df) - len(pairs)
     if dropped:
         ax.text(0.99, 0.01, f"{_n(dropped)} with an unknown requirement not shown",
