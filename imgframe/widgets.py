@@ -34,7 +34,6 @@ from pathlib import Path
 
 import ipywidgets as widgets
 import pandas as pd
-from matplotlib.figure import Figure
 
 import imgframe.accessor  # noqa: F401  (registers df.images)
 from imgframe import plotting
@@ -173,8 +172,14 @@ class Explorer(widgets.VBox):
         self.export_button = widgets.Button(description="Export selection", icon="download")
         self.export_message = widgets.HTML("")
         self.export_message.add_class("imgframe-export-message")
-        # a fixed layout: constrained layout would cost a second draw on every update
-        self._figure = Figure(figsize=figsize) if chart else None
+        # one Figure, not registered with pyplot (so never shown twice); matplotlib is
+        # imported here so that `import imgframe` stays light. A fixed layout: constrained
+        # layout would cost a second draw on every update.
+        self._figure = None
+        if chart:
+            from matplotlib.figure import Figure
+
+            self._figure = Figure(figsize=figsize)
         if not chart:
             self.chart.layout.display = "none"
 
