@@ -180,6 +180,14 @@ class ImagesAccessor:
             raise KeyError(f"df.images.{method}() needs column(s) {', '.join(missing)}, "
                            f"which this frame lacks")
 
+    def _need_detail(self, method: str, fields: str) -> None:
+        """Refuse, rather than answer zeros, on a frame loaded from the list endpoint."""
+        if self._df.attrs.get("imgframe", {}).get("detail") is False:
+            raise InvalidQueryError(
+                "df", "a frame loaded with detail=True", "a frame loaded with detail=False",
+                reason=f"df.images.{method} needs {fields}, which the list endpoint (ids, "
+                       "names and links only) does not give")
+
     def _times(self, column: str) -> np.ndarray:
         """The column as naive UTC datetime64[ns] (tolerates strings from a plain CSV)."""
         col = self._df[column]
@@ -202,6 +210,10 @@ class ImagesAccessor:
         """The boolean row mask ``select`` uses (same arguments)."""
         df = self._df
         column = _time_column(column)
+        asked = [p for p, v in (("status", status), ("since", since), ("until", until),
+                                ("min_ram", min_ram), ("min_disk", min_disk)) if v is not None]
+        if asked:
+            self._need_detail("select()", "detail fields for " + ", ".join(asked))
         keep = np.ones(len(df), dtype=bool)
         if status is not None:
             wanted = local_statuses(status, "status")
@@ -264,6 +276,7 @@ class ImagesAccessor:
 
     def status_counts(self) -> pd.Series:
         """Images per status, indexed ACTIVE, SAVING, UNKNOWN, ERROR, DELETED (zeros kept)."""
+        self._need_detail("status_counts()", "status")
         status = self._status_values()
         codes = pd.Categorical(status, categories=list(STATUS_ORDER)).codes
         counts = np.bincount(codes[codes >= 0], minlength=len(STATUS_ORDER))
@@ -283,6 +296,7 @@ class ImagesAccessor:
         """
         code = normalize_freq(freq)
         column = _time_column(column)
+        self._need_detail("changes()", column)
         if by is not None and by not in self._df.columns:
             raise InvalidQueryError(
                 "by", "None, 'status' or another column of the frame", by)
@@ -335,6 +349,7 @@ class ImagesAccessor:
         one or several statuses). Cutoffs are sorted and de-duplicated.
         """
         cuts = normalize_cutoffs(cutoffs)
+        self._need_detail("changed_since()", "updated")
         updated = self._times("updated")
         cut_ns = _utc_ns(cuts)
         if status is None:
@@ -361,6 +376,7 @@ class ImagesAccessor:
         The index is the frame's, so ``df.join(df.images.metadata_frame())`` works.
         """
         self._require("metadata", method="metadata_frame")
+        self._need_detail("metadata_frame()", "metadata")
         meta = [m if isinstance(m, dict) else None for m in self._df["metadata"].tolist()]
         if keys is None:
             found: set = set()

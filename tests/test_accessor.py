@@ -176,6 +176,21 @@ def test_frame_without_imgframe_columns_gets_a_clear_error():
         pd.DataFrame({"a": [1]}).images
 
 
+def test_list_endpoint_frame_is_refused_rather_than_counted_as_zero(df):
+    listed = df[["id", "name", "status", "created", "updated"]].copy()
+    listed["status"] = pd.Categorical([None] * len(df), dtype=STATUS_DTYPE)
+    listed["updated"] = pd.NaT
+    listed.attrs["imgframe"] = {"detail": False}
+    assert ids(listed.images.select(name="ubuntu-2?.04")) == ["i03", "i10"]
+    for call in (lambda: listed.images.status_counts(),
+                 lambda: listed.images.select(status="active", since="2026-01-01"),
+                 lambda: listed.images.changes(),
+                 lambda: listed.images.changed_since(["2026-01-01"])):
+        with pytest.raises(InvalidQueryError, match="detail=False.*list endpoint") as info:
+            call()
+        assert info.value.parameter == "df"
+
+
 # -- counts ---------------------------------------------------------------------------------
 
 
