@@ -245,3 +245,10 @@ def test_delete_route_removes_like_nova(srv, inventory):
     assert victim not in [i["id"] for i in get(f"{srv.endpoint}/images").json()["images"]]
     assert requests.delete(f"{srv.endpoint}/images/detail", timeout=10).status_code == 405
     assert requests.post(f"{srv.endpoint}/images", timeout=10).status_code == 405
+
+
+def test_sequential_client_is_never_counted_twice(srv):
+    srv.stats.reset()
+    for _ in range(40):                   # a new connection (and server thread) each time
+        assert get(f"{srv.endpoint}/images", limit=1).status_code == 200
+    assert (srv.stats.requests, srv.stats.max_in_flight, srv.stats.in_flight) == (40, 1, 0)

@@ -32,10 +32,11 @@ class Stats:
         self.reset()
 
     def reset(self) -> None:
+        """Zero the counters (requests still being answered stay counted in flight)."""
         with self._lock:
             self.requests = 0
-            self.in_flight = 0
-            self.max_in_flight = 0
+            self.in_flight = getattr(self, "in_flight", 0)
+            self.max_in_flight = self.in_flight
             self.paths: list[str] = []
             self.auth_requests = 0
 

@@ -172,76 +172,84 @@ class Handler(BaseHTTPRequestHandler):
 
     def _images(self, version: str, url_project: str, rest: list[str], query: str,
                 method: str):
+        """One images request, counted in `stats` while it is worked on. The response is
+        sent only after the in-flight count drops, so a client never sees an answer to a
+        request the server still counts."""
+        stats = self.app.stats
+        stats._begin(self.path)
+        try:
+            status, body, content_type, headers = self._images_response(
+                version, url_project, rest, query, method)
+        finally:
+            stats._end()
+        self._send(status, body, content_type=content_type, headers=headers,
+                   head_only=method == "HEAD")
+
+    def _images_response(self, version: str, url_project: str, rest: list[str], query: str,
+                         method: str):
+        """(status, body, content type, headers) for an images request."""
         app = self.app
-        head_only = method == "HEAD"
-        app.stats._begin(self.path)
         request_id = "req-" + str(uuid.uuid4())
         headers = [("x-openstack-request-id", request_id), ("x-compute-request-id", request_id)]
+        faults = app.faults
+        if faults is not None and faults.latency:
+            time.sleep(faults.latency)
+        action = faults.next_action() if faults is not None else None
+        if action in (500, 502, 503, 504, 429):
+            return self._fail(action, headers, faults)
         try:
-            faults = app.faults
-            if faults is not None and faults.latency:
-                time.sleep(faults.latency)
-            action = faults.next_action() if faults is not None else None
-            if action in (500, 502, 503, 504, 429):
-                return self._fail(action, headers, faults)
-            try:
-                microversion = self._check(version, url_project, faults)
-                if microversion is not None:
-                    shown = MAX_API_VERSION if microversion == "latest" else microversion
-                    headers += [("OpenStack-API-Version", f"compute {shown}"),
-                                ("X-OpenStack-Nova-API-Version", shown),
-                                ("Vary", "OpenStack-API-Version"),
-                                ("Vary", "X-OpenStack-Nova-API-Version")]
-                    if microversion == "latest" or _too_new(microversion):
-                        raise HTTPError(404, message=NOT_FOUND)
-                if url_project and url_project != app.project_id:
-                    raise HTTPError(400, message=(
-                        f"Malformed request URL: URL's project_id '{url_project}' doesn't "
-                        f"match Context's project_id '{app.project_id}'"))
-                bases = LinkBases.for_request(self.base_url() + "/" + version,
-                                              _project_in_url(app.project_id, self),
-                                              app.link_prefix, app.glance_url)
-                if rest == [] or rest == ["detail"]:
-                    body = self._list("detail" if rest else "list", query, bases, faults)
-                elif method == "DELETE":
-                    try:
-                        app.remove_image(rest[0])
-                    except KeyError:
-                        raise HTTPError(404, message="Image not found.") from None
-                    return self._send(204, b"", headers=headers)
-                else:
-                    rec = app.catalog.get(rest[0])
-                    if rec is None:
-                        raise HTTPError(404, message="Image not found.")
-                    body = app.renderer.show(rec, bases)
-            except HTTPError as exc:
-                headers += list(exc.headers.items())
-                body = json.dumps(exc.body).encode()
-                return self._send(exc.status, body, headers=headers, head_only=head_only)
-            if action == "truncate":
-                body = body[: max(1, len(body) // 2)]
-            elif action == "not_json":
-                return self._send(200, b"<html><head><title>Maintenance</title></head><body>"
-                                  b"<h1>We'll be back soon</h1></body></html>\n",
-                                  content_type="text/html; charset=UTF-8", headers=headers)
-            elif action == "no_images":
-                body = b'{"message": "Service temporarily unavailable, please retry."}'
-            self._send(200, body, headers=headers, head_only=head_only)
-        finally:
-            app.stats._end()
+            microversion = self._check(version, url_project, faults)
+            if microversion is not None:
+                shown = MAX_API_VERSION if microversion == "latest" else microversion
+                headers += [("OpenStack-API-Version", f"compute {shown}"),
+                            ("X-OpenStack-Nova-API-Version", shown),
+                            ("Vary", "OpenStack-API-Version"),
+                            ("Vary", "X-OpenStack-Nova-API-Version")]
+                if microversion == "latest" or _too_new(microversion):
+                    raise HTTPError(404, message=NOT_FOUND)
+            if url_project and url_project != app.project_id:
+                raise HTTPError(400, message=(
+                    f"Malformed request URL: URL's project_id '{url_project}' doesn't "
+                    f"match Context's project_id '{app.project_id}'"))
+            bases = LinkBases.for_request(self.base_url() + "/" + version,
+                                          _project_in_url(app.project_id, self),
+                                          app.link_prefix, app.glance_url)
+            if rest == [] or rest == ["detail"]:
+                body = self._list("detail" if rest else "list", query, bases, faults)
+            elif method == "DELETE":
+                try:
+                    app.remove_image(rest[0])
+                except KeyError:
+                    raise HTTPError(404, message="Image not found.") from None
+                return 204, b"", "application/json", headers
+            else:
+                rec = app.catalog.get(rest[0])
+                if rec is None:
+                    raise HTTPError(404, message="Image not found.")
+                body = app.renderer.show(rec, bases)
+        except HTTPError as exc:
+            headers += list(exc.headers.items())
+            return exc.status, json.dumps(exc.body).encode(), "application/json", headers
+        if action == "truncate":
+            body = body[: max(1, len(body) // 2)]
+        elif action == "not_json":
+            return (200, b"<html><head><title>Maintenance</title></head><body>"
+                    b"<h1>We'll be back soon</h1></body></html>\n",
+                    "text/html; charset=UTF-8", headers)
+        elif action == "no_images":
+            body = b'{"message": "Service temporarily unavailable, please retry."}'
+        return 200, body, "application/json", headers
 
     def _fail(self, status: int, headers: list, faults):
         if status == 429:
             headers.append(("Retry-After", str(faults.retry_after)))
             body = {"overLimit": {"code": 429, "message": "This request was rate-limited.",
                                   "retryAfter": str(faults.retry_after)}}
-            return self._send_json(429, body, headers=headers)
+            return 429, json.dumps(body).encode(), "application/json", headers
         if status == 500:
-            return self._send_json(500, {"computeFault": {"code": 500,
-                                                          "message": COMPUTE_FAULT_500}},
-                                   headers=headers)
-        self._send(status, HTML_ERRORS[status].encode(), content_type="text/html",
-                   headers=headers)
+            body = {"computeFault": {"code": 500, "message": COMPUTE_FAULT_500}}
+            return 500, json.dumps(body).encode(), "application/json", headers
+        return status, HTML_ERRORS[status].encode(), "text/html", headers
 
     def _check(self, version: str, url_project: str, faults) -> str | None:
         """Auth (401) and the microversion; returns the version string (None on /v2)."""
