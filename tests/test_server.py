@@ -590,3 +590,12 @@ def test_unknown_glance_status_lists_as_unknown(records):
             (recs[0]["id"], "UNKNOWN", 0), (recs[1]["id"], "UNKNOWN", 0)}
         assert ids(get(f"{server.endpoint}/images", status="uploading").json()["images"]) == \
             [recs[1]["id"]]
+
+
+def test_exported_members():
+    import imgframe.server as server
+
+    public = {name for name in vars(server) if not name.startswith("_")}
+    modules = {"app", "catalog", "faults", "glance", "handler", "inventory", "keystone", "views"}
+    assert set(server.__all__) == public - modules
+    assert server.__all__ == sorted(server.__all__)
