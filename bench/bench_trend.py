@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import multiprocessing as mp
+import os
 import platform
 import statistics
 import sys
@@ -176,7 +177,8 @@ def main(argv=None) -> int:
     header = ["source", "latency_ms", "workers", "seconds", "speedup_vs_1", "requests",
               "max_in_flight", "ids_listed", "runs", "server"]
     print(f"\nchanges-since trend: {args.weeks} weekly cutoffs, {args.images:,} images, "
-          f"server in {rows[0]['server']} (python {platform.python_version()}, {platform.machine()})")
+          f"server in {rows[0]['server']} "
+          f"(python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs)")
     widths = [max(len(h), *(len(str(r[h])) for r in rows)) for h in header]
     print("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
     for row in rows:

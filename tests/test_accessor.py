@@ -173,7 +173,7 @@ def test_select_rejects_bad_arguments_naming_the_parameter(df, kwargs, parameter
 
 def test_frame_without_imgframe_columns_gets_a_clear_error():
     with pytest.raises(AttributeError, match=r"df\.images needs .* lacks id, name, status"):
-        pd.DataFrame({"a": [1]}).images
+        pd.DataFrame({"a": [1]}).images  # noqa: B018
 
 
 def test_list_endpoint_frame_is_refused_rather_than_counted_as_zero(df):
