@@ -20,6 +20,8 @@ Controls (attributes, so tests can drive the widget by setting values)::
     ex.export_button    # Button
     ex.selection        # the current selection (DataFrame)
 
+The name box updates as you type on frames of up to ``LIVE_TYPING_MAX`` images, and on
+Enter (or leaving the box) above that; ``explore(df, live=True)`` forces either way.
 Status toggles work like filter chips: none pressed means every status; pressing some
 restricts the selection to those.
 """
@@ -42,6 +44,8 @@ from imgframe.export import to_csv
 
 __all__ = ["Explorer", "explore", "human_bytes"]
 
+#: Frames up to this many images update the selection as the name is typed.
+LIVE_TYPING_MAX = 50_000
 TABLE_COLUMNS = ["name", "status", "updated", "min_ram", "min_disk", "size"]
 _UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
 _TABLE_STYLE = (
@@ -125,7 +129,7 @@ class Explorer(widgets.VBox):
     """
 
     def __init__(self, df: pd.DataFrame, *, rows: int = 10, export_path: str = "selection.csv",
-                 chart: bool = True, figsize=(7.5, 3.0)):
+                 chart: bool = True, figsize=(7.5, 3.0), live: bool | None = None):
         self.df = df
         self.rows = rows
         self._selection = df.iloc[0:0]
@@ -143,9 +147,14 @@ class Explorer(widgets.VBox):
                     layout=widgets.Layout(width="auto"))
                 button.add_class(f"imgframe-status-{status.lower()}")
                 self.status_buttons[status] = button
+        # live: update on every keystroke; on big frames (where an update with its chart
+        # takes a few hundred ms) only on Enter or leaving the box, so typing never queues
+        # a backlog of stale updates in the kernel
+        live = len(df) <= LIVE_TYPING_MAX if live is None else live
         self.name = widgets.Text(
-            value="", placeholder="exact name, glob (ubuntu-*) or /regex/",
-            description="name", continuous_update=True,
+            value="", placeholder="exact name, glob (ubuntu-*) or /regex/"
+            + ("" if live else ", then Enter"),
+            description="name", continuous_update=live,
             layout=widgets.Layout(width="24em"))
         self.name.add_class("imgframe-name")
         self.name_message = widgets.HTML("")
