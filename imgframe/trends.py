@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
 import numpy as np
 import pandas as pd
@@ -118,16 +118,16 @@ def changes_since_trend(client, start=None, end=None, freq: str = "W", cutoffs=N
     began = time.perf_counter()
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(tasks))),
                               thread_name_prefix="imgframe-trend")
-    futures = [pool.submit(count, cut, s) for cut, s in tasks]
     try:
-        counts = []
+        futures = [pool.submit(count, cut, s) for cut, s in tasks]
+        wait(futures, return_when=FIRST_EXCEPTION)     # fail fast: stop queueing on error
         for (cut, s), future in zip(tasks, futures, strict=True):
-            try:
-                counts.append(future.result())
-            except Exception as exc:
+            if future.done() and future.exception() is not None:
+                exc = future.exception()
                 where = f"changes-since={cut.isoformat()}" + (f", status={s}" if s else "")
                 exc.add_note(f"while counting the trend's query {where}")
-                raise
+                raise exc
+        counts = [future.result() for future in futures]
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     out = trend_frame(cuts, counts, statuses)
