@@ -82,11 +82,11 @@ _TYPE_NAMES = {_NONE: "null", str: "a string", int: "an integer", dict: "an obje
                list: "a list"}
 # per raw field: the types allowed (checked page by page, while the page is in cache)
 _ALLOWED = {
-    "id": (str,), "name": (str, _NONE), "status": (str, _NONE), "progress": (int, _NONE),
+    "id": None, "name": None, "status": (str, _NONE), "progress": (int, _NONE),
     "created": (str, _NONE), "updated": (str, _NONE), "minRam": (int, _NONE),
     "minDisk": (int, _NONE), "OS-EXT-IMG-SIZE:size": (int, _NONE), "metadata": (dict, _NONE),
-    "links": (list, _NONE), "server": (dict, _NONE), "OS-DCF:diskConfig": (str, _NONE),
-}
+    "links": (list, _NONE), "server": (dict, _NONE), "OS-DCF:diskConfig": None,
+}  # None: strings, validated once at the end by StringArray (cheaper than per page)
 
 
 def _check_types(values: list, field: str, allowed: tuple[type, ...]) -> None:
@@ -95,6 +95,19 @@ def _check_types(values: list, field: str, allowed: tuple[type, ...]) -> None:
         odd = next(v for v in values if type(v) not in allowed)
         names = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in allowed)
         raise _bad(field, f"must be {names}, got {odd!r}"[:300])
+
+
+def _strings(values: list, field: str, nullable: bool = True) -> pd.arrays.StringArray:
+    """A string column, validated in C by ``StringArray`` (strings or null only)."""
+    arr = np.fromiter(values, dtype=object, count=len(values))
+    try:
+        out = pd.arrays.StringArray(arr)
+    except ValueError:
+        odd = next(v for v in values if v is not None and type(v) is not str)
+        raise _bad(field, f"must be a string or null, got {odd!r}"[:300]) from None
+    if not nullable and out.isna().any():
+        raise _bad(field, "must not be null")
+    return out
 
 
 def _ints(values: list, field: str) -> pd.arrays.IntegerArray:
@@ -170,17 +183,15 @@ class FrameBuilder:
         page = {}
         for key in self.keys:
             values = _column(items, key)
-            _check_types(values, key, _ALLOWED[key])
+            if _ALLOWED[key] is not None:
+                _check_types(values, key, _ALLOWED[key])
             page[key] = values
         if self.detail:
             servers = _column(items, "server")
             _check_types(servers, "server", _ALLOWED["server"])
-            ids = [s.get("id") if s else None for s in servers] if any(servers) else servers
-            _check_types(ids, "server.id", (str, _NONE))
-            page["server_id"] = ids
-            disk = _column(items, "OS-DCF:diskConfig")
-            _check_types(disk, "OS-DCF:diskConfig", _ALLOWED["OS-DCF:diskConfig"])
-            page["disk_config"] = disk
+            page["server_id"] = ([s.get("id") if s else None for s in servers]
+                                 if any(servers) else servers)
+            page["disk_config"] = _column(items, "OS-DCF:diskConfig")
         links = _page_links(page.pop("links"))
         for key, values in page.items():
             self.cols.setdefault(key, []).extend(values)
@@ -196,8 +207,8 @@ class FrameBuilder:
         n, c = self.n, self.cols
         if not n:
             return empty_frame(sorted(self.links.keys() - set(_BASE_RELS)))
-        cols: dict = {"id": pd.array(c["id"], dtype=STRING),
-                      "name": pd.array(c["name"], dtype=STRING)}
+        cols: dict = {"id": _strings(c["id"], "id", nullable=False),
+                      "name": _strings(c["name"], "name")}
         if self.detail:
             cols["status"] = _statuses(c["status"], n)
             cols["progress"] = _ints(c["progress"], "progress")
@@ -205,8 +216,8 @@ class FrameBuilder:
             cols["updated"] = _times(c["updated"], "updated")
             for col in ("min_ram", "min_disk", "size"):
                 cols[col] = _ints(c[_INT_FIELDS[col]], _INT_FIELDS[col])
-            cols["server_id"] = pd.array(c["server_id"], dtype=STRING)
-            cols["disk_config"] = pd.array(c["disk_config"], dtype=STRING)
+            cols["server_id"] = _strings(c["server_id"], "server.id")
+            cols["disk_config"] = _strings(c["disk_config"], "OS-DCF:diskConfig")
             cols["metadata"] = _objects(c["metadata"], n)
         else:
             code = -1 if self.pinned_status is None else _STATUS_CODES[self.pinned_status]
@@ -222,7 +233,7 @@ class FrameBuilder:
                 cols[col] = pd.array([None] * n, dtype=STRING)
             cols["metadata"] = _objects([None] * n, n)
         for rel, hrefs in self.links.items():
-            cols[f"link_{rel}"] = pd.array(hrefs, dtype=STRING)
+            cols[f"link_{rel}"] = _strings(hrefs, f"links[{rel}].href")
         return pd.DataFrame({k: cols[k] for k in _ordered(cols)}, copy=False)
 
 
@@ -254,26 +265,23 @@ def _page_links(all_links: list) -> dict[str, list]:
     out = {}
     for rel in rels:
         out[rel] = [m.get(rel) for m in maps]
-        _check_types(out[rel], f"links[{rel}].href", (str, _NONE))
     return out
 
 
 def _standard_links(all_links: list) -> dict | None:
     """Fast path: every item has exactly the links self, bookmark, alternate, in that order
     (what Nova sends). Returns ``None`` if not, and the general path takes over."""
-    if set(map(type, all_links)) != {list} or set(map(len, all_links)) != {len(_BASE_RELS)}:
-        return None
     out = {}
     try:
+        # len() raises TypeError on null/numbers; a dict or string of length 3 fails below
+        if set(map(len, all_links)) != {len(_BASE_RELS)}:
+            return None
         for pos, rel in enumerate(_BASE_RELS):
             nth = list(map(itemgetter(pos), all_links))
             # itemgetter("rel") raises TypeError on anything but a mapping (-> general path)
             if set(map(itemgetter("rel"), nth)) != {rel}:
                 return None
-            hrefs = list(map(itemgetter("href"), nth))
-            if set(map(type, hrefs)) != {str}:
-                return None
-            out[rel] = hrefs
+            out[rel] = list(map(itemgetter("href"), nth))  # types checked in frame()
     except (TypeError, KeyError):
         return None
     return out
