@@ -528,7 +528,8 @@ class Client:
         if status == 404:
             hint = (f" (microversion {self._microversion} was sent; the images API exists "
                     f"only up to 2.35)" if self._microversion else
-                    " (check the endpoint: it should be the compute API root or .../v2.1/<project>)")
+                    " (check the endpoint: it should be the compute API root or "
+                    ".../v2.1/<project>)")
             raise NotFoundError(f"this endpoint may not offer the compute images API{hint}",
                                 **kw)
         if 300 <= status < 400:
@@ -602,8 +603,9 @@ class Client:
     def _bar(self, progress, query: Query):
         from tqdm.auto import tqdm
 
-        return tqdm(total=None if query.merged else query.max_items, unit=" images", desc="imgframe",
-                    disable=not _want_progress(progress), leave=True, dynamic_ncols=True)
+        return tqdm(total=None if query.merged else query.max_items, unit=" images",
+                    desc="imgframe", disable=not _want_progress(progress), leave=True,
+                    dynamic_ncols=True)
 
 
 def load(endpoint, project_id=None, *, token=None, session=None, **options) -> pd.DataFrame:

@@ -20,7 +20,8 @@ def item(k, name, **extra):
     iid = f"00000000-0000-0000-0000-{k:012d}"
     out = {"id": iid, "name": name, "status": "ACTIVE", "progress": 100,
            "created": "2020-01-0%dT01:02:03Z" % (1 + k % 9), "updated": None if k % 2 else
-           "2021-02-03T04:05:06Z", "minRam": 512 * k, "minDisk": k, "OS-EXT-IMG-SIZE:size": 10 ** (k % 15),
+           "2021-02-03T04:05:06Z", "minRam": 512 * k, "minDisk": k,
+           "OS-EXT-IMG-SIZE:size": 10 ** (k % 15),
            "metadata": {"os_distro": "=evil", "block_device_mapping": [{"a": 1}], "x": None},
            "links": [{"rel": "self", "href": f"http://h/v2.1/p/images/{iid}"},
                      {"rel": "bookmark", "href": f"http://h/p/images/{iid}"},
@@ -109,3 +110,23 @@ def test_property_roundtrip(name_list):
     df = frame_from_pages([[item(k, n) for k, n in enumerate(name_list)]])
     back = read_csv(io.StringIO(to_csv(df)))
     pd.testing.assert_frame_equal(back, df)
+
+
+def test_parquet_roundtrip(hostile_df, tmp_path):
+    pytest.importorskip("pyarrow")
+    from imgframe.export import read_parquet, to_parquet
+
+    to_parquet(hostile_df, tmp_path / "inv.parquet")
+    pd.testing.assert_frame_equal(read_parquet(tmp_path / "inv.parquet"), hostile_df)
+
+
+def test_module_doctests():
+    import doctest
+
+    import imgframe.export
+    import imgframe.frame
+    import imgframe.pages
+    import imgframe.query
+
+    for module in (imgframe.export, imgframe.frame, imgframe.pages, imgframe.query):
+        assert doctest.testmod(module).failed == 0

@@ -166,7 +166,8 @@ meta_values = st.one_of(st.none(), st.text(max_size=8), st.lists(st.text(max_siz
 def good_item(draw):
     iid = draw(uuid_ids)
     item = {"id": iid, "name": draw(st.one_of(st.none(), st.text(max_size=12))),
-            "status": draw(st.sampled_from(STATUSES)), "progress": draw(st.sampled_from([0, 25, 50, 100])),
+            "status": draw(st.sampled_from(STATUSES)),
+            "progress": draw(st.sampled_from([0, 25, 50, 100])),
             "created": draw(wire_time), "updated": draw(st.one_of(st.none(), wire_time)),
             "minRam": draw(st.integers(0, 2 ** 20)), "minDisk": draw(st.integers(0, 2 ** 12)),
             "OS-EXT-IMG-SIZE:size": draw(st.integers(0, 2 ** 62)),
