@@ -48,11 +48,7 @@ __all__ = ["Explorer", "explore", "human_bytes"]
 LIVE_TYPING_MAX = 50_000
 TABLE_COLUMNS = ["name", "status", "updated", "min_ram", "min_disk", "size"]
 _UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
-_TABLE_STYLE = (
-    "<style>.imgframe-rows td, .imgframe-rows th {padding: 1px 8px; white-space: nowrap}"
-    " .imgframe-rows td:nth-child(n+5), .imgframe-rows thead th {text-align: right}"
-    " .imgframe-rows td:nth-child(2) {max-width: 32em; overflow: hidden;"
-    " text-overflow: ellipsis}</style>")
+_NUMERIC = {"min_ram", "min_disk", "size"}
 
 
 def human_bytes(n) -> str:
@@ -326,17 +322,27 @@ class Explorer(widgets.VBox):
         head = selection.head(self.rows)
         if head.empty:
             return "<i>no images match</i>"
-        shown = pd.DataFrame({
+        cells = {
             "name": ["–" if pd.isna(v) else v for v in head["name"]],
             "status": ["–" if pd.isna(v) else str(v) for v in head["status"]],
             "updated": [_fmt_time(t) for t in head["updated"]],
             "min_ram": [_fmt_int(v, "MB") for v in head["min_ram"]],
             "min_disk": [_fmt_int(v, "GB") for v in head["min_disk"]],
             "size": [human_bytes(v) for v in head["size"]],
-        }, index=range(1, len(head) + 1))
+        }
+        # inline styles: a notebook's own table CSS (right-aligned cells) must not win
+        style = {c: "padding:1px 10px;white-space:nowrap;text-align:"
+                 + ("right" if c in _NUMERIC else "left") for c in TABLE_COLUMNS}
+        style["name"] += ";max-width:36em;overflow:hidden;text-overflow:ellipsis"
+        header = "".join(f'<th style="{style[c]}">{c}</th>' for c in TABLE_COLUMNS)
+        body = "".join(
+            "<tr>" + "".join(f'<td style="{style[c]}">{html.escape(cells[c][i])}</td>'
+                             for c in TABLE_COLUMNS) + "</tr>"
+            for i in range(len(head)))
         more = len(selection) - len(head)
         note = f"<div><i>… and {more:,} more</i></div>" if more > 0 else ""
-        return _TABLE_STYLE + shown.to_html(escape=True, border=0, classes="imgframe-rows") + note
+        return (f'<table class="imgframe-rows" style="border-collapse:collapse">'
+                f"<thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>{note}")
 
     def _chart_png(self, selection: pd.DataFrame, query: dict) -> bytes:
         fig = self._figure

@@ -216,11 +216,12 @@ def test_explorer_in_voila_and_chromium(voila, chromium):
             rows = page.locator(".imgframe-table tbody tr")
             assert rows.count() == min(10, expected["saving_named"])
             assert all(t.startswith("ubuntu") for t in
-                       page.locator(".imgframe-table tbody tr td:nth-child(2)").all_inner_texts())
+                       page.locator(".imgframe-table tbody tr td:nth-child(1)").all_inner_texts())
 
             page.locator(".imgframe-name input").fill("/ubuntu(/")
             page.locator(".imgframe-name input").press("Enter")
             page.wait_for_selector(".imgframe-name-message:has-text('invalid regular')")
+            page.screenshot(path=log.parent / "explorer.png", full_page=True)  # for a look
         finally:
             browser.close()
 

@@ -184,9 +184,9 @@ def test_table_is_readable_and_escaped(small_df):
     assert "1.4 GiB" in table            # 1.5e9 bytes
     assert "2,048 MB" in table and "20 GB" in table
     assert "2026-01-05 12:00" in table
-    assert "<td>ACTIVE</td>" in table and "<td>ERROR</td>" in table and "&lt;NA&gt;" not in table
+    assert ">ACTIVE</td>" in table and ">ERROR</td>" in table and "&lt;NA&gt;" not in table
     for column in ("name", "status", "updated", "min_ram", "min_disk", "size"):
-        assert f"<th>{column}</th>" in table
+        assert f">{column}</th>" in table
     ex.name.value = "nothing"
     assert "no images match" in ex.table.value
     small = explore(small_df, chart=False, rows=3)
