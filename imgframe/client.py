@@ -305,10 +305,12 @@ class Client:
                             raise
                         bar.update(len(items))
                         bar.set_postfix(pages=stats.pages, refresh=False)
+                    frames.append(builder.frame())  # string columns are checked here
                 except ImgframeError as exc:
+                    if getattr(exc, "url", None) is None:
+                        exc.url = redact_url(self._endpoint.images_url(query.detail))
                     exc.partial = self._partial(frames, builder, query, stats)
                     raise
-                frames.append(builder.frame())
         return self._finish(frames, query, stats)
 
     def iter_pages(self, status=None, name=None, changes_since=None, min_ram=None,

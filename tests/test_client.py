@@ -586,3 +586,26 @@ def test_user_requests_session_is_used_as_given(srv):
     c = Client(srv.url, srv.project_id, session=sess)
     assert len(c.load(max_items=10, progress=False)) == 10
     assert client_mod.make_session().adapters["http://"].max_retries.total == 5
+
+
+def test_malformed_items_are_an_error_with_context():
+    from imgframe.server import sample_inventory
+
+    records = sample_inventory(40, seed=9)
+    with ImageServer(records) as s:
+        c = Client(s.url, s.project_id, **FAST)
+        good = c.load(page_size=10, progress=False)
+        original = c._parse
+
+        def parse(response, url, params):  # the 3rd page carries a non-integer minRam
+            page = original(response, url, params)
+            if params.get("marker") == good["id"].iloc[19]:
+                page.items[4]["minRam"] = "512"
+            return page
+
+        c._parse = parse
+        with pytest.raises(MalformedResponseError, match="minRam") as info:
+            c.load(page_size=10, progress=False)
+        err = info.value
+        assert err.partial["id"].tolist() == good["id"].tolist()[:20]
+        assert err.resume_marker == good["id"].iloc[19] and s.endpoint in err.url
