@@ -1,5 +1,6 @@
 """imgframe.server fault injection, stats, remove_image and lifecycle, over real HTTP."""
 
+import json
 import threading
 import time
 
@@ -252,3 +253,12 @@ def test_sequential_client_is_never_counted_twice(srv):
     for _ in range(40):                   # a new connection (and server thread) each time
         assert get(f"{srv.endpoint}/images", limit=1).status_code == 200
     assert (srv.stats.requests, srv.stats.max_in_flight, srv.stats.in_flight) == (40, 1, 0)
+
+
+def test_warm_renders_ahead_without_changing_answers(inventory):
+    with ImageServer(inventory) as cold, ImageServer(inventory) as warm:
+        assert warm.warm(("detail", "list")) == 2 * len(inventory)
+        for path in ("images/detail?limit=7", "images?limit=7", "images/detail"):
+            a = get(f"{cold.endpoint}/{path}").json()
+            b = get(f"{warm.endpoint}/{path}").json()
+            assert a == json.loads(json.dumps(b).replace(str(warm.port), str(cold.port)))

@@ -192,6 +192,16 @@ class ImageServer:
         state = self.url if self._httpd is not None else "stopped"
         return f"<ImageServer {state} images={len(self.catalog)}>"
 
+    def warm(self, views: Iterable[str] = ("detail",)) -> int:
+        """Render every image's fragment now (normally done lazily on first listing), so
+        a benchmark of a client measures the client. Returns how many were rendered."""
+        count = 0
+        for view in views:
+            for rec in self.catalog.current():
+                self.renderer.fragment(view, rec)
+                count += 1
+        return count
+
     # --- changing the catalogue
     def remove_image(self, image_id: str) -> dict:
         """Make an image vanish (lists, show and markers); returns its record. KeyError if
