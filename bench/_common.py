@@ -270,7 +270,8 @@ def machine() -> str:
     import pandas as pd
 
     return (f"{os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}, "
-            f"pandas {pd.__version__}, {platform.machine()}")
+            f"pandas {pd.__version__}, {platform.machine()}, load average "
+            f"{os.getloadavg()[0]:.1f} (other work on the machine adds noise to wall times)")
 
 
 def print_table(rows: list[dict], cols: list[str] | None = None) -> None:

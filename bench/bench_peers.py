@@ -53,9 +53,12 @@ def run(sizes, rounds: int, osdk_rounds: int, page_size: int) -> list[dict]:
             s = stats[m]
             rows.append({
                 "images": n, "method": m, "rows": runs[m][0]["rows"], "runs": len(runs[m]),
-                "wall_s": s["wall_s"], "cpu_s": s["cpu_s"],
+                "wall_s": s["wall_s"], "wall_min_s": min(x["wall_s"] for x in runs[m]),
+                "cpu_s": s["cpu_s"],
                 "peak_rss_mib": s["peak_rss_mib"], "grown_mib": s["grown_mib"],
                 "wall_vs_floor": s["wall_s"] / stats["floor"]["wall_s"],
+                "wall_min_vs_floor": min(x["wall_s"] for x in runs[m])
+                / min(x["wall_s"] for x in runs["floor"]),
                 "cpu_vs_floor": s["cpu_s"] / stats["floor"]["cpu_s"],
                 "wall_vs_imgframe": s["wall_s"] / stats["imgframe"]["wall_s"],
                 "peak_vs_floor": s["peak_rss_mib"] / stats["floor"]["peak_rss_mib"],
@@ -76,8 +79,9 @@ def main(argv=None) -> int:
     rows = run(args.sizes, args.rounds, osdk_rounds, args.page_size)
     print(f"\nbench_peers: detail listing, page size {args.page_size}, median of "
           f"{args.rounds} rounds, fresh process per measurement; {machine()}")
-    print_table(rows, ["images", "method", "rows", "wall_s", "cpu_s", "peak_rss_mib",
-                       "grown_mib", "wall_vs_floor", "cpu_vs_floor", "wall_vs_imgframe"])
+    print_table(rows, ["images", "method", "rows", "wall_s", "wall_min_s", "cpu_s",
+                       "peak_rss_mib", "grown_mib", "wall_vs_floor", "wall_min_vs_floor",
+                       "cpu_vs_floor", "wall_vs_imgframe"])
     print()
     ok = True
     for n in args.sizes:
@@ -85,13 +89,15 @@ def main(argv=None) -> int:
         vs_floor = by["imgframe"]["wall_vs_floor"]
         speedup = by["openstacksdk"]["wall_vs_imgframe"]
         line = (f"{n:>9,} images: imgframe/floor {vs_floor:.2f}x wall "
+                f"({by['imgframe']['wall_min_vs_floor']:.2f}x best-of-rounds) "
                 f"({by['imgframe']['cpu_vs_floor']:.2f}x CPU); imgframe/openstacksdk "
                 f"{1 / speedup:.4f} (openstacksdk takes {speedup:.1f}x as long; "
                 f"{by['openstacksdk']['wall_vs_floor']:.1f}x the floor)")
         if n == 100_000:
             met = vs_floor <= 1.3 and speedup >= 30
             ok &= met
-            line += f"  -> targets (<=1.3x floor, >=30x openstacksdk) {'MET' if met else 'NOT MET'}"
+            line += (f"  -> targets (<=1.3x floor, >=30x openstacksdk) "
+                     f"{'MET' if met else 'NOT MET'}")
         print(line)
     path = write_csv("bench_peers", rows)
     print(f"wrote {path}")
