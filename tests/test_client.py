@@ -222,7 +222,7 @@ def test_retry_after_as_http_date(client, srv):
     srv.faults = Faults(schedule={1: 429}, retry_after=formatdate(time.time() + 2, usegmt=True))
     t0 = time.monotonic()
     df = client.load(page_size=1000, progress=False)
-    assert 0.5 <= time.monotonic() - t0 < 4 and df.attrs["imgframe"]["retries"] == 1
+    assert 0.5 <= time.monotonic() - t0 < 8 and df.attrs["imgframe"]["retries"] == 1
 
 
 def test_retry_after_beyond_budget_gives_up_at_once(srv):
@@ -231,7 +231,7 @@ def test_retry_after_beyond_budget_gives_up_at_once(srv):
     t0 = time.monotonic()
     with pytest.raises(APIError) as info:
         c.load(progress=False)
-    assert time.monotonic() - t0 < 2 and info.value.status == 429
+    assert time.monotonic() - t0 < 5 and info.value.status == 429
     assert "rate limited" in str(info.value)
 
 
@@ -241,7 +241,7 @@ def test_budget_exhausted_is_an_api_error_with_partial(client, srv):
     with pytest.raises(APIError) as info:
         client.load(page_size=100, progress=False)
     err = info.value
-    assert time.monotonic() - t0 < 3
+    assert time.monotonic() - t0 < 5
     assert err.status == 503 and srv.stats.requests == 2 + 4  # 1 try + 3 retries
     assert len(err.partial) == 200 and dict(err.partial.dtypes) == DTYPES
     assert err.resume_marker == err.partial["id"].iloc[-1]
@@ -267,7 +267,7 @@ def test_connection_refused_is_a_transport_error():
     t0 = time.monotonic()
     with pytest.raises(TransportError) as info:
         c.load(progress=False)
-    assert time.monotonic() - t0 < 3
+    assert time.monotonic() - t0 < 5
     assert f"127.0.0.1:{port}" in str(info.value) and info.value.partial is not None
     assert TOKEN not in str(info.value)
 
@@ -553,6 +553,7 @@ def test_client_is_thread_safe(client, srv):
     expected = {c: client.load(detail=False, changes_since=c, page_size=50, progress=False)
                 for c in cutoffs}
     srv.stats.reset()
+    srv.faults = Faults(latency=0.01)  # make the threads' requests overlap for sure
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         got = dict(zip(cutoffs, pool.map(
             lambda c: client.load(detail=False, changes_since=c, page_size=50, progress=False),

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from imgframe.errors import ImgframeError, InvalidQueryError
@@ -133,6 +133,7 @@ def test_microversion():
 
 # --- properties -------------------------------------------------------------------------
 
+@settings(deadline=None)
 @given(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20),
                  st.lists(st.text(max_size=10), max_size=3)))
 def test_status_validation_never_crashes(value):
@@ -145,6 +146,7 @@ def test_status_validation_never_crashes(value):
     assert len(out) == len(set(out))
 
 
+@settings(deadline=None)
 @given(st.one_of(st.none(), st.booleans(), st.integers(-5, 2000), st.floats(),
                  st.text(max_size=5)))
 def test_page_size_property(value):
@@ -158,6 +160,7 @@ def test_page_size_property(value):
     assert q.requests()[0][1]["limit"] == str(value)
 
 
+@settings(deadline=None)
 @given(st.one_of(st.integers(), st.booleans(), st.floats(), st.none()))
 def test_min_ram_property(value):
     try:
@@ -172,6 +175,7 @@ def test_min_ram_property(value):
         assert q.requests()[0][1]["minRam"] == str(value)
 
 
+@settings(deadline=None)
 @given(st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2200, 1, 1)),
        st.sampled_from([None, dt.timezone.utc, dt.timezone(dt.timedelta(hours=5, minutes=30))]))
 def test_changes_since_roundtrip(moment, tz):
@@ -184,6 +188,7 @@ def test_changes_since_roundtrip(moment, tz):
     assert build_query(changes_since=value.isoformat()).requests()[0][1]["changes-since"] == sent
 
 
+@settings(deadline=None)
 @given(st.text(max_size=30))
 def test_project_id_property(value):
     try:
