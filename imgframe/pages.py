@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from operator import itemgetter
 from urllib.parse import parse_qsl, urlsplit
 
 from imgframe.errors import MalformedResponseError, PaginationError
@@ -62,13 +63,15 @@ def marker_from_href(href: str | None) -> str | None:
 
 
 def _page_ids(items: list) -> list[str]:
+    if not isinstance(items, list):
+        raise MalformedResponseError(f"'images' is not a list: {type(items).__name__}")
     try:
-        ids = [item["id"] for item in items]
-    except (TypeError, KeyError) as exc:
-        raise MalformedResponseError("an image in the page has no 'id'") from exc
-    for value in ids:
-        if not isinstance(value, str) or not value:
-            raise MalformedResponseError(f"an image id is not a non-empty string: {value!r}")
+        ids = list(map(itemgetter("id"), items))
+    except (TypeError, KeyError, IndexError):
+        raise MalformedResponseError("an image in the page has no 'id'") from None
+    if set(map(type, ids)) != {str} or "" in ids:
+        odd = next(v for v in ids if type(v) is not str or not v)
+        raise MalformedResponseError(f"an image id is not a non-empty string: {odd!r}"[:300])
     return ids
 
 
