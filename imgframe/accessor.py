@@ -354,17 +354,17 @@ class ImagesAccessor:
         cut_ns = _utc_ns(cuts)
         if status is None:
             ordered = np.sort(updated[~np.isnat(updated)])
-            counts = len(ordered) - np.searchsorted(ordered, cut_ns, side="left")
-            return trend_frame(cuts, counts)
-        statuses = local_statuses(status, "status")
-        values = self._status_values().to_numpy(dtype=object, na_value=None)
-        per_status = []
-        for s in statuses:
-            times = updated[(values == s) & ~np.isnat(updated)]
-            ordered = np.sort(times)
-            per_status.append(len(ordered) - np.searchsorted(ordered, cut_ns, side="left"))
-        counts = np.column_stack(per_status).ravel() if per_status else np.array([], int)
-        return trend_frame(cuts, counts, statuses)
+            out = trend_frame(cuts, len(ordered) - np.searchsorted(ordered, cut_ns, "left"))
+        else:
+            statuses = local_statuses(status, "status")
+            values = self._status_values().to_numpy(dtype=object, na_value=None)
+            per_status = []
+            for s in statuses:
+                ordered = np.sort(updated[(values == s) & ~np.isnat(updated)])
+                per_status.append(len(ordered) - np.searchsorted(ordered, cut_ns, "left"))
+            out = trend_frame(cuts, np.column_stack(per_status).ravel(), statuses)
+        out.attrs["imgframe_trend"] = {"source": "frame", "images": len(self._df)}
+        return out
 
     # -- metadata and export ------------------------------------------------------------
 
