@@ -610,3 +610,12 @@ def test_malformed_items_are_an_error_with_context():
         err = info.value
         assert err.partial["id"].tolist() == good["id"].tolist()[:20]
         assert err.resume_marker == good["id"].iloc[19] and s.endpoint in err.url
+
+
+def test_openstack_is_imported_lazily():
+    import subprocess
+    import sys
+
+    code = "import imgframe, sys; print('openstack' in sys.modules, 'keystoneauth1' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

@@ -225,3 +225,21 @@ def test_property_malformed_pages_never_crash(items, detail):
     assert list(df.columns)[:len(COLUMNS)] == COLUMNS and len(df) == len(items)
     assert all(df[c].dtype == t for c, t in DTYPES.items())
     assert np.all([isinstance(x, (dict, type(None))) for x in df["metadata"]])
+
+
+def test_pure_modules_import_no_io_libraries():
+    """query, pages, frame and export never import requests/ipywidgets (STYLE: pure core)."""
+    import ast
+    import pathlib
+
+    import imgframe
+
+    root = pathlib.Path(imgframe.__file__).parent
+    for name in ("query", "pages", "frame", "export"):
+        tree = ast.parse((root / f"{name}.py").read_text())
+        imported = {alias.name.split(".")[0] for node in ast.walk(tree)
+                    if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                     if isinstance(node, ast.ImportFrom) and node.module}
+        assert not imported & {"requests", "urllib3", "ipywidgets", "keystoneauth1",
+                               "openstack"}, name
