@@ -274,7 +274,9 @@ class Client:
         """Load every image matching the filters into one typed DataFrame.
 
         ``status``: ACTIVE, SAVING or UNKNOWN (any case) or a list; SAVING sends one query
-        for Glance ``queued`` and one for ``saving`` and merges them in Nova's order.
+        for Glance ``queued`` and one for ``saving`` and merges them in Nova's order
+        (``created`` then ``id``, descending; with ``detail=False`` there is no ``created``,
+        so merged rows are ordered by ``id`` alone).
         ``changes_since``: ISO 8601 string, datetime, date or Timestamp (naive = UTC).
         ``min_ram``/``min_disk``: note that real Nova treats them as *exact* matches.
         ``name``: exact name. ``page_size``: 1..1000 per request. ``max_items``: stop after
