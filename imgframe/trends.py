@@ -29,8 +29,9 @@ from imgframe.query import normalize_status, parse_time
 
 __all__ = ["CatalogueChangedWarning", "changes_since_trend", "trend_cutoffs"]
 
-#: Default number of steps back from ``end`` when no ``start`` is given (13 cutoffs).
-DEFAULT_STEPS = 12
+#: Without ``start``, a trend looks back a year from ``end``, and at least 4 periods.
+DEFAULT_SPAN = pd.DateOffset(years=1)
+MIN_STEPS = 4
 #: Refuse ranges that would send more queries than this (e.g. daily over 30 years).
 MAX_CUTOFFS = 2000
 _STEPS = {"D": pd.DateOffset(days=1), "W": pd.DateOffset(weeks=1),
@@ -46,9 +47,10 @@ class CatalogueChangedWarning(UserWarning):
 def trend_cutoffs(start=None, end=None, freq: str = "W") -> pd.DatetimeIndex:
     """The cutoffs of a trend: every ``freq`` from ``start`` up to ``end`` (inclusive).
 
-    ``end`` defaults to today's midnight (UTC); without ``start`` the trend goes
-    ``DEFAULT_STEPS`` (12) periods back from ``end``. Months step by calendar month
-    (Jan 31, Feb 28, Mar 31, ...).
+    ``end`` defaults to today's midnight (UTC). Without ``start``, the cutoffs step back
+    from ``end`` over a year, and at least 4 periods (weekly: 53 cutoffs, monthly: 13,
+    daily: 366, quarterly and yearly: 5), so ``end`` is always the last one. Months step
+    by calendar month (Jan 31, Feb 28, Mar 31, ...).
 
     >>> list(trend_cutoffs("2026-01-05", "2026-01-20", "W").strftime("%m-%d"))
     ['01-05', '01-12', '01-19']
@@ -60,7 +62,11 @@ def trend_cutoffs(start=None, end=None, freq: str = "W") -> pd.DatetimeIndex:
     else:
         end_ts = parse_time(end, "end")
     if start is None:
-        stamps = [end_ts - step * k for k in range(DEFAULT_STEPS, -1, -1)]
+        earliest = end_ts - DEFAULT_SPAN
+        back = 0
+        while back < MIN_STEPS or end_ts - step * (back + 1) >= earliest:
+            back += 1
+        stamps = [end_ts - step * k for k in range(back, -1, -1)]
     else:
         start_ts = parse_time(start, "start")
         if start_ts > end_ts:

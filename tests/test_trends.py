@@ -69,13 +69,19 @@ def test_trend_cutoffs_monthly_keeps_the_day_of_month():
     assert list(cuts.strftime("%m-%d")) == ["01-31", "02-28", "03-31", "04-30", "05-31"]
 
 
-def test_trend_cutoffs_default_is_twelve_steps_back_from_end():
-    cuts = trend_cutoffs(end="2026-04-01", freq="Q")
-    assert len(cuts) == 13
+@pytest.mark.parametrize("freq, n, first", [
+    ("W", 53, "2025-04-02"), ("M", 13, "2025-04-01"), ("D", 366, "2025-04-01"),
+    ("Q", 5, "2025-04-01"), ("Y", 5, "2022-04-01")])
+def test_trend_cutoffs_default_looks_back_a_year_and_ends_at_end(freq, n, first):
+    cuts = trend_cutoffs(end="2026-04-01", freq=freq)
+    assert len(cuts) == n
     assert cuts[-1] == pd.Timestamp("2026-04-01", tz="UTC")
-    assert cuts[0] == pd.Timestamp("2023-04-01", tz="UTC")
+    assert cuts[0] == pd.Timestamp(first, tz="UTC")
+
+
+def test_trend_cutoffs_end_defaults_to_today_midnight_utc():
     today = pd.Timestamp.now(tz="UTC").floor("D")
-    assert trend_cutoffs(freq="D")[-1] == today
+    assert trend_cutoffs(freq="W")[-1] == today
 
 
 @pytest.mark.parametrize("kwargs, parameter", [
