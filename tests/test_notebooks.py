@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import os
 
+import nbformat
 import pytest
 
-nbformat = pytest.importorskip("nbformat")
-pytest.importorskip("nbclient")
-
-from imgframe.notebook import (  # noqa: E402
+from imgframe.notebook import (
     NOTEBOOKS,
     execute,
     notebook_path,

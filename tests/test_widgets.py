@@ -3,15 +3,14 @@
 import re
 import time
 
+import ipywidgets
 import numpy as np
 import pandas as pd
 import pytest
 
-ipywidgets = pytest.importorskip("ipywidgets")
-
-import imgframe  # noqa: E402
-from imgframe.frame import COLUMNS, empty_frame  # noqa: E402
-from imgframe.widgets import Explorer, explore, human_bytes, parse_name  # noqa: E402
+import imgframe
+from imgframe.frame import COLUMNS, empty_frame
+from imgframe.widgets import Explorer, explore, human_bytes, parse_name
 
 UTC = "UTC"
 
