@@ -599,3 +599,14 @@ def test_exported_members():
     modules = {"app", "catalog", "faults", "glance", "handler", "inventory", "keystone", "views"}
     assert set(server.__all__) == public - modules
     assert server.__all__ == sorted(server.__all__)
+
+
+def test_head_requests_have_no_body(srv):
+    session = requests.Session()            # one keep-alive connection: framing must hold
+    for url in (f"{srv.url}/", f"{srv.url}/v2.1", f"{srv.endpoint}/images?limit=3",
+                f"{srv.endpoint}/images/nope", f"{srv.url}/nowhere", f"{srv.auth_url}"):
+        head = session.head(url, timeout=10)
+        got = session.get(url, timeout=10)
+        assert head.content == b""
+        assert head.status_code == got.status_code
+        assert int(head.headers["Content-Length"]) == len(got.content)

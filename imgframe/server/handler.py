@@ -102,9 +102,6 @@ class Handler(BaseHTTPRequestHandler):
         if not head_only:
             self.wfile.write(body)
 
-    def _send_json(self, status: int, obj, headers=None):
-        self._send(status, json.dumps(obj).encode(), headers=headers)
-
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
@@ -133,23 +130,25 @@ class Handler(BaseHTTPRequestHandler):
             if path.startswith("/identity"):
                 status, headers, body = keystone.handle(self.app, method, path, self.headers,
                                                         self._read_body(), self.base_url())
-                self._send_json(status, body, headers=headers) if body is not None \
-                    else self._send(status, b"", headers=headers)
+                raw = json.dumps(body).encode() if body is not None else b""
+                self._send(status, raw, headers=headers, head_only=method == "HEAD")
                 return
             segments = [s for s in path.split("/") if s]
             if not segments:
-                self._send_json(200, versions_doc(self.base_url()))
+                self._send(200, json.dumps(versions_doc(self.base_url())).encode(),
+                           head_only=method == "HEAD")
                 return
             if segments[0] not in ("v2", "v2.1"):
                 raise HTTPError(404, message=NOT_FOUND)
             self._compute(method, segments, split.query)
         except HTTPError as exc:
-            self._send_json(exc.status, exc.body, headers=exc.headers)
+            self._send(exc.status, json.dumps(exc.body).encode(), headers=exc.headers,
+                       head_only=method == "HEAD")
         except (BrokenPipeError, ConnectionResetError):
             raise
         except Exception as exc:  # noqa: BLE001 - a server must answer, as Nova does
-            self._send_json(500, {"computeFault": {"code": 500, "message":
-                                                   f"Unexpected API Error: {exc!r}"}})
+            body = {"computeFault": {"code": 500, "message": f"Unexpected API Error: {exc!r}"}}
+            self._send(500, json.dumps(body).encode(), head_only=method == "HEAD")
 
     # --- compute
     def _compute(self, method: str, segments: list[str], query: str):
@@ -160,7 +159,8 @@ class Handler(BaseHTTPRequestHandler):
                 raise HTTPError(404, message=NOT_FOUND)
             project, rest = rest[0], rest[1:]
         if not rest:
-            self._send_json(200, version_doc(self.base_url(), version))
+            self._send(200, json.dumps(version_doc(self.base_url(), version)).encode(),
+                       head_only=method == "HEAD")
             return
         if rest[0] != "images" or len(rest) > 2:
             raise HTTPError(404, message=NOT_FOUND)
