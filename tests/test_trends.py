@@ -140,6 +140,13 @@ def test_trend_warns_when_the_catalogue_changes_while_measured():
     assert issubclass(CatalogueChangedWarning, UserWarning)
 
 
+def test_trend_warning_names_the_status_per_status():
+    client = FakeClient(UPDATED, STATUSES, drift=1)
+    with pytest.warns(CatalogueChangedWarning, match=r"\(SAVING\)"):
+        changes_since_trend(client, cutoffs=["2026-01-01", "2026-03-01"], status="saving",
+                            workers=1)
+
+
 def test_trend_consistent_catalogue_does_not_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
