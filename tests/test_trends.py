@@ -141,7 +141,7 @@ def test_trend_warns_when_the_catalogue_changes_while_measured():
 
 
 def test_trend_warning_names_the_status_per_status():
-    client = FakeClient(UPDATED, STATUSES, drift=1)
+    client = FakeClient(UPDATED, STATUSES, drift=5)
     with pytest.warns(CatalogueChangedWarning, match=r"\(SAVING\)"):
         changes_since_trend(client, cutoffs=["2026-01-01", "2026-03-01"], status="saving",
                             workers=1)
