@@ -128,3 +128,15 @@ def test_openstacksdk_admin_token_without_keystone(inventory):
         assert got == [r["id"] for r in listed(inventory)]
         assert srv.stats.requests >= -(-len(got) // 10)
         assert all("limit=10" in p for p in srv.stats.paths)
+
+
+def test_keystoneauth1_reauthenticates_when_token_ttl_expires(inventory):
+    from imgframe.server import Faults
+
+    with ImageServer(inventory, users={"alice": "s3cret"}, faults=Faults(token_ttl=2)) as srv:
+        sess = ks_session.Session(auth=password(srv))
+        codes = [sess.get(f"{srv.endpoint}/images", params={"limit": 1}).status_code
+                 for _ in range(5)]
+        assert codes == [200] * 5
+        assert srv.stats.auth_requests == 3           # first token, then two re-auths
+        assert srv.stats.requests == 7                # two refused (401) requests retried
