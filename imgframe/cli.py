@@ -41,6 +41,21 @@ def main():
     """imgframe: a cloud's image catalogue as typed pandas DataFrames."""
 
 
+def _chart(draw, path: Path) -> Path:
+    """Draw on a fresh 9x4.5in Axes with ``draw(ax)`` and write it as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from imgframe import plotting
+
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    draw(ax)
+    fig.tight_layout()
+    return plotting.save(fig, path, dpi=110)
+
+
 # --------------------------------------------------------------------------- serve
 
 
@@ -91,11 +106,6 @@ def serve(n_images, port, token, seed, max_limit, link_prefix):
               help="Progress bar (default: on in a terminal).")
 def demo(n_images, out_dir, seed, notebook, progress):
     """Load a sample catalogue from the embedded endpoint; write CSV, charts and HTML."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     import imgframe
     from imgframe import plotting
     from imgframe.server import ImageServer, sample_inventory
@@ -121,12 +131,7 @@ def demo(n_images, out_dir, seed, notebook, progress):
             ("changes.png", lambda ax: plotting.changes_plot(df, freq="M", by="status", ax=ax)),
             ("trend.png", lambda ax: plotting.trend_plot(trend, ax=ax)),
         ):
-            fig, ax = plt.subplots(figsize=(9, 4.5))
-            draw(ax)
-            fig.tight_layout()
-            fig.savefig(out_dir / name, dpi=110)
-            plt.close(fig)
-            written[name] = out_dir / name
+            written[name] = _chart(draw, out_dir / name)
 
         html_note = None
         if notebook:
@@ -240,7 +245,7 @@ def export(endpoint, project_id, token, cloud, insecure, status, name, changes_s
 @main.command()
 @_connection_options
 @click.option("--start", default=None, help="First cutoff (default: a year before --end).")
-@click.option("--end", default=None, help="Last cutoff (default: now).")
+@click.option("--end", default=None, help="Last cutoff (default: today 00:00 UTC).")
 @click.option("--freq", type=click.Choice(FREQ_CHOICES, case_sensitive=False), default="W",
               show_default=True)
 @click.option("--status", default=None,
@@ -254,22 +259,13 @@ def export(endpoint, project_id, token, cloud, insecure, status, name, changes_s
 def trend(endpoint, project_id, token, cloud, insecure, start, end, freq, status, workers, output,
           csv_path):
     """Chart how many images changed since each cutoff (server-side changes-since)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     import imgframe
     from imgframe import plotting
 
     client = _client(endpoint, project_id, token, cloud, insecure)
     table = imgframe.changes_since_trend(client, start=start, end=end, freq=freq.upper(),
                                          status=status, workers=workers)
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    plotting.trend_plot(table, ax=ax)
-    fig.tight_layout()
-    fig.savefig(output, dpi=110)
-    plt.close(fig)
+    _chart(lambda ax: plotting.trend_plot(table, ax=ax), output)
     if csv_path:
         table.to_csv(csv_path, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
     click.echo(f"{len(table)} cutoffs; chart written to {output}"
