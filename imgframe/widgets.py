@@ -21,7 +21,7 @@ Controls (attributes, so tests can drive the widget by setting values)::
     ex.selection        # the current selection (DataFrame)
 
 The name box updates as you type on frames of up to ``LIVE_TYPING_MAX`` images, and on
-Enter (or leaving the box) above that; ``explore(df, live=True)`` forces either way.
+Enter (or leaving the box) above that; ``explore(df, live=True)`` (or ``False``) decides.
 Status toggles work like filter chips: none pressed means every status; pressing some
 restricts the selection to those.
 """
@@ -185,7 +185,7 @@ class Explorer(widgets.VBox):
             from matplotlib.figure import Figure
 
             self._figure = Figure(figsize=figsize)
-        if not chart:
+        else:
             self.chart.layout.display = "none"
 
         self._set_date_options()
@@ -257,8 +257,7 @@ class Explorer(widgets.VBox):
         self.dates_label.value = self._range_text(query)
         self._selection = selection
         self.count.value = (
-            f"<b>{len(selection):,}</b> of {len(self.df):,} images"
-            f'<span data-count="{len(selection)}"></span>')
+            f"<b>{len(selection):,}</b> of {len(self.df):,} images")
         self.table.value = self._table_html(selection)
         if self._figure is not None:
             self.chart.value = self._chart_png(selection, query)
