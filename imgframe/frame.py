@@ -54,6 +54,8 @@ _STATUS_CODES = {s: i for i, s in enumerate(STATUSES)}
 _DETAIL_KEYS = ("id", "name", "status", "progress", "created", "updated", "minRam", "minDisk",
                 "OS-EXT-IMG-SIZE:size", "metadata", "links")
 _INDEX_KEYS = ("id", "name", "links")
+_TYPED_KEYS = {"status", "progress", "created", "updated", "minRam", "minDisk",
+               "OS-EXT-IMG-SIZE:size"}
 _NONE = type(None)
 
 
@@ -126,12 +128,22 @@ def _times(values: list, field: str) -> pd.DatetimeIndex:
         raise _bad(field, f"is not an ISO 8601 time: {exc}") from exc
 
 
-def _statuses(values: list, n: int) -> pd.Categorical:
+def _status_codes(values: list) -> np.ndarray:
+    """Category codes (int8, -1 for null) of Nova status words; unknown words -> UNKNOWN."""
     lut: dict = {None: -1}
     for value in set(values).difference(lut):
         lut[value] = _STATUS_CODES.get(value.upper(), _STATUS_CODES["UNKNOWN"])
-    codes = np.fromiter(map(lut.__getitem__, values), dtype=np.int8, count=n)
-    return pd.Categorical.from_codes(codes, dtype=STATUS_DTYPE)
+    return np.fromiter(map(lut.__getitem__, values), dtype=np.int8, count=len(values))
+
+
+def _join_ints(chunks: list) -> pd.arrays.IntegerArray:
+    values = np.concatenate([c.to_numpy(dtype="int64", na_value=0) for c in chunks])
+    mask = np.concatenate([np.asarray(c.isna(), dtype=bool) for c in chunks])
+    return pd.arrays.IntegerArray(values, mask)
+
+
+def _join_times(chunks: list) -> pd.DatetimeIndex:
+    return chunks[0].append(chunks[1:]) if len(chunks) > 1 else chunks[0]
 
 
 def _objects(values: list, n: int) -> np.ndarray:
@@ -164,7 +176,8 @@ class FrameBuilder:
         self.detail = detail
         self.pinned_status = pinned_status
         self.keys = _DETAIL_KEYS if detail else _INDEX_KEYS
-        self.cols: dict[str, list] = {k: [] for k in self.keys}
+        self.cols: dict[str, list] = {k: [] for k in self.keys if k not in _TYPED_KEYS}
+        self.typed: dict[str, list] = {k: [] for k in self.keys if k in _TYPED_KEYS}
         self.links: dict[str, list] = {rel: [] for rel in _BASE_RELS}
         self.n = 0
 
@@ -193,6 +206,15 @@ class FrameBuilder:
                                  if any(servers) else servers)
             page["disk_config"] = _column(items, "OS-DCF:diskConfig")
         links = _page_links(page.pop("links"))
+        typed = {}  # numbers and times are converted now, while the page is in cache
+        if self.detail:
+            typed["status"] = _status_codes(page.pop("status"))
+            for key in ("created", "updated"):
+                typed[key] = _times(page.pop(key), key)
+            for key in _INT_FIELDS.values():
+                typed[key] = _ints(page.pop(key), key)
+        for key, chunk in typed.items():
+            self.typed[key].append(chunk)
         for key, values in page.items():
             self.cols.setdefault(key, []).extend(values)
         m = len(items)
@@ -210,12 +232,14 @@ class FrameBuilder:
         cols: dict = {"id": _strings(c["id"], "id", nullable=False),
                       "name": _strings(c["name"], "name")}
         if self.detail:
-            cols["status"] = _statuses(c["status"], n)
-            cols["progress"] = _ints(c["progress"], "progress")
-            cols["created"] = _times(c["created"], "created")
-            cols["updated"] = _times(c["updated"], "updated")
+            t = self.typed
+            cols["status"] = pd.Categorical.from_codes(np.concatenate(t["status"]),
+                                                       dtype=STATUS_DTYPE)
+            cols["progress"] = _join_ints(t["progress"])
+            cols["created"] = _join_times(t["created"])
+            cols["updated"] = _join_times(t["updated"])
             for col in ("min_ram", "min_disk", "size"):
-                cols[col] = _ints(c[_INT_FIELDS[col]], _INT_FIELDS[col])
+                cols[col] = _join_ints(t[_INT_FIELDS[col]])
             cols["server_id"] = _strings(c["server_id"], "server.id")
             cols["disk_config"] = _strings(c["disk_config"], "OS-DCF:diskConfig")
             cols["metadata"] = _objects(c["metadata"], n)
