@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+import imgframe
 from imgframe.notebook import notebook_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -217,6 +218,15 @@ def test_explorer_in_voila_and_chromium(voila, chromium):
             assert rows.count() == min(10, expected["saving_named"])
             assert all(t.startswith("ubuntu") for t in
                        page.locator(".imgframe-table tbody tr td:nth-child(1)").all_inner_texts())
+
+            # export what is shown: the kernel (cwd = the notebook's folder) writes the CSV
+            page.get_by_role("button", name="Export selection").click()
+            page.wait_for_selector(".imgframe-export-message:has-text('wrote')")
+            written = log.parent / "selection.csv"
+            assert str(written) in page.locator(".imgframe-export-message").inner_text()
+            exported = imgframe.read_csv(written)
+            assert len(exported) == expected["saving_named"]
+            assert set(exported["status"]) == {"SAVING"}
 
             page.locator(".imgframe-name input").fill("/ubuntu(/")
             page.locator(".imgframe-name input").press("Enter")
