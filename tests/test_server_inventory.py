@@ -115,3 +115,18 @@ def test_large_inventory_builds(inv):
     assert len(big) == 50_000
     assert len({r["id"] for r in big}) == 50_000
     assert big[:10] == sample_inventory(50_000, seed=9)[:10]
+
+
+def test_no_image_predates_its_os_release(inv):
+    from imgframe.server.inventory import FAMILIES, RELEASED
+
+    released = {(f[0], v): dt.datetime.fromisoformat(d).replace(tzinfo=UTC)
+                for f in FAMILIES for v, d in zip(f[2], RELEASED[f[0]])}
+    window_start = min(r["created_at"] for r in inv)
+    for rec in inv:
+        key = (rec["properties"]["os_distro"], rec["properties"]["os_version"])
+        if released[key] > window_start:        # versions released inside the window
+            assert rec["created_at"] >= released[key], (key, rec["created_at"])
+    versions = {r["properties"]["os_version"] for r in inv
+                if r["properties"]["os_distro"] == "ubuntu"}
+    assert "26.04" in versions                  # a release inside the window shows up

@@ -42,7 +42,7 @@ SPAN_DAYS = 730
 # family, weight, versions, name pattern, os_type, min_ram, min_disk, size (bytes, lo-hi)
 # name patterns use {v} (version), {a} (arch word), {d} (build date YYYYMMDD)
 FAMILIES = (
-    ("ubuntu", 0.22, ("20.04", "22.04", "24.04"), "ubuntu-{v}-server-{a}-{d}", "Linux",
+    ("ubuntu", 0.22, ("20.04", "22.04", "24.04", "26.04"), "ubuntu-{v}-server-{a}-{d}", "Linux",
      (0, 512, 1024, 2048), (0, 8, 10, 20), (6.0e8, 2.6e9)),
     ("debian", 0.10, ("11", "12", "13"), "debian-{v}-generic-{a}-{d}", "Linux",
      (0, 512, 1024), (0, 4, 8, 10), (3.5e8, 1.2e9)),
@@ -52,7 +52,7 @@ FAMILIES = (
      (512, 1024, 2048), (8, 10, 20), (8.0e8, 1.4e9)),
     ("almalinux", 0.04, ("8.10", "9.5"), "AlmaLinux-{v}-GenericCloud-{d}.{a}", "Linux",
      (1024, 2048), (10, 20), (5.0e8, 1.2e9)),
-    ("fedora", 0.04, ("40", "41", "42"), "Fedora-Cloud-Base-Generic-{v}-{d}.{a}", "Linux",
+    ("fedora", 0.04, ("40", "41", "42", "43"), "Fedora-Cloud-Base-Generic-{v}-{d}.{a}", "Linux",
      (1024, 2048), (5, 10), (4.0e8, 6.0e8)),
     ("opensuse", 0.03, ("15.5", "15.6"), "openSUSE-Leap-{v}-Minimal-VM.{a}-{d}", "Linux",
      (1024,), (10, 20), (3.0e8, 7.0e8)),
@@ -63,6 +63,19 @@ FAMILIES = (
     ("cirros", 0.03, ("0.5.2", "0.6.2", "0.6.3"), "cirros-{v}-{a}-disk", "Linux",
      (0, 64, 128), (0, 1), (1.5e7, 2.2e7)),
 )
+# release days: an image of a version is never older than the version itself
+RELEASED = {
+    "ubuntu": ("2020-04-23", "2022-04-21", "2024-04-25", "2026-04-23"),
+    "debian": ("2021-08-14", "2023-06-10", "2025-08-09"),
+    "rocky": ("2024-05-30", "2024-05-09", "2025-06-04"),
+    "centos": ("2020-11-12", "2021-12-03", "2024-12-12"),
+    "almalinux": ("2024-05-28", "2024-11-18"),
+    "fedora": ("2024-04-23", "2024-10-29", "2025-04-15", "2025-10-28"),
+    "opensuse": ("2023-06-07", "2024-06-12"),
+    "euleros": ("2020-09-30", "2021-12-30", "2023-06-30"),
+    "windows": ("2016-10-12", "2018-10-02", "2021-08-18", "2024-11-01"),
+    "cirros": ("2021-03-12", "2023-05-30", "2024-09-05"),
+}
 SNAPSHOT_SHARE = 0.22      # snapshots and backups of servers, on top of the families
 ARCHES = (("x86_64", "amd64"), ("aarch64", "arm64"))   # (Glance architecture, name word)
 ARCH_IN_NAME = ("fedora", "rocky", "almalinux", "opensuse")   # use x86_64/aarch64 in names
@@ -214,6 +227,8 @@ def sample_inventory(n: int, seed: int = 0) -> list[dict]:
               ver_r, arm, ram_r, disk_r, size_r, gold, bus_scsi, uefi, dcf, null_name, hostile,
               hostile_pick, server_word, server_num, extra_null, vol_size)
     fromts = dt.datetime.fromtimestamp
+    release_epochs = [[int(dt.datetime.fromisoformat(d).replace(tzinfo=UTC).timestamp())
+                       for d in RELEASED[f[0]]] for f in FAMILIES]
     base_props: dict[tuple, dict] = {}    # shared strings: one base dict per OS combination
     records = []
     i = -1
@@ -224,6 +239,9 @@ def sample_inventory(n: int, seed: int = 0) -> list[dict]:
             i += 1
             family, _, versions, pattern, os_type, rams, disks, (lo, hi) = FAMILIES[f_i]
             v_i = int(vr * len(versions))
+            released = release_epochs[f_i]
+            while v_i and released[v_i] > c:          # not out yet: an older version
+                v_i -= 1
             is_arm = is_arm and family != "windows"
             kind = 0 if g < 0.6 else (1 if g < 0.9 else 2)
             key = (f_i, v_i, is_arm, scsi, efi, kind, g > 0.97)
