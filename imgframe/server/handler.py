@@ -351,14 +351,12 @@ def _project_in_url(project_id: str, handler: Handler) -> str:
 
 def versions_doc(base: str) -> dict:
     """``GET /``: Nova's version list."""
-    return {"versions": [_version(base, "v2")["version"], _version(base, "v2.1")["version"]]}
+    return {"versions": [version_doc(base, "v2")["version"],
+                         version_doc(base, "v2.1")["version"]]}
 
 
 def version_doc(base: str, version: str) -> dict:
-    return _version(base, version)
-
-
-def _version(base: str, version: str) -> dict:
+    """``GET /v2.1`` (or ``/v2``, with or without a project id): one version document."""
     v21 = version == "v2.1"
     return {"version": {
         "id": "v2.1" if v21 else "v2.0",
