@@ -619,3 +619,15 @@ def test_openstack_is_imported_lazily():
     code = "import imgframe, sys; print('openstack' in sys.modules, 'keystoneauth1' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_verify_and_timeouts_are_settable(srv):
+    assert Client(srv.url, "p")._session.verify is True
+    assert Client(srv.url, "p", verify=False)._session.verify is False
+    assert Client(srv.url, "p", verify="/etc/ssl/ca.pem")._session.verify == "/etc/ssl/ca.pem"
+    assert Client(srv.url, "p", timeout=3)._timeout == (3.0, 3.0)
+    retry = Client(srv.url, "p", retries=4, backoff=0.2, budget=9)._retry
+    assert retry.total == 4 and retry.backoff_factor == 0.2 and retry.backoff_jitter == 0.2
+    assert retry.budget == 9 and retry.respect_retry_after_header
+    assert set(retry.status_forcelist) == {429, 500, 502, 503, 504}
+    assert retry.allowed_methods == frozenset({"GET"})
