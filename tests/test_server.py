@@ -610,3 +610,28 @@ def test_head_requests_have_no_body(srv):
         assert head.content == b""
         assert head.status_code == got.status_code
         assert int(head.headers["Content-Length"]) == len(got.content)
+
+
+def test_a_non_hex_project_id_still_routes_when_it_is_the_served_one(records):
+    with ImageServer(records[:12], project_id="demo_project") as s:
+        body = get(f"{s.endpoint}/images", limit=2).json()
+        assert len(body["images"]) == 2
+        assert next_href(body).startswith(f"{s.url}/v2.1/demo_project/images?limit=2&marker=")
+        assert get(f"{s.url}/v2.1/other_project/images").status_code == 404
+
+
+def test_ipv6_loopback(records):
+    import socket
+
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        server = ImageServer(records[:5], host="::1").start()
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    try:
+        assert server.url.startswith("http://[::1]:")
+        body = get(f"{server.endpoint}/images", limit=1).json()
+        assert next_href(body).startswith(f"{server.url}/v2.1/")
+    finally:
+        server.stop()

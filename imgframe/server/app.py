@@ -67,6 +67,10 @@ class _HTTPServer(ThreadingHTTPServer):
     request_queue_size = 128
 
 
+class _HTTPServer6(_HTTPServer):
+    address_family = socket.AF_INET6
+
+
 class ImageServer:
     """A Nova-compatible images endpoint on 127.0.0.1, for tests, demos and notebooks.
 
@@ -148,7 +152,8 @@ class ImageServer:
     def start(self) -> ImageServer:
         if self._httpd is not None:
             return self
-        self._httpd = _HTTPServer((self.host, self.port), Handler)
+        server_class = _HTTPServer6 if ":" in self.host else _HTTPServer
+        self._httpd = server_class((self.host, self.port), Handler)
         self._httpd.app = self
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever,

@@ -155,7 +155,9 @@ class Handler(BaseHTTPRequestHandler):
         version, rest = segments[0], segments[1:]
         project = ""
         if rest and rest[0] != "images":
-            if not PROJECT_ID.fullmatch(rest[0]):
+            # Nova routes only hex-and-dash project ids (unless configured otherwise); the
+            # served one always routes, as if [osapi_v21] project_id_regex allowed it
+            if not (PROJECT_ID.fullmatch(rest[0]) or rest[0] == self.app.project_id):
                 raise HTTPError(404, message=NOT_FOUND)
             project, rest = rest[0], rest[1:]
         if not rest:
