@@ -140,3 +140,17 @@ def test_keystoneauth1_reauthenticates_when_token_ttl_expires(inventory):
         assert codes == [200] * 5
         assert srv.stats.auth_requests == 3           # first token, then two re-auths
         assert srv.stats.requests == 7                # two refused (401) requests retried
+
+
+def test_keystoneauth1_token_endpoint_recipe(inventory):
+    from keystoneauth1 import token_endpoint
+
+    with ImageServer(inventory, token="tok") as srv:
+        sess = ks_session.Session(auth=token_endpoint.Token(srv.endpoint, "tok"))
+        assert sess.get_endpoint(service_type="compute") == srv.endpoint
+        body = sess.get("/images", endpoint_filter={"service_type": "compute"},
+                        params={"limit": 3}).json()
+        assert [i["id"] for i in body["images"]] == [r["id"] for r in listed(inventory)[:3]]
+        bad = ks_session.Session(auth=token_endpoint.Token(srv.endpoint, "nope"))
+        with pytest.raises(ks_exc.Unauthorized):
+            bad.get(f"{srv.endpoint}/images")

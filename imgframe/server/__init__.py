@@ -32,6 +32,12 @@ keystoneauth1::
     endpoint = sess.get_endpoint(service_type="compute", interface="public")
     sess.get(f"{endpoint}/images/detail", params={"limit": 100}).json()
 
+keystoneauth1 with a plain token and no keystone (``ImageServer(token="secret")``)::
+
+    from keystoneauth1 import token_endpoint
+    sess = session.Session(auth=token_endpoint.Token(srv.endpoint, "secret"))
+    sess.get(f"{srv.endpoint}/images", params={"limit": 100}).json()
+
 openstacksdk with a password (catalog lookup)::
 
     conn = openstack.connect(auth_url=srv.auth_url, username="alice", password="pw",
@@ -43,8 +49,10 @@ openstacksdk with a plain token and no keystone (``ImageServer(token="secret")``
 
     conn = openstack.connect(auth_type="admin_token",
                              auth={"endpoint": srv.endpoint, "token": "secret"},
-                             compute_endpoint_override=srv.endpoint)
-    list(conn.compute.images())
+                             compute_endpoint_override=srv.endpoint)   # optional here
+    list(conn.compute.images())            # follows images_links; limit=... pages
+
+`srv.warm()` renders every image ahead of time, so a client benchmark measures the client.
 """
 
 from imgframe.server.app import DEFAULT_PROJECT_ID, ImageServer, Stats, serve
