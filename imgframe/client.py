@@ -350,25 +350,26 @@ class Client:
                                 "pip install 'imgframe[openstack]'") from exc
         from keystoneauth1 import exceptions as ksa_exc
 
-        try:
-            cloud = openstack.config.OpenStackConfig().get_one(cloud=name,
-                                                               region_name=region_name)
-        except openstack.exceptions.ConfigException as exc:
-            raise InvalidQueryError("cloud", "a cloud named in clouds.yaml or OS_* variables",
-                                    name, reason=str(exc)) from None
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*InfluxDB.*")  # openstacksdk's own
+            try:
+                cloud = openstack.config.OpenStackConfig().get_one(cloud=name,
+                                                                   region_name=region_name)
+            except openstack.exceptions.ConfigException as exc:
+                raise InvalidQueryError("cloud", "a cloud named in clouds.yaml or OS_* "
+                                        "variables", name, reason=str(exc)) from None
             ksa_session = cloud.get_session()
-        retry = make_retry(kwargs.pop("retries", 5), kwargs.get("backoff", 0.5),
-                           kwargs.get("budget", 60.0))
-        adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=32)
-        ksa_session.session.mount("https://", adapter)
-        ksa_session.session.mount("http://", adapter)
-        try:
-            endpoint = cloud.get_session_endpoint("compute")
-            project_id = None if endpoint and "/v2" in endpoint else ksa_session.get_project_id()
-        except ksa_exc.ClientException as exc:
-            raise _ksa_error(exc, cloud.config.get("auth", {}).get("auth_url")) from None
+            retry = make_retry(kwargs.pop("retries", 5), kwargs.get("backoff", 0.5),
+                               kwargs.get("budget", 60.0))
+            adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=32)
+            ksa_session.session.mount("https://", adapter)
+            ksa_session.session.mount("http://", adapter)
+            try:
+                endpoint = cloud.get_session_endpoint("compute")
+                project_id = (None if endpoint and "/v2" in endpoint
+                              else ksa_session.get_project_id())
+            except ksa_exc.ClientException as exc:
+                raise _ksa_error(exc, cloud.config.get("auth", {}).get("auth_url")) from None
         if not endpoint:
             raise NotFoundError(f"cloud {name!r} has no compute endpoint in its catalog")
         client = cls(endpoint, project_id, session=ksa_session, retries=retry, **kwargs)
@@ -654,6 +655,9 @@ def _short(exc: BaseException) -> str:
 def _ksa_error(exc, url) -> ImgframeError:
     status = getattr(exc, "http_status", None)
     name = type(exc).__name__
+    if name == "EndpointNotFound":
+        return NotFoundError("the cloud's catalog has no compute endpoint here (check "
+                             "region_name and interface)", url=url)
     if status in (401, 403):
         return AuthError(f"keystone refused the credentials ({name})", status=status, url=url)
     if status:
