@@ -414,10 +414,9 @@ class Client:
 
     def _check_next(self, href: str, stats: _Stats) -> None:
         """Note (and warn once per call about) a next link naming another origin."""
-        scheme, host, _ = origin_of(href)
-        if (not scheme and not host) or origin_of(href) == self._endpoint.origin:
+        scheme, host, port = origin = origin_of(href)
+        if (not scheme and not host) or origin == self._endpoint.origin:
             return  # a relative link, or our own origin
-        scheme, host, port = origin_of(href)
         where = f"{scheme}://{host}:{port}" if port else f"{scheme}://{host}"
         if where in stats.foreign:
             return
