@@ -24,8 +24,11 @@ class Stats:
     """Counters of images requests (list, detail, show). Thread-safe.
 
     `requests` (how many), `in_flight` (now), `max_in_flight` (the most at once), `paths`
-    (path + query of each, in arrival order), `auth_requests` (keystone token calls).
+    (path + query of each, in arrival order; the most recent ``MAX_PATHS`` on a long run),
+    `auth_requests` (keystone token calls).
     """
+
+    MAX_PATHS = 100_000
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -46,6 +49,8 @@ class Stats:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             self.paths.append(path)
+            if len(self.paths) > self.MAX_PATHS:  # a long `imgframe serve` must not grow forever
+                del self.paths[: self.MAX_PATHS // 2]
             return self.requests
 
     def _end(self) -> None:
