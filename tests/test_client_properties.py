@@ -1,0 +1,41 @@
+"""Property: over real HTTP, any page size / server cap / status filter / max_items lists every
+image exactly once, in the server's order, whatever the server's max_limit."""
+
+import pytest
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from imgframe.client import Client
+from imgframe.server import Faults, ImageServer
+
+
+@pytest.fixture(scope="module")
+def server():
+    with ImageServer(97, seed=11) as srv:
+        r = requests.get(f"{srv.endpoint}/images/detail", timeout=10)  # no limit: all
+        srv.reference = [(i["id"], i["status"]) for i in r.json()["images"]]
+        yield srv
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(page_size=st.integers(4, 120), max_limit=st.integers(4, 120),
+       status=st.sampled_from([None, "ACTIVE", "SAVING", "UNKNOWN", ("SAVING", "ACTIVE")]),
+       max_items=st.one_of(st.none(), st.integers(1, 120)))
+def test_every_image_exactly_once(server, page_size, max_limit, status, max_items):
+    server.faults = Faults()
+    server.max_limit = max_limit
+    try:
+        c = Client(server.url, server.project_id, retries=1, backoff=0.01)
+        df = c.load(status=status, page_size=page_size, max_items=max_items, progress=False)
+    finally:
+        server.max_limit = 1000
+    wanted = {"SAVING", "ACTIVE"} if isinstance(status, tuple) else {status}
+    expected = [i for i, s in server.reference if status is None or s in wanted]
+    if max_items is not None:
+        if len(expected) > max_items:
+            assert df.attrs["imgframe"]["truncated"]
+        expected = expected[:max_items]
+    assert df["id"].tolist() == expected
+    assert df.attrs["imgframe"]["duplicates_dropped"] == 0
