@@ -302,15 +302,12 @@ class Client:
                         except MalformedResponseError as exc:
                             last = builder.cols["id"][-1] if builder.n else query.marker
                             exc.resume_marker = last
-                            exc.url = exc.url or redact_url(self._endpoint.images_url(
-                                query.detail))
                             raise
                         bar.update(len(items))
                         bar.set_postfix(pages=stats.pages, refresh=False)
                     frames.append(builder.frame())  # string columns are checked here
                 except ImgframeError as exc:
-                    if getattr(exc, "url", None) is None:
-                        exc.url = redact_url(self._endpoint.images_url(query.detail))
+                    _attach_url(exc, self._endpoint.images_url(query.detail))
                     exc.partial = self._partial(frames, builder, query, stats)
                     raise
         return self._finish(frames, query, stats)
@@ -406,8 +403,7 @@ class Client:
                 yield items
         except ImgframeError as exc:
             exc.resume_marker = pager.resume_marker
-            if getattr(exc, "url", None) is None:
-                exc.url = redact_url(url)
+            _attach_url(exc, url)
             raise
         finally:
             tally()
@@ -621,6 +617,16 @@ def load(endpoint, project_id=None, *, token=None, session=None, **options) -> p
     load_kw = {k: options.pop(k) for k in list(options) if k in _LOAD_OPTIONS}
     client = Client(endpoint, project_id, token=token, session=session, **options)
     return client.load(**load_kw)
+
+
+def _attach_url(exc: ImgframeError, url: str) -> None:
+    """Give an error raised without a URL (by the pager or the frame builder) the listing's
+    token-free URL, in its attribute and its message."""
+    if isinstance(exc, InvalidQueryError) or getattr(exc, "url", None):
+        return
+    exc.url = redact_url(url)
+    if exc.args and isinstance(exc.args[0], str) and exc.url not in exc.args[0]:
+        exc.args = (f"{exc.args[0]} (GET {exc.url})", *exc.args[1:])
 
 
 def _next_href(links) -> str | None:

@@ -631,3 +631,10 @@ def test_verify_and_timeouts_are_settable(srv):
     assert retry.budget == 9 and retry.respect_retry_after_header
     assert set(retry.status_forcelist) == {429, 500, 502, 503, 504}
     assert retry.allowed_methods == frozenset({"GET"})
+
+
+def test_errors_without_a_url_get_the_listing_url(client, srv):
+    srv.faults = Faults(loop_next=2)
+    with pytest.raises(PaginationError) as info:
+        client.load(page_size=100, progress=False)
+    assert info.value.url.startswith(srv.endpoint) and info.value.url in str(info.value)
