@@ -1,12 +1,13 @@
 """Write an images frame to CSV (or Parquet) and read it back with its dtypes. Pure.
 
-CSV (RFC 4180: UTF-8, CRLF line ends, fields with newlines quoted): the frame's column order, timestamps as ISO 8601 UTC (``2020-03-14T12:00:00Z``),
-``metadata`` (and any other dict/list cells) as JSON, no index. With ``safe=True`` a text
-cell a spreadsheet would take for a formula (leading ``=``, ``+``, ``-``, ``@``, tab or
-carriage return, possibly behind apostrophes) gets one leading ``'``; :func:`read_csv`
-removes exactly that apostrophe again, so the round trip is exact. ``pd.read_csv`` on
-the file gives the same rows, ids and values, a neutralised text differing only by the
-prefix. The frame's ``attrs`` (and so nothing secret) are never written.
+CSV (RFC 4180: UTF-8, CRLF line ends, quoted fields may hold newlines): the frame's column
+order, timestamps as ISO 8601 UTC (``2020-03-14T12:00:00Z``), ``metadata`` (and any other
+dict/list cells) as JSON, no index. With ``safe=True`` a text cell a spreadsheet would take
+for a formula (leading ``=``, ``+``, ``-``, ``@``, tab or carriage return, possibly behind
+apostrophes) gets one leading ``'``; :func:`read_csv` removes exactly that apostrophe
+again, so the round trip is exact. ``pd.read_csv`` on the file gives the same rows, ids
+and values, a neutralised text differing only by the prefix. The frame's ``attrs`` (and so
+nothing secret) are never written.
 
 Known limit: CSV cannot tell an empty string from a missing value; an empty ``name``
 reads back as NA.
