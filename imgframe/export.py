@@ -9,8 +9,10 @@ again, so the round trip is exact. ``pd.read_csv`` on the file gives the same ro
 and values, a neutralised text differing only by the prefix. The frame's ``attrs`` (and so
 nothing secret) are never written.
 
-Known limit: CSV cannot tell an empty string from a missing value; an empty ``name``
-reads back as NA.
+CSV cannot tell an empty text from a missing value, so with ``safe=True`` an empty text
+is written as a lone ``'`` (a spreadsheet shows it as empty) and reads back as ``""``,
+while a missing value is an empty field and reads back as NA. With ``safe=False`` both
+are empty fields and read back as NA.
 """
 
 from __future__ import annotations
@@ -25,15 +27,17 @@ from imgframe.frame import COLUMNS, DTYPES, STATUS_DTYPE, STRING, TIMESTAMP
 
 __all__ = ["neutralise", "read_csv", "read_parquet", "to_csv", "to_parquet", "unneutralise"]
 
-_FORMULA = r"'*[=+\-@\t\r]"
+# what gets one more leading apostrophe: a formula start (behind any apostrophes), or a
+# text of apostrophes only (the empty text included)
+_FORMULA = r"'*(?:[=+\-@\t\r]|\Z)"
 _FORMULA_RE = re.compile(_FORMULA)
 
 
 def neutralise(text: str) -> str:
-    """Prefix ``'`` to a text a spreadsheet would read as a formula.
+    """Prefix ``'`` to a text a spreadsheet would read as a formula (or an empty text).
 
-    >>> neutralise("=HYPERLINK(1)"), neutralise("'=x"), neutralise("'plain")
-    ("'=HYPERLINK(1)", "''=x", "'plain")
+    >>> neutralise("=HYPERLINK(1)"), neutralise("'=x"), neutralise("'plain"), neutralise("")
+    ("'=HYPERLINK(1)", "''=x", "'plain", "'")
     """
     return "'" + text if _FORMULA_RE.match(text) else text
 
@@ -43,6 +47,8 @@ def unneutralise(text: str) -> str:
 
     >>> unneutralise("'=HYPERLINK(1)"), unneutralise("''=x"), unneutralise("'plain")
     ('=HYPERLINK(1)', "'=x", "'plain")
+    >>> unneutralise("'"), unneutralise("''")
+    ('', "'")
     """
     return text[1:] if text.startswith("'") and _FORMULA_RE.match(text, 1) else text
 

@@ -13,7 +13,7 @@ from imgframe.frame import COLUMNS, DTYPES, empty_frame, frame_from_pages
 HOSTILE = ["=HYPERLINK(\"http://evil\",\"x\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)",
            "\tindented", "\rreturn", "'=already", "''+two", "'plain quote", "comma, name",
            "quote \"inside\"", "new\nline", "crlf\r\nline", "ünïcødé 雪", "NA", "null", "nan",
-           "  spaced  ", "=", "-", "'"]
+           "  spaced  ", "=", "-", "'", "", "''"]
 
 
 def item(k, name, **extra):
@@ -39,7 +39,7 @@ def hostile_df():
 
 
 def test_neutralise_roundtrip():
-    for text in HOSTILE + ["", "a", "''", "'"]:
+    for text in HOSTILE + ["a", "a'", "'" * 3]:
         assert unneutralise(neutralise(text)) == text
     assert neutralise("=1") == "'=1" and neutralise("a=1") == "a=1"
 
@@ -62,7 +62,7 @@ def test_plain_pandas_sees_only_a_prefix(hostile_df, tmp_path):
     for got, want in zip(plain["name"], hostile_df["name"], strict=True):
         if pd.isna(want):
             assert pd.isna(got)
-        elif want[0] in "=+-@\t\r" or want.lstrip("'")[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        elif want.lstrip("'")[:1] in ("=", "+", "-", "@", "\t", "\r", ""):
             assert got == "'" + want
         else:
             assert got == want
@@ -77,10 +77,11 @@ def test_plain_pandas_sees_only_a_prefix(hostile_df, tmp_path):
 
 def test_unsafe_writes_raw(hostile_df):
     text = to_csv(hostile_df, safe=False)
-    assert "\n=HYPERLINK" not in text  # quoted? at least the raw value is present
     assert '"=HYPERLINK(""http://evil"",""x"")"' in text
     back = read_csv(io.StringIO(text), safe=False)
-    pd.testing.assert_frame_equal(back, hostile_df)
+    empty = (hostile_df["name"] == "").fillna(False).to_numpy(dtype=bool)
+    assert back["name"][empty].isna().all()  # without safe=True, "" reads back as NA
+    pd.testing.assert_frame_equal(back[~empty], hostile_df[~empty])
 
 
 def test_empty_frame_roundtrip():
@@ -101,7 +102,7 @@ def test_extra_link_column_and_attrs_not_written(hostile_df):
 
 names = st.one_of(st.none(), st.text(
     alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
-    min_size=1, max_size=15))
+    max_size=15))
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
