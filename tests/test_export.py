@@ -131,3 +131,12 @@ def test_module_doctests():
 
     for module in (imgframe.export, imgframe.frame, imgframe.pages, imgframe.query):
         assert doctest.testmod(module).failed == 0
+
+
+@given(st.text(alphabet=st.sampled_from(list("'=+-@\t\rab ,\"\n")), max_size=8))
+def test_property_neutralise_is_a_safe_bijection(text):
+    out = neutralise(text)
+    assert unneutralise(out) == text
+    assert not out.startswith(("=", "+", "-", "@", "\t", "\r"))
+    assert out != ""  # an empty text is written as "'" (so it is not read back as missing)
+    assert out == text or out == "'" + text
