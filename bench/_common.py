@@ -98,7 +98,7 @@ def _serve_child(images: int, token: str | None, profile: str | None, seed: int)
     from imgframe.server import ImageServer, sample_inventory
     from imgframe.server.handler import Handler
 
-    prof_init = cProfile.Profile() if profile else None
+    prof_init = cProfile.Profile(time.process_time) if profile else None
     t0 = time.perf_counter()
     if prof_init:
         prof_init.enable()
@@ -116,7 +116,7 @@ def _serve_child(images: int, token: str | None, profile: str | None, seed: int)
         original = Handler.do_GET
 
         def do_get(self):
-            prof = cProfile.Profile()
+            prof = cProfile.Profile(time.process_time)
             prof.enable()
             try:
                 return original(self)
@@ -214,7 +214,7 @@ def _measure_child(method: str, endpoint: str, token: str | None, page_size: int
     if profile:
         import cProfile
 
-        prof = cProfile.Profile()
+        prof = cProfile.Profile(time.process_time)  # CPU time: the machine may be busy
     w0, c0 = time.perf_counter(), time.process_time()
     if profile:
         prof.enable()
