@@ -211,6 +211,16 @@ def _measure_child(method: str, endpoint: str, token: str | None, page_size: int
     func = METHODS[method]
     gc.collect()
     base = _rss_of(os.getpid())
+    in_gc = {"s": 0.0, "full": 0, "t": 0.0}
+
+    def gc_clock(phase, info):  # time spent in the cyclic garbage collector
+        if phase == "start":
+            in_gc["t"] = time.perf_counter()
+        else:
+            in_gc["s"] += time.perf_counter() - in_gc["t"]
+            in_gc["full"] += info["generation"] == 2
+
+    gc.callbacks.append(gc_clock)
     if profile:
         import cProfile
 
@@ -222,9 +232,11 @@ def _measure_child(method: str, endpoint: str, token: str | None, page_size: int
     if profile:
         prof.disable()
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    gc.callbacks.remove(gc_clock)
     peak = _peak_rss_mib()
     result = {"method": method, "rows": len(out), "wall_s": wall, "cpu_s": cpu,
-              "peak_rss_mib": peak, "rss_base_mib": base, "grown_mib": peak - base}
+              "peak_rss_mib": peak, "rss_base_mib": base, "grown_mib": peak - base,
+              "gc_s": in_gc["s"], "gc_full_collections": in_gc["full"]}
     if frame_memory and hasattr(out, "memory_usage"):
         result["frame_mib"] = float(out.memory_usage(deep=True).sum()) / 2**20
         result["frame_bytes_per_image"] = (result["frame_mib"] * 2**20 / len(out)

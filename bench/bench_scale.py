@@ -54,9 +54,13 @@ def run(sizes, rounds: int, big_rounds: int) -> list[dict]:
         f_wall, f_cpu = median([x["wall_s"] for x in flo]), median([x["cpu_s"] for x in flo])
         f_grown = median([x["grown_mib"] for x in flo])
         rows_n = img[0]["rows"]
+        gc_s = median([x["gc_s"] for x in img])
         rows.append({
             "images": n, "rows": rows_n, "rounds": k,
             "wall_s": wall, "cpu_s": cpu, "us_per_image": wall / rows_n * 1e6,
+            "cpu_us_per_image": cpu / rows_n * 1e6, "gc_s": gc_s,
+            "gc_share_of_cpu": gc_s / cpu, "gc_full": img[-1]["gc_full_collections"],
+            "floor_gc_s": median([x["gc_s"] for x in flo]),
             "peak_rss_mib": peak, "grown_mib": grown,
             "grown_bytes_per_image": grown * 2**20 / rows_n,
             "frame_mib": img[-1]["frame_mib"],
@@ -69,6 +73,7 @@ def run(sizes, rounds: int, big_rounds: int) -> list[dict]:
     first = rows[0]
     for r in rows:  # growth against the smallest size: 1.0 per image is linear
         r["time_growth_per_image"] = r["us_per_image"] / first["us_per_image"]
+        r["cpu_growth_per_image"] = r["cpu_us_per_image"] / first["cpu_us_per_image"]
     return rows
 
 
@@ -106,10 +111,12 @@ def main(argv=None) -> int:
     rows = run(args.sizes, args.rounds, args.big_rounds)
     print(f"\nbench_scale: Client.load, detail, page size 1000, fresh process per "
           f"measurement; {machine()}")
-    print_table(rows, ["images", "rows", "wall_s", "cpu_s", "us_per_image",
-                       "time_growth_per_image", "peak_rss_mib", "grown_mib",
+    print_table(rows, ["images", "rows", "wall_s", "cpu_s", "cpu_us_per_image",
+                       "cpu_growth_per_image", "peak_rss_mib", "grown_mib",
                        "grown_bytes_per_image", "frame_bytes_per_image", "wall_vs_floor",
                        "cpu_vs_floor"])
+    print("\ncyclic garbage collector inside the load (gc.callbacks): seconds, share of CPU")
+    print_table(rows, ["images", "gc_s", "gc_share_of_cpu", "gc_full", "floor_gc_s"])
     print("\nserver side (its own process): inventory build, first (cold) walk, RSS")
     print_table(rows, ["images", "server_inventory_s", "server_cold_walk_s", "server_rss_mib"])
     path = write_csv("bench_scale", rows)
