@@ -43,7 +43,6 @@ _FREQ_NAMES = {"D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year
 #: Columns every frame imgframe builds has (detail or not); ``df.images`` needs them.
 CORE_COLUMNS = ("id", "name", "status", "created", "updated")
 _TIME_COLUMNS = ("updated", "created")
-_LOCAL_ONLY = ("ERROR", "DELETED")
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
 
@@ -99,36 +98,6 @@ def period_starts(values, freq: str) -> np.ndarray:
     out = out.astype("datetime64[ns]")
     out[nat] = np.datetime64("NaT")
     return out
-
-
-def local_statuses(value, parameter: str = "status") -> tuple[str, ...]:
-    """The loader's ``normalize_status``, plus ERROR and DELETED.
-
-    The API never *lists* those two, so the loader refuses to query them, but a frame can
-    still hold them (``GET /images/{id}``, a CSV, a frame built by hand), so selecting and
-    counting them locally is allowed.
-
-    >>> local_statuses(["error", "Active"])
-    ('ERROR', 'ACTIVE')
-    """
-    try:
-        return normalize_status(value, parameter)
-    except InvalidQueryError:
-        if isinstance(value, str):
-            words = value.split(",")
-        elif isinstance(value, (list, tuple, set, frozenset)):
-            words = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
-        else:
-            raise
-        if not any(isinstance(w, str) and w.strip().upper() in _LOCAL_ONLY for w in words):
-            raise
-    out: list[str] = []
-    for word in words:
-        if isinstance(word, str) and word.strip().upper() in _LOCAL_ONLY:
-            out.append(word.strip().upper())
-        else:
-            out.extend(normalize_status([word], parameter))
-    return tuple(dict.fromkeys(out))
 
 
 def _int_at_least(value: Any, parameter: str, unit: str) -> int:
@@ -216,7 +185,7 @@ class ImagesAccessor:
             self._need_detail("select()", "detail fields for " + ", ".join(asked))
         keep = np.ones(len(df), dtype=bool)
         if status is not None:
-            wanted = local_statuses(status, "status")
+            wanted = normalize_status(status, "status", queryable=False)
             keep &= self._status_values().isin(list(wanted)).to_numpy(dtype=bool, na_value=False)
         if name is not None:
             keep &= self._name_mask(name)
@@ -356,7 +325,7 @@ class ImagesAccessor:
             ordered = np.sort(updated[~np.isnat(updated)])
             out = trend_frame(cuts, len(ordered) - np.searchsorted(ordered, cut_ns, "left"))
         else:
-            statuses = local_statuses(status, "status")
+            statuses = normalize_status(status, "status", queryable=False)
             values = self._status_values().to_numpy(dtype=object, na_value=None)
             per_status = []
             for s in statuses:

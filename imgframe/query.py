@@ -57,16 +57,22 @@ _UNQUERYABLE = {
 _BAD_PROJECT_CHARS = re.compile(r"[/?#%\s]")
 
 
-def normalize_status(value, parameter: str = "status") -> tuple[str, ...]:
+def normalize_status(value, parameter: str = "status", *,
+                     queryable: bool = True) -> tuple[str, ...]:
     """Return the displayed statuses asked for, upper-cased, de-duplicated, in order.
 
     Accepts one status (any case, or comma-separated) or a list of them; ``None`` means
-    "any" and gives ``()``.
+    "any" and gives ``()``. With ``queryable=True`` (the loader) ERROR and DELETED are
+    refused, since the API never lists them; ``queryable=False`` (slicing a frame that
+    may hold them, e.g. from ``GET /images/{id}`` or a CSV) accepts every displayed status.
 
     >>> normalize_status(["saving", "ACTIVE", "Saving"])
     ('SAVING', 'ACTIVE')
+    >>> normalize_status("error,Active", queryable=False)
+    ('ERROR', 'ACTIVE')
     """
-    allowed = f"one of {_QUERYABLE} (any case), or a list of them"
+    known = GLANCE_STATUSES if queryable else DISPLAY_STATUSES
+    allowed = f"one of {', '.join(known)} (any case), or a list of them"
     if value is None:
         return ()
     if isinstance(value, str):
@@ -87,10 +93,10 @@ def normalize_status(value, parameter: str = "status") -> tuple[str, ...]:
     out: list[str] = []
     for word in words:
         upper = word.upper()
-        if upper in _UNQUERYABLE:
+        if queryable and upper in _UNQUERYABLE:
             raise InvalidQueryError(parameter, f"choose one of {_QUERYABLE}", value,
                                     reason=f"{upper} cannot be queried: {_UNQUERYABLE[upper]}")
-        if upper not in GLANCE_STATUSES:
+        if upper not in known:
             hint = None
             if word.lower() in _GLANCE_TO_DISPLAY:
                 hint = (f"{word!r} is a Glance status; the API displays it as "
