@@ -8,7 +8,7 @@
 
 from imgframe import accessor as _accessor  # noqa: F401  (registers df.images)
 from imgframe import plotting
-from imgframe.client import Client, load
+from imgframe.client import Client, ForeignNextLinkWarning, load
 from imgframe.errors import (
     APIError,
     AuthError,
@@ -20,7 +20,7 @@ from imgframe.errors import (
     TransportError,
 )
 from imgframe.export import read_csv, to_csv
-from imgframe.trends import changes_since_trend
+from imgframe.trends import CatalogueChangedWarning, changes_since_trend
 from imgframe.widgets import explore
 
 __version__ = "0.1.0"
@@ -28,7 +28,9 @@ __version__ = "0.1.0"
 __all__ = [
     "APIError",
     "AuthError",
+    "CatalogueChangedWarning",
     "Client",
+    "ForeignNextLinkWarning",
     "ImgframeError",
     "InvalidQueryError",
     "MalformedResponseError",
