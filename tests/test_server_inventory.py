@@ -121,7 +121,7 @@ def test_no_image_predates_its_os_release(inv):
     from imgframe.server.inventory import FAMILIES, RELEASED
 
     released = {(f[0], v): dt.datetime.fromisoformat(d).replace(tzinfo=UTC)
-                for f in FAMILIES for v, d in zip(f[2], RELEASED[f[0]])}
+                for f in FAMILIES for v, d in zip(f[2], RELEASED[f[0]], strict=True)}
     window_start = min(r["created_at"] for r in inv)
     for rec in inv:
         key = (rec["properties"]["os_distro"], rec["properties"]["os_version"])

@@ -74,7 +74,7 @@ class Query:
                 kwargs[key] = number if ok else NOTHING
             elif key.startswith("property-"):
                 # Nova's bug, kept: lstrip removes a *set* of characters, not the prefix
-                props[key.lstrip("property-")] = value
+                props[key.lstrip("property-")] = value  # noqa: B005
         kwargs["properties"] = tuple(sorted(props.items()))
         return cls(**kwargs)
 

@@ -235,7 +235,7 @@ def sample_inventory(n: int, seed: int = 0) -> list[dict]:
     for lo_i in range(0, n, CHUNK):       # chunks keep the temporary Python lists small
         chunk = [a[lo_i:lo_i + CHUNK].tolist() for a in arrays]
         for (st_i, c, u, u_null, f_i, snap, backup, vol, vr, is_arm, rr, dr, sr, g, scsi,
-             efi, dc, nn, hos, hp, sw, sn, xn, vs) in zip(*chunk):
+             efi, dc, nn, hos, hp, sw, sn, xn, vs) in zip(*chunk, strict=True):
             i += 1
             family, _, versions, pattern, os_type, rams, disks, (lo, hi) = FAMILIES[f_i]
             v_i = int(vr * len(versions))
