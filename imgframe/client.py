@@ -19,11 +19,14 @@ A ``Client`` keeps no per-call state and may be shared by threads.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import logging
 import random
 import re
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -146,6 +149,37 @@ def make_session(retries=5, backoff: float = 0.5, budget: float = 60.0,
     session.headers["User-Agent"] = "imgframe"
     session.trust_env = True
     return session
+
+
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = False
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """Pause Python's cyclic garbage collector while a load pages and builds its frame.
+
+    Page JSON holds no reference cycles, so reference counting frees each page as soon as
+    it is consumed; but the collector's full passes, triggered by the many short-lived page
+    objects, walk everything still alive (the growing columns and metadata dicts) again and
+    again: about half of the CPU time of a 1,000,000-image load (bench/bench_scale.py).
+    Concurrent and nested loads share one pause; the collector is switched back on (if it
+    was on) when the last of them ends, errors included.
+    """
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 class _Secret:
@@ -292,7 +326,7 @@ class Client:
                             page_size=page_size, max_items=max_items, marker=marker)
         stats = _Stats()
         frames: list[pd.DataFrame] = []
-        with self._bar(progress, query) as bar:
+        with _gc_paused(), self._bar(progress, query) as bar:
             for pinned, params in query.requests():
                 builder = FrameBuilder(query.detail, pinned)
                 try:
