@@ -181,6 +181,16 @@ def imgframe_load(endpoint: str, token: str | None, page_size: int):
     return Client(endpoint, token=token).load(page_size=page_size, progress=False)
 
 
+def imgframe_gc_running(endpoint: str, token: str | None, page_size: int):
+    """``Client.load`` with the collector left running (as before the pause): an A/B."""
+    import contextlib
+
+    import imgframe.client
+
+    imgframe.client._gc_paused = contextlib.nullcontext
+    return imgframe_load(endpoint, token, page_size)
+
+
 def openstacksdk_load(endpoint: str, token: str | None, page_size: int):
     """What openstacksdk users write: a Connection, then a DataFrame of to_dict()s."""
     import openstack
@@ -193,10 +203,12 @@ def openstacksdk_load(endpoint: str, token: str | None, page_size: int):
     return pd.DataFrame([i.to_dict() for i in images])
 
 
-METHODS = {"floor": floor, "imgframe": imgframe_load, "openstacksdk": openstacksdk_load}
+METHODS = {"floor": floor, "imgframe": imgframe_load, "openstacksdk": openstacksdk_load,
+           "imgframe-gc-running": imgframe_gc_running}
 IMPORTS = {"floor": ["requests"],
            "imgframe": ["imgframe.client", "pandas", "requests"],
-           "openstacksdk": ["openstack", "pandas"]}
+           "openstacksdk": ["openstack", "pandas"],
+           "imgframe-gc-running": ["imgframe.client", "pandas", "requests"]}
 
 
 def _measure_child(method: str, endpoint: str, token: str | None, page_size: int,

@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_scale.py                           # 1k, 10k, 100k, 1M
     .venv/bin/python bench/bench_scale.py --sizes 1000 10000 100000 --rounds 3
     .venv/bin/python bench/bench_scale.py --profile-only 1000000     # cProfile both sides
+    .venv/bin/python bench/bench_scale.py --gc-ab 1000000 --rounds 2  # the GC pause, A/B
 
 For each size the embedded server runs in its own process (warmed by one untimed walk);
 each load is a fresh interpreter: ``Client.load`` (detail, page size 1000) wall and CPU
@@ -95,6 +96,22 @@ def profile(n: int) -> None:
         print(top_functions(str(path), 18, sort))
 
 
+def gc_ab(n: int, rounds: int) -> None:
+    """Client.load with the cyclic GC paused (as shipped) against it left running."""
+    rows = []
+    with Server(n) as srv:
+        measure("floor", srv)
+        for r in range(rounds):
+            for m in ("imgframe-gc-running", "imgframe"):
+                res = measure(m, srv)
+                rows.append({"images": n, "round": r + 1, **res})
+    print(f"\nbench_scale --gc-ab: Client.load of {n:,} images, collector running vs paused; "
+          f"{machine()}")
+    print_table(rows, ["images", "round", "method", "wall_s", "cpu_s", "gc_s",
+                       "gc_full_collections", "peak_rss_mib"])
+    print(f"wrote {write_csv('bench_scale_gc_ab', rows)}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+",
@@ -104,7 +121,12 @@ def main(argv=None) -> int:
                         help="rounds at 1,000,000 images and above")
     parser.add_argument("--profile-only", type=int, metavar="N",
                         help="profile one load of N images (client and server) instead")
+    parser.add_argument("--gc-ab", type=int, metavar="N",
+                        help="A/B of N images: the collector paused (as shipped) or running")
     args = parser.parse_args(argv)
+    if args.gc_ab:
+        gc_ab(args.gc_ab, args.rounds)
+        return 0
     if args.profile_only:
         profile(args.profile_only)
         return 0
