@@ -197,9 +197,21 @@ def _connection_options(func):
     return func
 
 
+def _check_suffix(path: Path) -> Path:
+    """Refuse an output name whose suffix promises a format imgframe does not write."""
+    if path.suffix.lower() not in (".csv", ".parquet"):
+        raise click.BadParameter(f"must end in .csv or .parquet, got {path.name!r}",
+                                 param_hint="'-o' / '--output'")
+    return path
+
+
 def _client(endpoint, project_id, token, cloud, insecure):
     import imgframe
 
+    ctx = click.get_current_context()
+    token_given = ctx.get_parameter_source("token") == click.core.ParameterSource.COMMANDLINE
+    if cloud and (endpoint or token_given):
+        raise click.UsageError("give either --cloud, or --endpoint with --token, not both")
     cloud = cloud or (None if endpoint else os.environ.get("OS_CLOUD"))
     if cloud:
         return imgframe.Client.from_cloud(cloud)
@@ -222,7 +234,8 @@ def _client(endpoint, project_id, token, cloud, insecure):
 @click.option("--page-size", type=int, default=1000, show_default=True)
 @click.option("--max-items", type=int, default=None)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="CSV file to write (.parquet writes Parquet).")
+              callback=lambda ctx, param, value: _check_suffix(value),
+              help="File to write: .csv (spreadsheet-safe CSV) or .parquet.")
 @click.option("--progress/--no-progress", default=None)
 def export(endpoint, project_id, token, cloud, insecure, status, name, changes_since, min_ram,
            min_disk, list_only, page_size, max_items, output, progress):
@@ -233,7 +246,7 @@ def export(endpoint, project_id, token, cloud, insecure, status, name, changes_s
     df = client.load(status=list(status) or None, name=name, changes_since=changes_since,
                      min_ram=min_ram, min_disk=min_disk, detail=not list_only,
                      page_size=page_size, max_items=max_items, progress=progress)
-    if output.suffix == ".parquet":
+    if output.suffix.lower() == ".parquet":
         from imgframe.export import to_parquet
 
         to_parquet(df, output)

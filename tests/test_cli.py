@@ -149,3 +149,29 @@ def test_serve_prints_a_working_url():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_export_refuses_conflicting_sources_and_unknown_formats(server, tmp_path):
+    result = CliRunner().invoke(main, ["export", "--endpoint", server.url, "--token", TOKEN,
+                                       "--cloud", "mycloud", "-o", str(tmp_path / "x.csv")])
+    assert result.exit_code == 2
+    assert "not both" in result.output
+    server.stats.reset()
+    result = CliRunner().invoke(main, ["export", "--endpoint", server.url, "--token", TOKEN,
+                                       "-o", str(tmp_path / "x.xlsx")])
+    assert result.exit_code == 2
+    assert ".csv or .parquet" in result.output and "x.xlsx" in result.output
+    assert server.stats.requests == 0 and not (tmp_path / "x.xlsx").exists()
+
+
+def test_export_parquet_round_trip(server, tmp_path):
+    from imgframe.export import read_parquet
+
+    out = tmp_path / "all.parquet"
+    result = run("export", "--endpoint", server.endpoint, "--token", TOKEN, "--no-progress",
+                 "-o", str(out))
+    assert result.exit_code == 0, result.output
+    back = read_parquet(out)
+    expected = imgframe.Client(server.endpoint, token=TOKEN).load(progress=False)
+    assert list(back["id"]) == list(expected["id"])
+    assert back.dtypes.equals(expected.dtypes)
