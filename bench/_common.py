@@ -154,8 +154,9 @@ def floor(endpoint: str, token: str | None, page_size: int) -> list:
     Follows Nova's next links (their marker, on the configured endpoint) until a page has
     none; keeps every image dict, as any user must.
     """
-    import requests
     from urllib.parse import parse_qs, urlsplit
+
+    import requests
 
     session = requests.Session()
     if token:
@@ -302,10 +303,10 @@ def print_table(rows: list[dict], cols: list[str] | None = None) -> None:
     cols = cols or list(rows[0])
     text = [[_fmt(r.get(c, "")) for c in cols] for r in rows]
     widths = [max(len(c), *(len(t[i]) for t in text)) for i, c in enumerate(cols)]
-    print("  ".join(c.rjust(w) for c, w in zip(cols, widths)))
+    print("  ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True)))
     print("  ".join("-" * w for w in widths))
     for t in text:
-        print("  ".join(v.rjust(w) for v, w in zip(t, widths)))
+        print("  ".join(v.rjust(w) for v, w in zip(t, widths, strict=True)))
 
 
 def _fmt(v) -> str:

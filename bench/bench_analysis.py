@@ -23,9 +23,9 @@ import time
 
 import numpy as np
 import pandas as pd
+from _common import Server, machine, median, print_table, write_csv
 
 import imgframe  # noqa: F401  (registers df.images)
-from _common import Server, machine, median, print_table, write_csv
 from imgframe.client import Client
 
 

@@ -24,8 +24,7 @@ import argparse
 import sys
 import time
 
-from _common import RESULTS, Server, machine, measure, median, print_table, top_functions, \
-    write_csv
+from _common import RESULTS, Server, machine, measure, median, print_table, top_functions, write_csv
 
 
 def run(sizes, rounds: int, big_rounds: int) -> list[dict]:

@@ -13,17 +13,16 @@ server's, not a JSON parser's. Prints a table and writes bench/results/bench_ser
 from __future__ import annotations
 
 import argparse
-import csv
-import datetime as dt
 import http.client
 import json
-import pathlib
 import re
 import subprocess
 import sys
 import threading
 import time
 from urllib.parse import urlsplit
+
+from _common import print_table, write_csv
 
 SERVER = """
 import json, sys, time
@@ -40,7 +39,6 @@ srv.stop()
 """
 
 NEXT = re.compile(rb'"images_links": \[\{"rel": "next", "href": "([^"]+)"\}\]\}$')
-RESULTS = pathlib.Path(__file__).parent / "results"
 
 
 def walk(conn: http.client.HTTPConnection, path: str) -> tuple[int, int, int]:
@@ -140,19 +138,8 @@ def main(argv=None) -> None:
     rows = []
     for n in args.sizes:
         rows += bench(n, args.seconds)
-    cols = list(rows[0])
-    widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in cols]
-    print("  ".join(c.rjust(w) for c, w in zip(cols, widths)))
-    for r in rows:
-        print("  ".join(str(r[c]).rjust(w) for c, w in zip(cols, widths)))
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / "bench_server.csv"
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    with out.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["run_at", *cols])
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({"run_at": stamp, **r})
+    print_table(rows)
+    out = write_csv("bench_server", rows)
     print(f"wrote {out}")
 
 
