@@ -121,6 +121,21 @@ def _time_column(column: Any) -> str:
     return column
 
 
+def _unhashable_kind(series: pd.Series) -> str | None:
+    """The type name of the first value ``changes(by=...)`` could not group (a dict,
+    a list, ...), or None when every value is a hashable scalar."""
+    if series.dtype != object:
+        return None
+    for value in series.tolist():
+        if isinstance(value, (dict, list, set, tuple)):
+            return type(value).__name__
+        try:
+            hash(value)
+        except TypeError:
+            return type(value).__name__
+    return None
+
+
 def _as_list(value: Any) -> list:
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         return [value]
@@ -191,10 +206,17 @@ class ImagesAccessor:
             keep &= self._name_mask(name)
         if since is not None or until is not None:
             t = self._times(column)
-            if since is not None:
-                keep &= t >= _utc_ns([parse_time(since, "since")])[0]
-            if until is not None:
-                keep &= t <= _utc_ns([parse_time(until, "until")])[0]
+            lo = parse_time(since, "since") if since is not None else None
+            hi = parse_time(until, "until") if until is not None else None
+            if lo is not None and hi is not None and lo > hi:
+                raise InvalidQueryError(
+                    "until", f"a time at or after since ({lo.isoformat()})", until,
+                    reason=f"until ({hi.isoformat()}) is before since ({lo.isoformat()}), "
+                           "so nothing could match")
+            if lo is not None:
+                keep &= t >= _utc_ns([lo])[0]
+            if hi is not None:
+                keep &= t <= _utc_ns([hi])[0]
             keep &= ~np.isnat(t)
         for parameter, value, unit in (("min_ram", min_ram, "MB"), ("min_disk", min_disk, "GB")):
             if value is not None:
@@ -269,6 +291,17 @@ class ImagesAccessor:
         if by is not None and by not in self._df.columns:
             raise InvalidQueryError(
                 "by", "None, 'status' or another column of the frame", by)
+        if by is not None and by != "status":
+            bad = _unhashable_kind(self._df[by])
+            if bad:
+                allowed = [c for c in self._df.columns if not _unhashable_kind(self._df[c])]
+                first = [c for c in ("status", "disk_config", "server_id") if c in allowed]
+                allowed = first + [c for c in allowed if c not in first]
+                raise InvalidQueryError(
+                    "by", "None or a column with hashable scalar values, e.g. "
+                    + ", ".join(repr(c) for c in allowed[:12])
+                    + (", ..." if len(allowed) > 12 else ""),
+                    by, reason=f"column {by!r} holds {bad} values, which cannot be grouped")
         starts = period_starts(self._times(column), code)
         has_time = ~np.isnat(starts)
         if has_time.any():

@@ -163,6 +163,7 @@ def test_mask_is_aligned_with_index(df):
     ({"min_disk": True}, "min_disk"),
     ({"since": "2026-01-01", "column": "deleted"}, "column"),
     ({"name": 42}, "name"),
+    ({"since": "2026-01-01", "until": "2025-01-01"}, "until"),
 ])
 def test_select_rejects_bad_arguments_naming_the_parameter(df, kwargs, parameter):
     with pytest.raises(InvalidQueryError) as info:
@@ -261,6 +262,29 @@ def test_changes_rejects_bad_arguments(df):
         df.images.changes(freq="fortnight")
     with pytest.raises(InvalidQueryError, match="by='colour'"):
         df.images.changes(by="colour")
+
+
+def test_select_since_after_until_is_refused_not_empty(df):
+    with pytest.raises(InvalidQueryError) as info:
+        df.images.select(since="2026-01-01", until="2025-01-01", column="created")
+    message = str(info.value)
+    assert info.value.parameter == "until"
+    assert "until='2025-01-01'" in message and "at or after since" in message
+    assert "2026-01-01T00:00:00+00:00" in message and "2025-01-01T00:00:00+00:00" in message
+    df.images.select(since="2026-01-05", until="2026-01-05")  # equal ends are allowed
+
+
+@pytest.mark.parametrize("by, kind", [("metadata", "dict"), ("tags", "list")])
+def test_changes_by_unhashable_column_names_by_and_the_allowed_columns(df, by, kind):
+    frame = df.copy()
+    frame["tags"] = pd.Series([["a"]] * len(frame), index=frame.index, dtype=object)
+    with pytest.raises(InvalidQueryError) as info:
+        frame.images.changes(by=by)
+    message = str(info.value)
+    assert info.value.parameter == "by" and info.value.given == by
+    assert f"by={by!r}" in message and f"holds {kind} values" in message
+    assert "hashable scalar values, e.g. 'status', 'disk_config', 'server_id'" in message
+    assert "'metadata'" not in info.value.allowed and "'tags'" not in info.value.allowed
 
 
 def test_changes_on_empty_frame(df):

@@ -225,3 +225,10 @@ def test_requirements_plot_sized_by_count(df, tmp_path):
 def test_plots_refuse_non_frames():
     with pytest.raises(InvalidQueryError, match="df="):
         plotting.timeline_plot([1, 2, 3])
+
+
+def test_changes_plot_by_unhashable_column_is_a_clear_error(df):
+    with pytest.raises(InvalidQueryError, match=r"by='metadata': column 'metadata' holds "
+                       r"dict values.*e\.g\. 'status', 'disk_config', 'server_id'"):
+        plotting.changes_plot(df, by="metadata")
+    plt.close("all")
