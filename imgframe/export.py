@@ -23,6 +23,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from imgframe.errors import InvalidQueryError
 from imgframe.frame import COLUMNS, DTYPES, STATUS_DTYPE, STRING, TIMESTAMP
 
 __all__ = ["neutralise", "read_csv", "read_parquet", "to_csv", "to_parquet", "unneutralise"]
@@ -95,8 +96,17 @@ def _map_text(frame: pd.DataFrame, func) -> pd.DataFrame:
     return frame
 
 
+def _check_safe(safe) -> None:
+    if not isinstance(safe, (bool, np.bool_)):
+        raise InvalidQueryError("safe", "True (neutralise formula-like texts) or False", safe)
+
+
 def to_csv(df: pd.DataFrame, path_or_buf=None, *, safe: bool = True):
     """Write ``df`` as UTF-8 CSV (see the module doc); returns the text if no path is given."""
+    if not isinstance(df, pd.DataFrame):
+        raise InvalidQueryError("df", "a pandas DataFrame (e.g. from imgframe.load)",
+                                type(df).__name__)
+    _check_safe(safe)
     text = _text_columns(df)
     if safe:
         text = _map_text(text, neutralise)
@@ -127,6 +137,7 @@ def _restore(frame: pd.DataFrame) -> pd.DataFrame:
 
 def read_csv(path_or_buf, *, safe: bool = True) -> pd.DataFrame:
     """Read a CSV written by :func:`to_csv`, restoring dtypes and neutralised texts exactly."""
+    _check_safe(safe)
     raw = pd.read_csv(path_or_buf, dtype=object, keep_default_na=False, na_values=[""],
                       encoding="utf-8")
     raw = raw.astype(object).where(raw.notna(), None)

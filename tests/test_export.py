@@ -140,3 +140,25 @@ def test_property_neutralise_is_a_safe_bijection(text):
     assert not out.startswith(("=", "+", "-", "@", "\t", "\r"))
     assert out != ""  # an empty text is written as "'" (so it is not read back as missing)
     assert out == text or out == "'" + text
+
+
+@pytest.mark.parametrize("safe", ["no", 1, None, "False"])
+def test_safe_must_be_a_bool(hostile_df, safe):
+    from imgframe.errors import InvalidQueryError
+
+    with pytest.raises(InvalidQueryError, match=r"safe=.* True .* or False") as info:
+        to_csv(hostile_df, safe=safe)
+    assert info.value.parameter == "safe" and info.value.given == safe
+    text = to_csv(hostile_df)
+    with pytest.raises(InvalidQueryError) as info:
+        read_csv(io.StringIO(text), safe=safe)
+    assert info.value.parameter == "safe"
+
+
+@pytest.mark.parametrize("df", [None, [{"id": "a"}], {"id": ["a"]}, "images.csv"])
+def test_to_csv_needs_a_dataframe(df):
+    from imgframe.errors import InvalidQueryError
+
+    with pytest.raises(InvalidQueryError, match=r"a pandas DataFrame") as info:
+        to_csv(df)
+    assert info.value.parameter == "df" and info.value.given == type(df).__name__
