@@ -212,7 +212,7 @@ class Explorer(widgets.VBox):
 
     @property
     def selection(self) -> pd.DataFrame:
-        """The rows the controls currently select."""
+        """The rows the controls currently select (0 rows while they are invalid)."""
         return self._selection
 
     @property
@@ -250,10 +250,24 @@ class Explorer(widgets.VBox):
             self.error = _message(exc)
             self.name_message.value = (
                 f'<span style="color:#b00020">⚠ {html.escape(self.error)}</span>')
+            # no valid selection: nothing is selected and nothing can be exported, rather
+            # than keep (and export) whatever the last valid pattern selected
+            self._selection = self.df.iloc[0:0]
+            self.count.value = (
+                f"<b>no valid selection</b> (0 of {len(self.df):,} images): fix the name "
+                "pattern")
+            self.table.value = "<i>no valid selection</i>"
+            self.export_button.disabled = True
+            self.export_button.tooltip = "fix the name pattern first"
+            if self._figure is not None:
+                self.chart.value = self._chart_png(self._selection,
+                                                   {"column": self.column.value})
             self.last_update_seconds = time.perf_counter() - started
             return self._selection
         self.error = None
         self.name_message.value = ""
+        self.export_button.disabled = False
+        self.export_button.tooltip = ""
         self.dates_label.value = self._range_text(query)
         self._selection = selection
         self.count.value = (
@@ -267,8 +281,16 @@ class Explorer(widgets.VBox):
     # -- export ------------------------------------------------------------------------
 
     def export(self) -> Path | None:
-        """Write the selection with imgframe's safe CSV export to the path in the box."""
+        """Write the selection with imgframe's safe CSV export to the path in the box.
+
+        Writes nothing (and returns None) while the controls are invalid.
+        """
         path = Path(self.export_path.value.strip() or "selection.csv").expanduser()
+        if self.error is not None:
+            self.export_message.value = (
+                f'<span style="color:#b00020">⚠ nothing written: no valid selection '
+                f"({html.escape(self.error)})</span>")
+            return None
         try:
             to_csv(self._selection, path, safe=True)
         except (OSError, ImgframeError, ValueError) as exc:

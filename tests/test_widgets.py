@@ -115,14 +115,35 @@ def test_name_exact_glob_regex(small_df, text, expected):
 def test_invalid_regex_is_an_inline_message_not_an_exception(small_df):
     ex = explore(small_df, chart=False)
     ex.name.value = "ubuntu*"
-    before = ids(ex.selection)
     ex.name.value = "/ubuntu(/"
-    assert ids(ex.selection) == before            # the last good selection stays
     assert "invalid regular expression" in ex.name_message.value
     assert "invalid regular expression" in ex.error
     ex.name.value = "/ubuntu/"
     assert ex.name_message.value == "" and ex.error is None
     assert len(ex.selection) == 4
+
+
+@pytest.mark.parametrize("chart", [False, True])
+def test_invalid_pattern_selects_nothing_and_disables_export(small_df, tmp_path, chart):
+    path = tmp_path / "sel.csv"
+    ex = explore(small_df, chart=chart, export_path=str(path))
+    assert len(ex.selection) == len(small_df) and not ex.export_button.disabled
+    ex.name.value = "/[/"
+    assert "invalid regular expression" in ex.name_message.value
+    # no valid selection: 0 rows with the frame's columns and dtypes, not the whole frame
+    assert len(ex.selection) == 0
+    assert list(ex.selection.columns) == list(small_df.columns)
+    assert ex.selection.dtypes.equals(small_df.dtypes)
+    assert "no valid selection" in ex.count.value
+    assert f"{len(small_df):,} of" not in ex.count.value
+    assert ex.export_button.disabled
+    assert ex.export() is None and not path.exists()   # nothing written, said so
+    assert "no valid selection" in ex.export_message.value
+    ex.name.value = "ubuntu*"                      # fixed: everything comes back
+    assert ex.error is None and not ex.export_button.disabled
+    assert ids(ex.selection) == ["i1", "i2", "i3", "i9"]
+    assert "<b>4</b> of 9 images" in ex.count.value
+    assert ex.export() is not None and len(imgframe.read_csv(path)) == 4
 
 
 def test_parse_name():
