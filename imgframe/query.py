@@ -122,6 +122,10 @@ def parse_time(value, parameter: str) -> pd.Timestamp:
         text = value.strip()
         if not text:
             raise InvalidQueryError(parameter, allowed, value, reason="it is empty")
+        if not text[0].isdigit():
+            # pandas would also take words like "now" or "today": not ISO 8601
+            raise InvalidQueryError(parameter, allowed, value,
+                                    reason="not an ISO 8601 date/time")
         try:
             ts = pd.Timestamp(pd.to_datetime(text, format="ISO8601"))
         except (ValueError, TypeError, OverflowError) as exc:
@@ -147,10 +151,20 @@ def parse_time(value, parameter: str) -> pd.Timestamp:
 def format_time(ts: pd.Timestamp) -> str:
     """Format a UTC timestamp the way Nova writes and reads it (whole seconds, ``Z``).
 
+    Sub-second times are rounded *up* to the next whole second.
+
     >>> format_time(pd.Timestamp("2020-03-01 12:30:05.9", tz="UTC"))
-    '2020-03-01T12:30:05Z'
+    '2020-03-01T12:30:06Z'
+    >>> format_time(pd.Timestamp("0001-01-01", tz="UTC"))
+    '0001-01-01T00:00:00Z'
     """
-    return ts.tz_convert("UTC").strftime(TIME_FORMAT)
+    ts = ts.tz_convert("UTC")
+    if ts != ts.floor("s"):
+        # Nova's times are whole seconds, so ">= ceil(t)" selects exactly ">= t"
+        ts = ts.ceil("s")
+    # built by hand: strftime's %Y does not zero-pad years below 1000
+    return (f"{ts.year:04d}-{ts.month:02d}-{ts.day:02d}T"
+            f"{ts.hour:02d}:{ts.minute:02d}:{ts.second:02d}Z")
 
 
 def _check_int(value, parameter: str, *, minimum: int, maximum: int | None = None) -> int:
@@ -341,7 +355,12 @@ def parse_microversion(value) -> str | None:
     if value is None:
         return None
     allowed = "None (send no header) or a microversion from '2.1' to '2.35'"
-    text = str(value).strip() if isinstance(value, (str, float)) else None
+    if isinstance(value, float):
+        # 2.10 as a float is 2.1: refuse rather than send the wrong microversion
+        raise InvalidQueryError("microversion", allowed, value,
+                                reason="a float loses trailing zeros (2.10 == 2.1); pass a "
+                                "string like '2.10'")
+    text = value.strip() if isinstance(value, str) else None
     match = re.fullmatch(r"(\d+)\.(\d+)", text or "")
     if not match:
         raise InvalidQueryError("microversion", allowed, value)

@@ -61,7 +61,10 @@ def test_params_as_sent():
 @pytest.mark.parametrize("value, expected", [
     ("2020-03-01", "2020-03-01T00:00:00Z"),
     ("2020-03-01T12:00:00Z", "2020-03-01T12:00:00Z"),
-    ("2020-03-01T12:00:00.9", "2020-03-01T12:00:00Z"),
+    ("2020-03-01T12:00:00.9", "2020-03-01T12:00:01Z"),  # rounded up: >= stays exact
+    ("2020-03-01T12:00:00.000001", "2020-03-01T12:00:01Z"),
+    ("0001-01-01", "0001-01-01T00:00:00Z"),  # zero-padded year
+    ("0999-12-31T23:59:59", "0999-12-31T23:59:59Z"),
     (dt.date(2021, 5, 6), "2021-05-06T00:00:00Z"),
     (dt.datetime(2021, 5, 6, 7, 8, 9), "2021-05-06T07:08:09Z"),
     (dt.datetime(2021, 5, 6, 7, 8, 9, tzinfo=dt.timezone(dt.timedelta(hours=-2))),
@@ -183,7 +186,10 @@ def test_changes_since_roundtrip(moment, tz):
     sent = build_query(changes_since=value).requests()[0][1]["changes-since"]
     expected = value if tz else value.replace(tzinfo=dt.timezone.utc)
     back = dt.datetime.strptime(sent, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
-    assert back == expected.replace(microsecond=0).astimezone(dt.timezone.utc)
+    want = expected.astimezone(dt.timezone.utc)
+    if want.microsecond:  # sub-second times are rounded up to the next whole second
+        want = want.replace(microsecond=0) + dt.timedelta(seconds=1)
+    assert back == want
     # and the ISO string form gives the same
     assert build_query(changes_since=value.isoformat()).requests()[0][1]["changes-since"] == sent
 
@@ -198,3 +204,25 @@ def test_project_id_property(value):
         assert not value or any(c in value for c in "/?#%") or any(c.isspace() for c in value)
         return
     assert e.project_id == value
+
+
+@pytest.mark.parametrize("value", ["now", "today", "Now", " today ", "tomorrow"])
+def test_parse_time_refuses_words_pandas_would_take(value):
+    with pytest.raises(InvalidQueryError) as info:
+        parse_time(value, "cutoff")
+    assert info.value.parameter == "cutoff" and "ISO 8601" in str(info.value)
+
+
+@pytest.mark.parametrize("value", [2.10, 2.1, 2.35, float("nan")])
+def test_float_microversion_is_refused(value):
+    with pytest.raises(InvalidQueryError, match="microversion") as info:
+        parse_microversion(value)
+    assert "'2.10'" in str(info.value) and info.value.parameter == "microversion"
+    assert parse_microversion("2.10") == "2.10"
+
+
+def test_format_time_zero_pads_and_rounds_up():
+    assert format_time(pd.Timestamp("0001-01-01", tz="UTC")) == "0001-01-01T00:00:00Z"
+    assert format_time(pd.Timestamp("0099-05-06 07:08:09", tz="UTC")) == "0099-05-06T07:08:09Z"
+    assert format_time(pd.Timestamp("2020-12-31 23:59:59.5", tz="UTC")) == "2021-01-01T00:00:00Z"
+    assert format_time(pd.Timestamp("2020-03-01 12:00:00", tz="UTC")) == "2020-03-01T12:00:00Z"
