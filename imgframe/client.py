@@ -548,10 +548,13 @@ class Client:
         message = server_message(response.content)
         kw = {"status": status, "url": full, "request_id": request_id, "server_message": message}
         said = f": {message}" if message else ""
-        if params.get("marker") and (status == 403 or (status == 400 and message and (
-                "no image found" in message.lower() or "marker" in message.lower()))):
-            # the marker image vanished (400) or is no longer visible to us (403)
-            raise MarkerNotFound(params["marker"])
+        marker = params.get("marker")
+        if marker and status == 400 and _is_vanished_marker(message, marker):
+            # only Nova's own "No image found with ID <marker>" means the marker vanished.
+            # A 403 is an AuthError even with a marker: the reference says Glance answers
+            # 403 for a marker made invisible, but on real clouds a 403 is far more often a
+            # policy refusal, and retrying with other markers would hide it.
+            raise MarkerNotFound(marker, message.strip().removeprefix(_VANISHED_PREFIX), **kw)
         if status == 401:
             how = ("re-authentication did not help" if self._kind == "keystone" else
                    "get a new token, or use a keystoneauth1 session (Client.from_cloud) "
@@ -661,6 +664,19 @@ def _attach_url(exc: ImgframeError, url: str) -> None:
     exc.url = redact_url(url)
     if exc.args and isinstance(exc.args[0], str) and exc.url not in exc.args[0]:
         exc.args = (f"{exc.args[0]} (GET {exc.url})", *exc.args[1:])
+
+
+_VANISHED_PREFIX = "HTTP 400 Bad Request: "
+
+
+def _is_vanished_marker(message: str | None, marker: str) -> bool:
+    """True for Nova's vanished-marker 400: ``No image found with ID <marker>`` (maybe
+    prefixed ``HTTP 400 Bad Request: ``), and nothing else that mentions a marker."""
+    if not message:
+        return False
+    text = message.strip()
+    text = text.removeprefix(_VANISHED_PREFIX).strip()
+    return text.rstrip(".") == f"No image found with ID {marker}"
 
 
 def _next_href(links) -> str | None:

@@ -125,7 +125,19 @@ def _times(values: list, field: str) -> pd.DatetimeIndex:
         out = pd.to_datetime(values, format="ISO8601", utc=True)
         return pd.DatetimeIndex(out).as_unit("ns")
     except (ValueError, TypeError, OverflowError) as exc:
-        raise _bad(field, f"is not an ISO 8601 time: {exc}") from exc
+        # one line naming the field and the bad value (not pandas' multi-line hint)
+        odd = next((v for v in values if not _parses(v)), None)
+        raise _bad(field, f"is not an ISO 8601 time: {odd!r}"[:300]) from exc
+
+
+def _parses(value) -> bool:
+    if value is None:
+        return True
+    try:
+        pd.to_datetime([value], format="ISO8601", utc=True)
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return True
 
 
 def _status_codes(values: list) -> np.ndarray:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from urllib.parse import parse_qsl, urlsplit
 
-from imgframe.errors import MalformedResponseError, PaginationError
+from imgframe.errors import APIError, MalformedResponseError, PaginationError
 
 __all__ = ["MarkerNotFound", "Page", "PageIterator", "marker_from_href"]
 
@@ -39,11 +39,17 @@ class Page:
 
 
 class MarkerNotFound(Exception):
-    """Raised by ``fetch`` when the server no longer knows the marker image."""
+    """Raised by ``fetch`` when the server no longer knows the marker image.
 
-    def __init__(self, marker: str):
+    ``message`` is the server's text; ``error_kw`` (status, url, request_id, ...) lets the
+    pager raise a proper :class:`~imgframe.errors.APIError` if the marker was the user's own.
+    """
+
+    def __init__(self, marker: str, message: str | None = None, **error_kw):
         self.marker = marker
-        super().__init__(f"no image found with ID {marker}")
+        self.message = message or f"No image found with ID {marker}"
+        self.error_kw = error_kw
+        super().__init__(self.message)
 
 
 def marker_from_href(href: str | None) -> str | None:
@@ -68,6 +74,10 @@ def _page_ids(items: list) -> list[str]:
     try:
         ids = list(map(itemgetter("id"), items))
     except (TypeError, KeyError, IndexError):
+        odd = next((i for i in items if not isinstance(i, dict)), None)
+        if odd is not None or not all(isinstance(i, dict) for i in items):
+            raise MalformedResponseError(
+                f"an image in the page is not an object: {odd!r}"[:300]) from None
         raise MalformedResponseError("an image in the page has no 'id'") from None
     if set(map(type, ids)) != {str} or "" in ids:
         odd = next(v for v in ids if type(v) is not str or not v)
@@ -99,6 +109,7 @@ class PageIterator:
         self.truncated = False
         self.resume_marker = marker
         self._markers: set[str] = set()
+        self._previous_marker = marker
 
     def __iter__(self) -> Iterator[list]:
         marker = self.start_marker
@@ -136,6 +147,7 @@ class PageIterator:
                 raise PaginationError(
                     f"the next link repeats marker {next_marker}, already requested; "
                     f"stopping instead of looping", resume_marker=ids[-1])
+            self._previous_marker = marker  # what fetched the page of previous_ids
             previous_ids, marker = ids, next_marker
 
     def _dedupe(self, items: list, ids: list[str]) -> tuple[list, list[str]]:
@@ -171,12 +183,26 @@ class PageIterator:
             self.resume_marker = candidate
             try:
                 page = self._fetch(candidate)
-            except MarkerNotFound:
+            except MarkerNotFound as exc:
+                if n == 0 and not previous_ids and candidate == self.start_marker:
+                    # the user's own starting marker: not a vanished one, a refused one
+                    self.resume_marker = None
+                    kw = dict(exc.error_kw)
+                    kw.setdefault("status", 400)
+                    kw.setdefault("server_message", exc.message)
+                    raise APIError(f"marker={candidate!r} was refused by the server: "
+                                   f"{exc.message}", **kw) from None
                 continue
             if n:
                 self.recoveries += 1
             return page, candidate
+        # every id of the previous page vanished: the marker that fetched that page still
+        # is the latest usable resume point
+        resume = self._previous_marker
+        self.resume_marker = resume
+        how = (f"resume with client.load(..., marker=exc.resume_marker) "
+               f"(= {resume}, an earlier image already listed), or reload from the start"
+               if resume else "reload from the start")
         raise PaginationError(
             f"the marker image {marker} vanished mid-listing and no earlier image of the "
-            f"previous page could be used instead; reload from the start",
-            resume_marker=None)
+            f"previous page could be used instead; {how}", resume_marker=resume)

@@ -638,3 +638,132 @@ def test_errors_without_a_url_get_the_listing_url(client, srv):
     with pytest.raises(PaginationError) as info:
         client.load(page_size=100, progress=False)
     assert info.value.url.startswith(srv.endpoint) and info.value.url in str(info.value)
+
+
+# --- review fixes: what counts as a vanished marker ---------------------------------------
+
+def _fake_error_on_marker(c, status, message, request_id="req-42"):
+    """Make every request that carries a marker come back as ``status`` with a Nova fault
+    body (the real server answers the first page over HTTP)."""
+    original = c._send
+
+    def send(url, params, stats):
+        response = original(url, params, stats)
+        if params.get("marker"):
+            response.status_code = status
+            response._content = (f'{{"badRequest": {{"code": {status}, '
+                                 f'"message": "{message}"}}}}').encode()
+            response.headers["x-openstack-request-id"] = request_id
+        return response
+
+    c._send = send
+
+
+@pytest.mark.parametrize(("status", "message", "kind"), [
+    (403, "Policy doesn't allow os_compute_api:images:index to be performed.", AuthError),
+    (400, "Invalid marker parameter: too long", APIError),
+    (400, "marker and limit cannot be combined here", APIError),
+])
+def test_page_two_error_is_not_a_vanished_marker(srv, status, message, kind):
+    c = Client(srv.url, srv.project_id, token=TOKEN, **FAST)
+    _fake_error_on_marker(c, status, message)
+    with pytest.raises(kind) as info:
+        c.load(page_size=100, detail=False, progress=False)
+    err = info.value
+    assert not isinstance(err, PaginationError) and type(err) is kind
+    assert err.status == status and err.message == message and err.request_id == "req-42"
+    assert len(err.partial) == 100
+    assert srv.stats.requests == 2  # no stepping back through earlier markers
+
+
+def test_prefixed_nova_vanished_marker_400_still_recovers(srv):
+    with ImageServer(60, seed=6, token=TOKEN) as s:
+        ids = [i["id"] for i in requests.get(f"{s.endpoint}/images",
+                                             headers={"X-Auth-Token": TOKEN}).json()["images"]]
+        c = Client(s.url, s.project_id, token=TOKEN, **FAST)
+        original = c._send
+
+        def send(url, params, stats):
+            response = original(url, params, stats)
+            if params.get("marker") == ids[19]:
+                response.status_code = 400
+                response._content = (b'{"badRequest": {"code": 400, "message": '
+                                     b'"HTTP 400 Bad Request: No image found with ID '
+                                     + ids[19].encode() + b'"}}')
+            return response
+
+        c._send = send
+        df = c.load(page_size=20, detail=False, progress=False)
+        assert df["id"].tolist() == ids and df.attrs["imgframe"]["marker_recoveries"] == 1
+
+
+def test_users_unknown_marker_names_marker(client, srv):
+    with pytest.raises(APIError) as info:
+        client.load(marker="garbage", progress=False)
+    err = info.value
+    assert not isinstance(err, PaginationError)
+    assert "marker='garbage' was refused by the server: No image found with ID garbage" \
+        in str(err)
+    assert err.status == 400 and err.message.endswith("No image found with ID garbage")
+    assert err.request_id and srv.stats.requests == 1
+
+
+def test_every_image_of_previous_page_vanished_says_resume(srv):
+    with ImageServer(60, seed=6, token=TOKEN) as s:
+        ids = [i["id"] for i in requests.get(f"{s.endpoint}/images",
+                                             headers={"X-Auth-Token": TOKEN}).json()["images"]]
+        c = Client(s.url, s.project_id, token=TOKEN, **FAST)
+        pages = c.iter_pages(page_size=20, detail=False)
+        next(pages)
+        next(pages)  # pages 1 and 2 listed; now all of page 2 vanishes
+        for image_id in ids[20:40]:
+            s.remove_image(image_id)
+        with pytest.raises(PaginationError) as info:
+            next(pages)
+        err = info.value
+        assert err.resume_marker == ids[19]
+        assert "marker=exc.resume_marker" in str(err)
+        rest = c.load(marker=err.resume_marker, detail=False, progress=False)
+        assert rest["id"].tolist() == ids[40:]
+
+
+def test_changes_since_far_past_is_zero_padded(client, srv):
+    df = client.load(changes_since="0001-01-01", detail=False, progress=False)
+    assert "changes-since=0001-01-01T00%3A00%3A00Z" in srv.stats.paths[-1]
+    assert len(df) == len(raw_list(srv, "images", **{"changes-since": "1970-01-01T00:00:00Z"}))
+
+
+def test_sub_second_changes_since_matches_local_count(client, srv):
+    full = client.load(progress=False)
+    t = full["updated"].dropna().sort_values().iloc[len(full) // 2]
+    cut = t + pd.Timedelta("500ms")
+    got = client.load(changes_since=cut, progress=False)
+    assert len(got) == int((full["updated"] >= cut).sum())
+    assert len(got) < int((full["updated"] >= t).sum())
+
+
+def test_float_microversion_is_refused(srv):
+    with pytest.raises(InvalidQueryError, match="microversion") as info:
+        Client(srv.url, srv.project_id, token=TOKEN, microversion=2.10)
+    assert "'2.10'" in str(info.value)
+    assert Client(srv.url, srv.project_id, token=TOKEN, microversion="2.10")._microversion \
+        == "2.10"
+
+
+def test_unparseable_created_is_one_line():
+    from imgframe.server import sample_inventory
+
+    with ImageServer(sample_inventory(10, seed=9)) as s:
+        c = Client(s.url, s.project_id, **FAST)
+        original = c._parse
+
+        def parse(response, url, params):
+            page = original(response, url, params)
+            page.items[3]["created"] = "last tuesday"
+            return page
+
+        c._parse = parse
+        with pytest.raises(MalformedResponseError) as info:
+            c.load(progress=False)
+        text = str(info.value)
+        assert "\n" not in text and "created" in text and "'last tuesday'" in text

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imgframe.errors import MalformedResponseError, PaginationError
+from imgframe.errors import APIError, MalformedResponseError, PaginationError
 from imgframe.pages import MarkerNotFound, Page, PageIterator, marker_from_href
 
 
@@ -131,8 +131,47 @@ def test_vanished_marker_without_fallback():
     with pytest.raises(PaginationError, match="vanished") as info:
         run(PageIterator(fetch, page_size=1))
     assert info.value.resume_marker is None
-    with pytest.raises(PaginationError, match="vanished"):
+    assert "reload from the start" in str(info.value)
+
+
+def test_users_own_unknown_marker_is_an_api_error_not_pagination():
+    def fetch(marker):
+        raise MarkerNotFound(marker, f"No image found with ID {marker}", status=400,
+                             request_id="req-1")
+
+    with pytest.raises(APIError) as info:
         run(PageIterator(fetch, page_size=1, marker="zz"))
+    err = info.value
+    assert not isinstance(err, PaginationError)
+    assert "marker='zz' was refused by the server: No image found with ID zz" in str(err)
+    assert err.status == 400 and err.message == "No image found with ID zz"
+    assert err.request_id == "req-1"
+
+
+def test_all_of_previous_page_vanished_points_at_resume_marker():
+    # page 2 (after marker b) is listed, then every id of page 2 vanishes
+    pages = {None: (["a", "b"], "b"), "b": (["c", "d"], "d")}
+    vanished = {"c", "d"}
+
+    def fetch2(marker):
+        if marker in vanished:
+            raise MarkerNotFound(marker)
+        items, nxt = pages[marker]
+        return Page([{"id": i} for i in items], f"http://h/?marker={nxt}")
+
+    it = PageIterator(fetch2, page_size=2)
+    with pytest.raises(PaginationError, match="vanished") as info:
+        run(it)
+    assert info.value.resume_marker == "b" and it.resume_marker == "b"
+    assert "marker=exc.resume_marker" in str(info.value) and "(= b" in str(info.value)
+
+
+def test_non_object_item_is_reported_as_such():
+    def fetch(marker):
+        return Page([{"id": "a"}, "oops"], None)
+
+    with pytest.raises(MalformedResponseError, match="not an object: 'oops'"):
+        run(PageIterator(fetch, page_size=5))
 
 
 def test_max_items_truncates_and_says_so():
