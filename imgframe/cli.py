@@ -153,9 +153,10 @@ def demo(n_images, out_dir, seed, notebook, progress):
 
     counts = df.images.status_counts()
     click.echo("")
-    click.echo(f"Loaded {len(df)} images in {elapsed:.2f} s "
-               f"({info.get('pages', '?')} pages, {info.get('requests', '?')} requests, "
-               f"{info.get('retries', 0)} retries)")
+    counters = ", ".join(_plural(info.get(key, 0), word)
+                         for key, word in (("pages", "page"), ("requests", "request"),
+                                           ("retries", "retry")))
+    click.echo(f"Loaded {len(df)} images in {elapsed:.2f} s ({counters})")
     click.echo("Images by status: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     if len(df):
         click.echo(f"Newest update: {df['updated'].max():%Y-%m-%d %H:%M:%S} UTC; "
@@ -195,6 +196,13 @@ def _connection_options(func):
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _plural(n: int, word: str) -> str:
+    """``_plural(1, "page") == "1 page"``; ``_plural(2, "retry") == "2 retries"``."""
+    if n == 1:
+        return f"{n} {word}"
+    return f"{n} {word[:-1]}ies" if word.endswith("y") else f"{n} {word}s"
 
 
 def _check_suffix(path: Path) -> Path:

@@ -55,6 +55,9 @@ def execute(notebook_path, *, env: dict | None = None, cwd=None, timeout: int = 
     nb = nbformat.read(notebook_path, as_version=4)
     client = NotebookClient(
         nb, timeout=timeout, kernel_name=kernel_name,
+        # the kernel listens on loopback only; its start-up warning about unencrypted
+        # TCP is noise in `imgframe demo`'s output
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
         resources={"metadata": {"path": str(Path(cwd) if cwd else notebook_path.parent)}},
         store_widget_state=store_widget_state)
     kernel_env = {**os.environ, **(env or {})}
