@@ -27,6 +27,7 @@ __all__ = [
     "Endpoint",
     "Query",
     "build_query",
+    "check_int",
     "format_time",
     "normalize_status",
     "parse_endpoint",
@@ -167,7 +168,8 @@ def format_time(ts: pd.Timestamp) -> str:
             f"{ts.hour:02d}:{ts.minute:02d}:{ts.second:02d}Z")
 
 
-def _check_int(value, parameter: str, *, minimum: int, maximum: int | None = None) -> int:
+def check_int(value, parameter: str, *, minimum: int, maximum: int | None = None) -> int:
+    """Return ``value`` as an int in ``[minimum, maximum]``; bools and floats are refused."""
     allowed = f"an integer >= {minimum}" + (f" and <= {maximum}" if maximum is not None else "")
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InvalidQueryError(parameter, allowed, value)
@@ -239,14 +241,14 @@ def build_query(*, status=None, name=None, changes_since=None, min_ram=None, min
         raise InvalidQueryError("name", "a string (exact image name)", name)
     since = None if changes_since is None else parse_time(changes_since, "changes_since")
     if min_ram is not None:
-        min_ram = _check_int(min_ram, "min_ram", minimum=0)
+        min_ram = check_int(min_ram, "min_ram", minimum=0)
     if min_disk is not None:
-        min_disk = _check_int(min_disk, "min_disk", minimum=0)
+        min_disk = check_int(min_disk, "min_disk", minimum=0)
     if not isinstance(detail, bool):
         raise InvalidQueryError("detail", "True or False", detail)
-    page_size = _check_int(page_size, "page_size", minimum=1, maximum=MAX_PAGE_SIZE)
+    page_size = check_int(page_size, "page_size", minimum=1, maximum=MAX_PAGE_SIZE)
     if max_items is not None:
-        max_items = _check_int(max_items, "max_items", minimum=1)
+        max_items = check_int(max_items, "max_items", minimum=1)
     if marker is not None:
         marker = _check_id(marker, "marker")
     return Query(detail=detail, statuses=statuses, name=name, changes_since=since,

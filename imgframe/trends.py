@@ -25,7 +25,7 @@ import pandas as pd
 
 from imgframe.accessor import normalize_cutoffs, normalize_freq, trend_frame
 from imgframe.errors import InvalidQueryError
-from imgframe.query import normalize_status, parse_time
+from imgframe.query import check_int, normalize_status, parse_time
 
 __all__ = ["CatalogueChangedWarning", "changes_since_trend", "trend_cutoffs"]
 
@@ -85,12 +85,6 @@ def trend_cutoffs(start=None, end=None, freq: str = "W") -> pd.DatetimeIndex:
     return pd.DatetimeIndex(stamps, name="cutoff").as_unit("ns")
 
 
-def _check_workers(workers) -> int:
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-        raise InvalidQueryError("workers", "a whole number >= 1 (queries sent at once)", workers)
-    return int(workers)
-
-
 def changes_since_trend(client, start=None, end=None, freq: str = "W", cutoffs=None,
                         status=None, workers: int = 8) -> pd.DataFrame:
     """Count the images the server lists with ``changes-since=<cutoff>``, per cutoff.
@@ -114,7 +108,7 @@ def changes_since_trend(client, start=None, end=None, freq: str = "W", cutoffs=N
     else:
         cuts = trend_cutoffs(start, end, freq)
     statuses = normalize_status(status, "status") if status is not None else None
-    workers = _check_workers(workers)
+    workers = check_int(workers, "workers", minimum=1)
     tasks = [(cut, s) for cut in cuts for s in (statuses or (None,))]
 
     def count(cut, s) -> int:
