@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test demo bench browser install
+.PHONY: test demo bench browser install nopyarrow
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -18,8 +18,17 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }
 
-test: install browser
-	$(BIN)/python -m pytest -q
+test: install browser nopyarrow
+	IMGFRAME_EXPECT_PYARROW=1 $(BIN)/python -m pytest -q
+	@echo "== the interop tests again, without pyarrow (a core install: Python string storage)"
+	IMGFRAME_EXPECT_PYARROW=0 $(NOPA)/bin/python -m pytest -q -p no:cacheprovider tests/test_interop.py
+
+# A second environment without pyarrow, as `pip install imgframe` gives.
+NOPA := .venv-nopyarrow
+nopyarrow:
+	test -x $(NOPA)/bin/python || $(PY) -m venv $(NOPA)
+	$(NOPA)/bin/python -m pip install -q -e '.[test-core]'
+	@! $(NOPA)/bin/python -c 'import pyarrow' 2>/dev/null || { echo "pyarrow leaked into $(NOPA)"; exit 1; }
 
 demo: $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[notebook]'

@@ -33,6 +33,7 @@ __all__ = [
 
 STATUSES = ["ACTIVE", "SAVING", "DELETED", "ERROR", "UNKNOWN"]
 STATUS_DTYPE = pd.CategoricalDtype(STATUSES)
+#: pandas' default string storage: pyarrow when it is installed, else Python objects
 STRING = pd.StringDtype()
 TIMESTAMP = pd.DatetimeTZDtype("ns", "UTC")
 INT = pd.Int64Dtype()
@@ -99,17 +100,35 @@ def _check_types(values: list, field: str, allowed: tuple[type, ...]) -> None:
         raise _bad(field, f"must be {names}, got {odd!r}"[:300])
 
 
-def _strings(values: list, field: str, nullable: bool = True) -> pd.arrays.StringArray:
-    """A string column, validated in C by ``StringArray`` (strings or null only)."""
-    arr = np.fromiter(values, dtype=object, count=len(values))
+def _strings(values: list, field: str, nullable: bool = True) -> pd.api.extensions.ExtensionArray:
+    """A string column in the storage :data:`STRING` says (pyarrow when installed, else
+    Python objects), validated in C (strings or null only).
+
+    The array is built to match the dtype: pandas 3's ``StringArray(values)`` takes the
+    default dtype (pyarrow storage when pyarrow is installed) over an object array, and such
+    a column breaks ``merge``, ``concat`` and ``isin`` (issue 9).
+    """
     try:
-        out = pd.arrays.StringArray(arr)
-    except ValueError:
+        out = _build_strings(values)
+    except (TypeError, ValueError):
         odd = next(v for v in values if v is not None and type(v) is not str)
         raise _bad(field, f"must be a string or null, got {odd!r}"[:300]) from None
     if not nullable and out.isna().any():
         raise _bad(field, "must not be null")
     return out
+
+
+def _build_strings(values: list) -> pd.api.extensions.ExtensionArray:
+    if STRING.storage == "pyarrow":
+        import pyarrow as pa  # present: pandas chose this storage because it is installed
+
+        # ArrowTypeError is a TypeError; ArrowInvalid a ValueError
+        return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()))
+    arr = np.fromiter(values, dtype=object, count=len(values))
+    try:
+        return pd.arrays.StringArray(arr, dtype=STRING)
+    except TypeError:  # pandas 2.2: no dtype argument, and only the Python storage
+        return pd.arrays.StringArray(arr)
 
 
 def _ints(values: list, field: str) -> pd.arrays.IntegerArray:
