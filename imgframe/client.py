@@ -1,11 +1,13 @@
-"""The HTTP edge: talk to a Nova-compatible images API and hand pages to the pager.
+"""The HTTP edge: talk to an images API (Nova's proxy, Glance v2, Huawei IMS) and hand
+pages to the pager. It names no API: a source module (:mod:`imgframe.sources`) says how
+its API is listed.
 
 ::
 
-    Client.load(...) --build_query--> one request stream per Glance status
+    Client.load(...) --build_query--> source.check -> source.streams (one or more)
         |   for each stream: PageIterator(fetch)          (imgframe.pages: stop rules)
-        |        fetch(marker) -> _send -> Page            (this module: HTTP, auth, errors)
-        |   frame_from_pages(pages) -> merge_frames        (imgframe.frame: typing, order)
+        |        fetch(marker) -> _send -> source.page     (this module: HTTP, auth, errors)
+        |   source.builder -> FrameBuilder -> merge_frames (imgframe.frame: typing, order)
         v
     DataFrame with attrs["imgframe"]
 
@@ -31,6 +33,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 import pandas as pd
 import requests
@@ -38,6 +41,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
+from imgframe import aksk, sources
 from imgframe.errors import (
     APIError,
     AuthError,
@@ -49,18 +53,13 @@ from imgframe.errors import (
     redact_url,
     server_message,
 )
-from imgframe.frame import FrameBuilder, frame_from_pages, merge_frames
+from imgframe.frame import merge_frames
 from imgframe.pages import MarkerNotFound, Page, PageIterator
-from imgframe.query import (
-    Endpoint,
-    Query,
-    build_query,
-    origin_of,
-    parse_endpoint,
-    parse_microversion,
-)
+from imgframe.query import Endpoint, Query, build_query, origin_of, parse_microversion
+from imgframe.sources import Source, Stream
 
-__all__ = ["BudgetRetry", "Client", "ForeignNextLinkWarning", "load", "make_session"]
+__all__ = ["BudgetRetry", "Client", "ForeignNextLinkWarning", "SourceFallbackWarning", "load",
+           "make_session"]
 
 log = logging.getLogger("imgframe")
 
@@ -68,12 +67,17 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_500_RETRIES = 2
 MALFORMED_RETRIES = 2
 _TOKEN_RE = re.compile(r"[\x21-\x7e]+")
-_LOAD_OPTIONS = ("status", "name", "changes_since", "min_ram", "min_disk", "detail",
-                 "page_size", "max_items", "progress", "marker")
+_LOAD_OPTIONS = ("status", "name", "changes_since", "min_ram", "min_disk", "visibility",
+                 "hidden", "owner", "tag", "detail", "page_size", "max_items", "progress",
+                 "marker")
 
 
 class ForeignNextLinkWarning(UserWarning):
     """A next link named another scheme/host/port; it was not followed there."""
+
+
+class SourceFallbackWarning(UserWarning):
+    """``source="auto"``: the compute proxy is gone here, so Glance was read instead."""
 
 
 class BudgetRetry(Retry):
@@ -234,35 +238,52 @@ def _want_progress(progress) -> bool:
 
 
 class Client:
-    """A connection to one compute endpoint's images API.
+    """A connection to one images API: Nova's compute proxy (``source="nova"``, the
+    default), OpenStack Glance v2 (``"glance"``) or Huawei IMS ``cloudimages`` (``"ims"``).
+    Every source gives the same frame: the same columns, dtypes and order.
 
-    ``endpoint`` is the compute root (``https://compute.example.com:8774``) or a URL already
-    ending in ``/v2.1/{project_id}`` (or ``/v2/...``). Authenticate with ``token=`` (sent as
-    ``X-Auth-Token``) or ``session=``: a ``requests.Session`` (used as given: its own
-    adapters decide retries) or a keystoneauth1 ``Session``/``Adapter`` (tokens refreshed;
-    a 401 re-authenticates once and the listing continues from its marker).
+    ``endpoint``: for Nova the compute root (``https://compute.example.com:8774``) or a URL
+    ending in ``/v2.1/{project_id}`` (or ``/v2/...``); for Glance the image service root
+    (``https://image.example.com:9292``); for IMS the regional IMS root
+    (``https://ims.ap-southeast-1.myhuaweicloud.com``). A trailing ``/v2`` is fine.
+
+    Authenticate with ``token=`` (sent as ``X-Auth-Token``), ``session=`` (a
+    ``requests.Session``, used as given: its own adapters decide retries, or a keystoneauth1
+    ``Session``/``Adapter``: tokens refreshed, a 401 re-authenticates once and the listing
+    continues from its marker), or, for IMS, ``ak=``/``sk=`` (Huawei's SDK-HMAC-SHA256
+    signing, :mod:`imgframe.aksk`; ``security_token=`` for temporary credentials;
+    ``project_id`` is sent as ``X-Project-Id``). With no credentials at all, IMS reads
+    Huawei's SDK variables (``HUAWEICLOUD_SDK_AK``, ``HUAWEICLOUD_SDK_SK``, ...).
 
     ``timeout`` is ``(connect, read)`` seconds; ``verify`` is TLS verification (a CA bundle
     path works too); ``retries``/``backoff``/``budget`` shape the retry policy (count,
     backoff factor and jitter in seconds, total seconds for retrying one request).
-    ``microversion`` (at most 2.35) is sent only if given.
+    ``microversion`` (Nova, at most 2.35) is sent only if given.
     """
 
-    def __init__(self, endpoint, project_id=None, *, token=None, session=None,
-                 api_version="v2.1", timeout=(5, 60), verify=True, retries=5,
-                 backoff: float = 0.5, budget: float = 60.0, microversion=None):
-        self._endpoint: Endpoint = parse_endpoint(endpoint, project_id, api_version)
+    def __init__(self, endpoint, project_id=None, *, source="nova", token=None, ak=None,
+                 sk=None, security_token=None, session=None, api_version=None,
+                 timeout=(5, 60), verify=True, retries=5, backoff: float = 0.5,
+                 budget: float = 60.0, microversion=None):
+        self._source: Source = sources.get(source)
+        self._endpoint: Endpoint = self._source.parse_endpoint(endpoint, project_id,
+                                                               api_version)
         if token is not None and (not isinstance(token, str)
                                   or not _TOKEN_RE.fullmatch(token.strip())):
             # never echo it: a bad token would otherwise reach an exception message
             raise InvalidQueryError("token", "a non-empty string of printable ASCII without "
                                     "spaces", "<hidden>")
         self._token = _Secret(token.strip()) if token else None
+        self._aksk = self._signing(ak, sk, security_token, token, session)
+        if microversion is not None and self._source.name != "nova":
+            raise InvalidQueryError("microversion", f"None ({self._source.title} has no "
+                                    "compute microversions)", microversion)
         self._microversion = parse_microversion(microversion)
         self._timeout = _check_timeout(timeout)
         self._retry = make_retry(retries, backoff, budget)
         self._backoff = float(backoff)
         self._budget = float(budget)
+        self._fallback: Client | None = None
         if session is None:
             self._session = make_session(self._retry, verify=verify)
             self._kind = "requests"
@@ -282,12 +303,42 @@ class Client:
             raise InvalidQueryError("session", "a requests.Session or keystoneauth1 Session",
                                     type(session).__name__)
 
+    def _signing(self, ak, sk, security_token, token, session) -> aksk.Credentials | None:
+        """AK/SK credentials (IMS only): given, or from Huawei's SDK variables."""
+        given = ak is not None or sk is not None or security_token is not None
+        if given and self._source.name != "ims":
+            raise InvalidQueryError("ak", f"None: AK/SK signing is Huawei's (source='ims'), "
+                                    f"not {self._source.title}'s", "<given>")
+        if given:
+            if token is not None or session is not None:
+                raise InvalidQueryError("token", "None when ak/sk sign the requests",
+                                        "<hidden>", reason="give one kind of credentials")
+            for name, value in (("ak", ak), ("sk", sk)):
+                if value is None:
+                    raise InvalidQueryError(name, "a Huawei access key pair: ak and sk both",
+                                            None)
+            return aksk.Credentials(ak, sk, security_token=security_token,
+                                    project_id=self._endpoint.project_id)
+        if self._source.name == "ims" and token is None and session is None:
+            creds = aksk.credentials_from_env()
+            if creds is not None and self._endpoint.project_id is None \
+                    and creds.project_id is not None:
+                self._endpoint = Endpoint(self._endpoint.root, self._endpoint.api_version,
+                                          creds.project_id)
+            return creds
+        return None
+
     # -- public ------------------------------------------------------------------------
 
     @property
     def endpoint(self) -> str:
-        """The versioned, token-free endpoint URL."""
-        return self._endpoint.url
+        """The token-free endpoint URL (Nova: versioned, with the project)."""
+        return self._endpoint.url if self._source.name == "nova" else self._endpoint.root
+
+    @property
+    def source(self) -> str:
+        """Which API this client reads: ``"nova"``, ``"glance"`` or ``"ims"``."""
+        return self._source.name
 
     @property
     def project_id(self) -> str | None:
@@ -298,81 +349,143 @@ class Client:
         return self._endpoint.api_version
 
     def __repr__(self) -> str:
-        auth = ("token" if self._token else "none") if self._kind == "requests" else "keystone"
-        return (f"Client(endpoint={self.endpoint!r}, api_version={self.api_version!r}, "
-                f"auth={auth!r})")
+        auth = ("token" if self._token else "aksk" if self._aksk else "none") \
+            if self._kind == "requests" else "keystone"
+        return (f"Client(endpoint={self.endpoint!r}, source={self.source!r}, "
+                f"api_version={self.api_version!r}, auth={auth!r})")
 
     def load(self, status=None, name=None, changes_since=None, min_ram=None, min_disk=None,
-             detail=True, page_size=1000, max_items=None, progress=None,
-             marker=None) -> pd.DataFrame:
+             visibility=None, hidden=None, owner=None, tag=None, detail=True,
+             page_size=1000, max_items=None, progress=None, marker=None) -> pd.DataFrame:
         """Load every image matching the filters into one typed DataFrame.
 
-        ``status``: ACTIVE, SAVING or UNKNOWN (any case) or a list; SAVING sends one query
-        for Glance ``queued`` and one for ``saving`` and merges them in Nova's order
+        The filters mean the same on every source (one a source cannot apply is refused
+        before anything is sent, naming the source):
+
+        ``status``: ACTIVE, SAVING or UNKNOWN (any case) or a list, in the display
+        vocabulary: SAVING covers the API's ``queued`` and ``saving``. Where an API needs
+        one request stream per word (Nova, IMS), the streams are merged in the API's order
         (``created`` then ``id``, descending; with ``detail=False`` there is no ``created``,
         so merged rows are ordered by ``id`` alone).
-        ``changes_since``: ISO 8601 string, datetime, date or Timestamp (naive = UTC).
-        ``min_ram``/``min_disk``: note that real Nova treats them as *exact* matches.
-        ``name``: exact name. ``page_size``: 1..1000 per request. ``max_items``: stop after
-        that many (``attrs["imgframe"]["truncated"]`` says whether more were there).
+        ``name``: exact name (a name with ``:`` works too).
+        ``changes_since``: ISO 8601 string, datetime, date or Timestamp (naive = UTC);
+        inclusive (Nova ``changes-since``, Glance and IMS ``updated_at=gte:``).
+        ``min_ram``/``min_disk``: *exact* matches on real Nova and Glance, not minimums
+        (``df.images.select(min_ram=...)`` means "at least").
+        ``visibility`` (Glance, IMS): public, private, shared, community (Glance) or all.
+        A Glance load is the whole inventory by default: every visibility, and hidden
+        images too; ``hidden=True``/``False`` narrows it (Nova and IMS list no hidden
+        images). ``owner`` (Glance, IMS): a project id. ``tag`` (Glance: one or a list,
+        all must match; IMS: one).
+        ``detail=False`` (Nova only): the list view, id, name and links.
+        ``page_size``: 1..1000 per request. ``max_items``: stop after that many
+        (``attrs["imgframe"]["truncated"]`` says whether more were there).
         ``marker``: resume after this image id (see ``PaginationError.resume_marker``).
         ``progress``: a tqdm bar; ``None`` means on in a notebook or terminal.
 
         Raises :class:`~imgframe.errors.ImgframeError` subclasses; those raised while paging
         carry ``partial`` (what was loaded) and ``resume_marker``.
         """
-        query = build_query(status=status, name=name, changes_since=changes_since,
-                            min_ram=min_ram, min_disk=min_disk, detail=detail,
+        query = self._query(status=status, name=name, changes_since=changes_since,
+                            min_ram=min_ram, min_disk=min_disk, visibility=visibility,
+                            hidden=hidden, owner=owner, tag=tag, detail=detail,
                             page_size=page_size, max_items=max_items, marker=marker)
+        if self._fallback is not None:
+            return self._load_or_fall_back(query, progress)
+        return self._load(query, progress)
+
+    def _query(self, **options) -> Query:
+        query = build_query(**options)
+        self._source.check(query)
+        if not query.detail and self._source.name != "nova":
+            raise InvalidQueryError("detail", f"True: {self._source.title} has one view "
+                                    "(detail=False is Nova's list view)", False)
+        return query
+
+    def _load(self, query: Query, progress) -> pd.DataFrame:
+        streams = self._source.streams(query)
         stats = _Stats()
         frames: list[pd.DataFrame] = []
-        with _gc_paused(), self._bar(progress, query) as bar:
-            for pinned, params in query.requests():
-                builder = FrameBuilder(query.detail, pinned)
+        root = self._endpoint.root
+        with _gc_paused(), self._bar(progress, query, streams) as bar:
+            for stream in streams:
+                builder = self._source.builder(query.detail, stream.pinned, root)
                 try:
-                    for items in self._pages(query, params, stats):
+                    for items in self._pages(query, stream, stats):
                         try:
                             builder.add(items)  # typed checks while the page is hot
                         except MalformedResponseError as exc:
-                            last = builder.cols["id"][-1] if builder.n else query.marker
-                            exc.resume_marker = last
+                            exc.resume_marker = builder.last_id or query.marker
                             raise
                         bar.update(len(items))
                         bar.set_postfix(pages=stats.pages, refresh=False)
                     frames.append(builder.frame())  # string columns are checked here
                 except ImgframeError as exc:
-                    _attach_url(exc, self._endpoint.images_url(query.detail))
-                    exc.partial = self._partial(frames, builder, query, stats)
+                    _attach_url(exc, self._source.list_url(self._endpoint, query.detail))
+                    exc.partial = self._partial(frames, builder, query, streams, stats)
                     raise
-        return self._finish(frames, query, stats)
+        return self._finish(frames, query, streams, stats)
+
+    def _load_or_fall_back(self, query: Query, progress) -> pd.DataFrame:
+        """``source="auto"``: the compute proxy, or Glance when the proxy is gone (404)."""
+        try:
+            return self._load(query, progress)
+        except NotFoundError as exc:
+            if exc.partial is not None and len(exc.partial):
+                raise
+            reason = str(exc)
+        fallback = self._fallback
+        warnings.warn(f"the compute images proxy answered 404 at {self.endpoint}; reading "
+                      f"Glance at {fallback.endpoint} instead (source='auto')",
+                      SourceFallbackWarning, stacklevel=3)
+        frame = fallback._load(fallback._query(**_options(query)), progress)
+        frame.attrs["imgframe"]["fallback"] = {"from": self.source, "endpoint": self.endpoint,
+                                               "reason": reason}
+        return frame
 
     def iter_pages(self, status=None, name=None, changes_since=None, min_ram=None,
-                   min_disk=None, detail=True, page_size=1000, max_items=None,
+                   min_disk=None, visibility=None, hidden=None, owner=None, tag=None,
+                   detail=True, page_size=1000, max_items=None,
                    marker=None) -> Iterator[pd.DataFrame]:
         """The same query as :meth:`load`, one typed DataFrame per page, as they arrive.
 
-        Several Glance statuses are listed one after the other (not merged). Each frame's
-        ``attrs["imgframe"]`` holds the counters so far. ``max_items`` applies per status.
+        Several streams (statuses, hidden and visible) are listed one after the other (not
+        merged). Each frame's ``attrs["imgframe"]`` holds the counters so far.
+        ``max_items`` applies per stream.
         """
-        query = build_query(status=status, name=name, changes_since=changes_since,
-                            min_ram=min_ram, min_disk=min_disk, detail=detail,
+        query = self._query(status=status, name=name, changes_since=changes_since,
+                            min_ram=min_ram, min_disk=min_disk, visibility=visibility,
+                            hidden=hidden, owner=owner, tag=tag, detail=detail,
                             page_size=page_size, max_items=max_items, marker=marker)
+        streams = self._source.streams(query)
         stats = _Stats()
-        for pinned, params in query.requests():
-            for items in self._pages(query, params, stats):
-                frame = frame_from_pages([items], query.detail, pinned)
-                frame.attrs["imgframe"] = self._attrs(query, stats)
+        for stream in streams:
+            for items in self._pages(query, stream, stats):
+                builder = self._source.builder(query.detail, stream.pinned,
+                                               self._endpoint.root)
+                builder.add(items)
+                frame = builder.frame()
+                frame.attrs["imgframe"] = self._attrs(query, streams, stats)
                 yield frame
 
     @classmethod
-    def from_cloud(cls, name: str | None = None, *, region_name: str | None = None,
-                   **kwargs) -> Client:
+    def from_cloud(cls, name: str | None = None, *, source: str = "nova",
+                   region_name: str | None = None, **kwargs) -> Client:
         """A client for a cloud in clouds.yaml (or ``OS_CLOUD``/``OS_*`` variables).
 
-        Uses openstacksdk's configuration loader and a keystoneauth1 session, so tokens are
-        refreshed as they expire. Needs the ``openstack`` extra. Other keyword arguments
-        (``timeout``, ``retries``, ``budget``, ...) go to :class:`Client`.
+        ``source``: ``"nova"`` (the catalog's compute endpoint), ``"glance"`` (its image
+        endpoint) or ``"auto"`` (the compute proxy, and Glance when the proxy answers 404
+        or the catalog has no compute endpoint; a :class:`SourceFallbackWarning` and
+        ``attrs["imgframe"]["fallback"]`` say so). Uses openstacksdk's configuration loader
+        and a keystoneauth1 session, so tokens are refreshed as they expire. Needs the
+        ``openstack`` extra. Other keyword arguments (``timeout``, ``retries``,
+        ``budget``, ...) go to :class:`Client`.
         """
+        allowed = ("nova", "glance", "auto")
+        word = source.strip().lower() if isinstance(source, str) else None
+        if word not in allowed:
+            raise InvalidQueryError("source", "one of nova, glance, auto (Huawei IMS: "
+                                    "Client(endpoint, source='ims', ak=..., sk=...))", source)
         try:
             import openstack.config
             import openstack.exceptions
@@ -396,33 +509,53 @@ class Client:
             ksa_session.session.mount("https://", adapter)
             ksa_session.session.mount("http://", adapter)
             try:
-                endpoint = cloud.get_session_endpoint("compute")
-                project_id = (None if endpoint and "/v2" in endpoint
-                              else ksa_session.get_project_id())
+                compute = cloud.get_session_endpoint("compute") if word != "glance" else None
+                image = cloud.get_session_endpoint("image") if word != "nova" else None
+                project_id = ksa_session.get_project_id()
             except ksa_exc.ClientException as exc:
                 raise _ksa_error(exc, cloud.config.get("auth", {}).get("auth_url")) from None
-        if not endpoint:
+
+        def make(src, endpoint):
+            project = None if src == "nova" and "/v2" in endpoint else project_id
+            client = cls(endpoint, project, source=src, session=ksa_session, retries=retry,
+                         **kwargs)
+            client._ksa_retries = False  # the retrying adapter is mounted on its session
+            return client
+
+        if word == "glance" or (word == "auto" and not compute and image):
+            if not image:
+                raise NotFoundError(f"cloud {name!r} has no image endpoint in its catalog")
+            if word == "auto":
+                warnings.warn(f"cloud {name!r} has no compute endpoint in its catalog; "
+                              f"reading Glance at {image} (source='auto')",
+                              SourceFallbackWarning, stacklevel=2)
+            return make("glance", image)
+        if not compute:
             raise NotFoundError(f"cloud {name!r} has no compute endpoint in its catalog")
-        client = cls(endpoint, project_id, session=ksa_session, retries=retry, **kwargs)
-        client._ksa_retries = False  # the retrying adapter is mounted on its session
+        client = make("nova", compute)
+        if word == "auto" and image:
+            client._fallback = make("glance", image)
         return client
 
     # -- paging --------------------------------------------------------------------------
 
-    def _pages(self, query: Query, params: dict, stats: _Stats) -> Iterator[list]:
-        url = self._endpoint.images_url(query.detail)
-        sent = dict(params, **({"marker": query.marker} if query.marker else {}))
+    def _pages(self, query: Query, stream: Stream, stats: _Stats) -> Iterator[list]:
+        url = self._source.list_url(self._endpoint, query.detail)
+        params = list(stream.params)
+        sent = stream.as_dict()
+        if query.marker:
+            sent["marker"] = query.marker
         stats.queries.append(sent)
 
         def fetch(marker: str | None) -> Page:
-            request_params = dict(params, **({"marker": marker} if marker else {}))
+            request_params = params + ([("marker", marker)] if marker else [])
             page = self._fetch(url, request_params, stats)
             if page.next_href:
                 self._check_next(page.next_href, stats)
             return page
 
         pager = PageIterator(fetch, page_size=query.page_size, marker=query.marker,
-                             max_items=query.max_items)
+                             max_items=query.max_items, until_empty=self._source.until_empty)
         before = (stats.pages, stats.duplicates, stats.recoveries, stats.truncated)
 
         def tally():
@@ -458,7 +591,7 @@ class Client:
                 f"configured endpoint (the server may need compute_link_prefix)",
                 ForeignNextLinkWarning, stacklevel=2)
 
-    def _fetch(self, url: str, params: dict, stats: _Stats) -> Page:
+    def _fetch(self, url: str, params: list, stats: _Stats) -> Page:
         """One page: send, check the status, parse; malformed bodies are retried a little."""
         attempt = 0
         while True:
@@ -474,7 +607,7 @@ class Client:
                 time.sleep(min(self._backoff * (2 ** (attempt - 1)), 5.0)
                            + random.uniform(0, self._backoff))
 
-    def _send(self, url: str, params: dict, stats: _Stats) -> requests.Response:
+    def _send(self, url: str, params: list, stats: _Stats) -> requests.Response:
         response = self._request(url, params, stats)
         if response.status_code == 401 and self._kind == "keystone":
             log.info("HTTP 401 from %s: re-authenticating once", redact_url(url))
@@ -486,16 +619,20 @@ class Client:
             response = self._request(url, params, stats)
         return response
 
-    def _request(self, url: str, params: dict, stats: _Stats) -> requests.Response:
-        headers = {"Accept": "application/json"}
-        if self._microversion:
-            headers["X-OpenStack-Nova-API-Version"] = self._microversion
-            headers["OpenStack-API-Version"] = f"compute {self._microversion}"
-        full = redact_url(requests.Request("GET", url, params=params).prepare().url)
-        log.debug("GET %s", full)
+    def _request(self, url: str, params: list, stats: _Stats) -> requests.Response:
+        headers = self._source.headers(self._microversion)
+        full = redact_url(f"{url}?{urlencode(params)}" if params else url)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("GET %s", full)
         try:
             if self._kind == "keystone":
                 response = self._ksa_get(url, params, headers)
+            elif self._aksk is not None:
+                # what is sent is exactly what was signed: the signer's canonical URL,
+                # passed whole (no params= for requests to re-encode)
+                signed = self._aksk.sign("GET", url, params, headers)
+                response = self._session.get(signed.url, headers=signed.headers,
+                                             timeout=self._timeout, allow_redirects=False)
             else:
                 if self._token is not None:
                     headers["X-Auth-Token"] = self._token.value
@@ -538,7 +675,7 @@ class Client:
         except ksa_exc.ClientException as exc:
             raise _ksa_error(exc, url) from None
 
-    def _raise_for_status(self, response: requests.Response, url: str, params: dict) -> None:
+    def _raise_for_status(self, response: requests.Response, url: str, params: list) -> None:
         status = response.status_code
         if 200 <= status < 300:
             return
@@ -548,12 +685,12 @@ class Client:
         message = server_message(response.content)
         kw = {"status": status, "url": full, "request_id": request_id, "server_message": message}
         said = f": {message}" if message else ""
-        marker = params.get("marker")
-        if marker and status == 400 and _is_vanished_marker(message, marker):
-            # only Nova's own "No image found with ID <marker>" means the marker vanished.
-            # A 403 is an AuthError even with a marker: the reference says Glance answers
-            # 403 for a marker made invisible, but on real clouds a 403 is far more often a
-            # policy refusal, and retrying with other markers would hide it.
+        marker = dict(params).get("marker")
+        if marker and self._source.vanished_marker(status, message, marker):
+            # only the API's own "this marker is gone" answer (Nova and Glance: 400 "No
+            # image found with ID <marker>"; Glance: 403 "image <marker> not visible")
+            # means the marker vanished; any other 403 is a policy refusal (AuthError), and
+            # retrying with other markers would hide it.
             raise MarkerNotFound(marker, message.strip().removeprefix(_VANISHED_PREFIX), **kw)
         if status == 401:
             how = ("re-authentication did not help" if self._kind == "keystone" else
@@ -563,11 +700,8 @@ class Client:
         if status == 403:
             raise AuthError(f"not allowed to list images here{said}", **kw)
         if status == 404:
-            hint = (f" (microversion {self._microversion} was sent; the images API exists "
-                    f"only up to 2.35)" if self._microversion else
-                    " (check the endpoint: it should be the compute API root or "
-                    ".../v2.1/<project>)")
-            raise NotFoundError(f"this endpoint may not offer the compute images API{hint}",
+            hint = self._source.not_found_hint(self._microversion)
+            raise NotFoundError(f"this endpoint may not offer {self._source.title}{hint}",
                                 **kw)
         if 300 <= status < 400:
             where = redact_url(response.headers.get("Location"))
@@ -579,7 +713,7 @@ class Client:
             raise APIError(f"the server failed, still after retrying{said}", **kw)
         raise APIError(f"the server refused the request{said}", **kw)
 
-    def _parse(self, response: requests.Response, url: str, params: dict) -> Page:
+    def _parse(self, response: requests.Response, url: str, params: list) -> Page:
         full = redact_url(response.url or url)
         kw = {"status": response.status_code, "url": full,
               "request_id": response.headers.get("x-openstack-request-id")}
@@ -590,24 +724,24 @@ class Client:
             raise MalformedResponseError(
                 f"the body is not JSON (truncated, or {kind}; {len(response.content)} bytes)",
                 **kw) from None
-        if not isinstance(data, dict) or not isinstance(data.get("images"), list):
-            keys = sorted(data)[:5] if isinstance(data, dict) else type(data).__name__
-            raise MalformedResponseError(f"the JSON has no 'images' list (got {keys})", **kw)
-        return Page(data["images"], _next_href(data.get("images_links")))
+        try:
+            return self._source.page(data)
+        except MalformedResponseError as exc:
+            raise MalformedResponseError(str(exc), **kw) from None
 
     # -- results -------------------------------------------------------------------------
 
-    def _partial(self, frames, builder, query, stats) -> pd.DataFrame | None:
+    def _partial(self, frames, builder, query, streams, stats) -> pd.DataFrame | None:
         try:
             done = frames + [builder.frame()]
-            frame = merge_frames(done)[0] if query.merged else done[-1]
+            frame = merge_frames(done)[0] if len(streams) > 1 else done[-1]
         except ImgframeError:
             return None
-        frame.attrs["imgframe"] = self._attrs(query, stats)
+        frame.attrs["imgframe"] = self._attrs(query, streams, stats, partial=True)
         return frame
 
-    def _finish(self, frames, query: Query, stats: _Stats) -> pd.DataFrame:
-        if query.merged:
+    def _finish(self, frames, query: Query, streams, stats: _Stats) -> pd.DataFrame:
+        if len(streams) > 1:
             frame, dropped = merge_frames(frames)
             stats.duplicates += dropped
             if query.max_items is not None and len(frame) > query.max_items:
@@ -615,15 +749,17 @@ class Client:
                 stats.truncated = True
         else:
             frame = frames[0]
-        frame.attrs["imgframe"] = self._attrs(query, stats)
+        frame.attrs["imgframe"] = self._attrs(query, streams, stats)
         return frame
 
-    def _attrs(self, query: Query, stats: _Stats) -> dict:
+    def _attrs(self, query: Query, streams, stats: _Stats, partial: bool = False) -> dict:
         return {
+            "source": self.source,
             "endpoint": self.endpoint,
             "project_id": self.project_id,
             "api_version": self.api_version,
             "detail": query.detail,
+            "filters": query.filters(),
             "queries": [dict(q) for q in stats.queries],
             "pages": stats.pages,
             "requests": stats.requests,
@@ -633,14 +769,15 @@ class Client:
             "marker_recoveries": stats.recoveries,
             "max_items": query.max_items,
             "truncated": stats.truncated,
+            "partial": partial,
             "foreign_next_links": list(stats.foreign),
             "loaded_at": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
 
-    def _bar(self, progress, query: Query):
+    def _bar(self, progress, query: Query, streams):
         from tqdm.auto import tqdm
 
-        return tqdm(total=None if query.merged else query.max_items, unit=" images",
+        return tqdm(total=None if len(streams) > 1 else query.max_items, unit=" images",
                     desc="imgframe", disable=not _want_progress(progress), leave=True,
                     dynamic_ncols=True)
 
@@ -669,24 +806,14 @@ def _attach_url(exc: ImgframeError, url: str) -> None:
 _VANISHED_PREFIX = "HTTP 400 Bad Request: "
 
 
-def _is_vanished_marker(message: str | None, marker: str) -> bool:
-    """True for Nova's vanished-marker 400: ``No image found with ID <marker>`` (maybe
-    prefixed ``HTTP 400 Bad Request: ``), and nothing else that mentions a marker."""
-    if not message:
-        return False
-    text = message.strip()
-    text = text.removeprefix(_VANISHED_PREFIX).strip()
-    return text.rstrip(".") == f"No image found with ID {marker}"
-
-
-def _next_href(links) -> str | None:
-    if not isinstance(links, list):
-        return None
-    for link in links:
-        if isinstance(link, dict) and link.get("rel") == "next" \
-                and isinstance(link.get("href"), str):
-            return link["href"]
-    return None
+def _options(query: Query) -> dict:
+    """The :meth:`Client.load` options that give ``query`` (for another source)."""
+    return {"status": list(query.statuses) or None, "name": query.name,
+            "changes_since": query.changes_since, "min_ram": query.min_ram,
+            "min_disk": query.min_disk, "visibility": query.visibility,
+            "hidden": query.hidden, "owner": query.owner, "tag": list(query.tags) or None,
+            "detail": query.detail, "page_size": query.page_size,
+            "max_items": query.max_items, "marker": query.marker}
 
 
 def _check_timeout(timeout):

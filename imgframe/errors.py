@@ -143,10 +143,15 @@ class PaginationError(ImgframeError):
 
 
 def server_message(body: bytes | str | None) -> str | None:
-    """Extract the fault message from a Nova/keystone error body, tolerating non-JSON.
+    """Extract the fault message from an error body (Nova, Glance, Huawei, keystone),
+    tolerating HTML and HTML junk inside JSON messages (Glance's ``<br />``).
 
     >>> server_message(b'{"badRequest": {"code": 400, "message": "bad limit"}}')
     'bad limit'
+    >>> server_message(b'{"message": "limit must be an integer<br /><br />", "code": "400"}')
+    'limit must be an integer'
+    >>> server_message(b'{"error_code": "APIGW.0301", "error_msg": "Incorrect IAM authentication"}')
+    'Incorrect IAM authentication'
     """
     if not body:
         return None
@@ -155,13 +160,17 @@ def server_message(body: bytes | str | None) -> str | None:
     try:
         data = json.loads(body)
     except ValueError:
-        text = re.sub(r"<[^>]+>", " ", body)
-        text = " ".join(text.split())
-        return text[:300] or None
+        return _plain(body)
     if isinstance(data, dict):
         for value in data.values():
             if isinstance(value, dict) and "message" in value:
-                return str(value["message"]).replace("&quot;", '"')
-        if "message" in data:
-            return str(data["message"])
+                return _plain(str(value["message"]).replace("&quot;", '"'))
+        for key in ("message", "error_msg", "error_description"):
+            if key in data:
+                return _plain(str(data[key]))
     return None
+
+
+def _plain(text: str) -> str | None:
+    text = re.sub(r"<[^>]+>", " ", text)
+    return " ".join(text.split())[:300] or None

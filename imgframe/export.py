@@ -1,8 +1,9 @@
 """Write an images frame to CSV (or Parquet) and read it back with its dtypes. Pure.
 
 CSV (RFC 4180: UTF-8, CRLF line ends, quoted fields may hold newlines): the frame's column
-order, timestamps as ISO 8601 UTC (``2020-03-14T12:00:00Z``), ``metadata`` (and any other
-dict/list cells) as JSON, no index. With ``safe=True`` a text cell a spreadsheet would take
+order, timestamps as ISO 8601 UTC (``2020-03-14T12:00:00Z``), ``metadata``, ``tags`` (and
+any other dict/list cells) as compact JSON (dict keys sorted), booleans ``True``/``False``,
+no index. With ``safe=True`` a text cell a spreadsheet would take
 for a formula (leading ``=``, ``+``, ``-``, ``@``, tab or carriage return, possibly behind
 apostrophes) gets one leading ``'``; :func:`read_csv` removes exactly that apostrophe
 again, so the round trip is exact. ``pd.read_csv`` on the file gives the same rows, ids
@@ -26,7 +27,8 @@ import pandas as pd
 from imgframe.errors import InvalidQueryError
 from imgframe.frame import COLUMNS, DTYPES, STATUS_DTYPE, STRING, TIMESTAMP
 
-__all__ = ["neutralise", "read_csv", "read_parquet", "to_csv", "to_parquet", "unneutralise"]
+__all__ = ["json_text", "neutralise", "read_csv", "read_parquet", "to_csv", "to_parquet",
+           "unneutralise"]
 
 # what gets one more leading apostrophe: a formula start (behind any apostrophes), or a
 # text of apostrophes only (the empty text included)
@@ -62,9 +64,19 @@ def _iso(series: pd.Series) -> pd.Series:
     return values.dt.strftime(fmt).astype(object).where(values.notna(), None)
 
 
+def json_text(value) -> str:
+    """A dict or list cell as CSV and Parquet hold it: compact JSON, dict keys sorted.
+
+    >>> json_text({"b": 1, "a": [True, None]})
+    '{"a":[true,null],"b":1}'
+    """
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True,
+                      default=str)
+
+
 def _json_cell(value):
     if isinstance(value, (dict, list, tuple)):
-        return json.dumps(value, ensure_ascii=False, default=str)
+        return json_text(value)
     return value
 
 
@@ -120,9 +132,16 @@ def _restore(frame: pd.DataFrame) -> pd.DataFrame:
         dtype = DTYPES.get(col, STRING if col.startswith("link_") else None)
         if dtype is None:
             out[col] = raw.astype(STRING) if raw.dtype == object else raw
-        elif col == "metadata":
+        elif dtype == np.dtype(object):   # metadata, tags: JSON
             out[col] = pd.Series([None if v is None or v is np.nan or pd.isna(v)
                                   else json.loads(v) for v in raw], dtype=object)
+        elif isinstance(dtype, pd.BooleanDtype):
+            words = {"True": True, "False": False, None: None}
+            odd = next((v for v in raw if v not in words), None)
+            if odd is not None:
+                raise InvalidQueryError(col, "True, False or empty", odd,
+                                        reason="not a boolean written by imgframe.to_csv")
+            out[col] = pd.array([words[v] for v in raw], dtype=dtype)
         elif dtype == TIMESTAMP:
             out[col] = pd.to_datetime(raw.astype(object).where(raw.notna(), None),
                                       format="ISO8601", utc=True).dt.as_unit("ns")
@@ -146,23 +165,29 @@ def read_csv(path_or_buf, *, safe: bool = True) -> pd.DataFrame:
     return _restore(raw)
 
 
+_JSON_COLUMNS = [c for c, d in DTYPES.items() if d == np.dtype(object)]   # metadata, tags
+
+
 def to_parquet(df: pd.DataFrame, path) -> None:
-    """Write Parquet (needs pyarrow); ``metadata`` is stored as JSON text."""
+    """Write Parquet (needs pyarrow); ``metadata`` and ``tags`` are stored as JSON text (a
+    dict whose values have any type has no Parquet type; any reader can parse the text)."""
     frame = df.copy()
     frame.attrs = {}
-    if "metadata" in frame:
-        frame["metadata"] = pd.array([None if v is None else json.dumps(v, ensure_ascii=False)
-                                      for v in frame["metadata"]], dtype=STRING)
+    for col in _JSON_COLUMNS:
+        if col in frame:
+            frame[col] = pd.array([None if v is None else json_text(v) for v in frame[col]],
+                                  dtype=STRING)
     frame.to_parquet(path, index=False)
 
 
 def read_parquet(path) -> pd.DataFrame:
     """Read Parquet written by :func:`to_parquet`, with the frame's dtypes."""
     frame = pd.read_parquet(path)
-    if "metadata" in frame:
-        frame["metadata"] = pd.Series([None if v is None or pd.isna(v) else json.loads(v)
-                                       for v in frame["metadata"]], dtype=object)
+    for col in _JSON_COLUMNS:
+        if col in frame:
+            frame[col] = pd.Series([None if v is None or pd.isna(v) else json.loads(v)
+                                    for v in frame[col]], dtype=object)
     for col, dtype in DTYPES.items():
-        if col in frame and col != "metadata":
+        if col in frame and col not in _JSON_COLUMNS:
             frame[col] = frame[col].astype(dtype)
     return frame[[c for c in COLUMNS if c in frame] + [c for c in frame if c not in COLUMNS]]

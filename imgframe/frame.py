@@ -1,16 +1,19 @@
-"""Turn pages of the compute API's image dicts into one typed DataFrame. Pure, vectorised.
+"""Turn pages of image dicts into one typed DataFrame, whatever the API. Pure, vectorised.
 
 Columns are always :data:`COLUMNS` in that order (plus ``link_<rel>`` for any other link
-relation, after them), with :data:`DTYPES`, whatever the mode, so frames concatenate.
-Each column is collected with one comprehension over the page dicts and converted in
-one call (``pd.array``, ``pd.to_datetime``, ``Categorical.from_codes``); nothing is built
-row by row. Anything that is not the images JSON raises
-:class:`~imgframe.errors.MalformedResponseError`, never ``KeyError``/``TypeError``.
+relation, after them), with :data:`DTYPES`, whatever the source or mode, so frames
+concatenate. A source module (:mod:`imgframe.sources`) turns a page of its items into raw
+column lists (``Source.columns``: plain Python values, named by frame column); this module
+types them, column by column, by the column's kind (:data:`KINDS`): one comprehension or
+one C-level call per column (``pa.array``, ``pd.to_datetime``, ``Categorical.from_codes``),
+nothing row by row. Anything that is not the images JSON raises
+:class:`~imgframe.errors.MalformedResponseError` naming the API's own field, never
+``KeyError``/``TypeError``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import repeat
 from operator import itemgetter
 
@@ -22,11 +25,13 @@ from imgframe.errors import MalformedResponseError
 __all__ = [
     "COLUMNS",
     "DTYPES",
+    "KINDS",
     "STATUSES",
     "STATUS_DTYPE",
+    "FrameBuilder",
+    "display_status",
     "empty_frame",
     "frame_from_pages",
-    "FrameBuilder",
     "link_columns",
     "merge_frames",
 ]
@@ -37,27 +42,50 @@ STATUS_DTYPE = pd.CategoricalDtype(STATUSES)
 STRING = pd.StringDtype()
 TIMESTAMP = pd.DatetimeTZDtype("ns", "UTC")
 INT = pd.Int64Dtype()
+BOOL = pd.BooleanDtype()
 
-COLUMNS = [
-    "id", "name", "status", "progress", "created", "updated", "min_ram", "min_disk", "size",
-    "server_id", "disk_config", "metadata", "link_self", "link_bookmark", "link_alternate",
-]
-DTYPES = {
-    "id": STRING, "name": STRING, "status": STATUS_DTYPE, "progress": INT,
-    "created": TIMESTAMP, "updated": TIMESTAMP, "min_ram": INT, "min_disk": INT, "size": INT,
-    "server_id": STRING, "disk_config": STRING, "metadata": np.dtype(object),
-    "link_self": STRING, "link_bookmark": STRING, "link_alternate": STRING,
+#: column -> kind; the kind decides the dtype, the per-page checks and the conversion
+KINDS = {
+    "id": "string", "name": "string", "status": "status", "status_raw": "string",
+    "progress": "int", "created": "time", "updated": "time", "min_ram": "int",
+    "min_disk": "int", "size": "int", "virtual_size": "int", "visibility": "string",
+    "owner": "string", "protected": "bool", "hidden": "bool", "disk_format": "string",
+    "container_format": "string", "checksum": "string", "os_hash_algo": "string",
+    "os_hash_value": "string", "tags": "list", "server_id": "string", "disk_config": "string",
+    "metadata": "dict", "link_self": "string", "link_bookmark": "string",
+    "link_alternate": "string", "link_file": "string",
 }
-_BASE_RELS = ("self", "bookmark", "alternate")
-_INT_FIELDS = {"progress": "progress", "min_ram": "minRam", "min_disk": "minDisk",
-               "size": "OS-EXT-IMG-SIZE:size"}
+COLUMNS = list(KINDS)
+_KIND_DTYPES = {"string": STRING, "status": STATUS_DTYPE, "int": INT, "time": TIMESTAMP,
+                "bool": BOOL, "list": np.dtype(object), "dict": np.dtype(object)}
+DTYPES = {col: _KIND_DTYPES[kind] for col, kind in KINDS.items()}
 _STATUS_CODES = {s: i for i, s in enumerate(STATUSES)}
-_DETAIL_KEYS = ("id", "name", "status", "progress", "created", "updated", "minRam", "minDisk",
-                "OS-EXT-IMG-SIZE:size", "metadata", "links")
-_INDEX_KEYS = ("id", "name", "links")
-_TYPED_KEYS = {"status", "progress", "created", "updated", "minRam", "minDisk",
-               "OS-EXT-IMG-SIZE:size"}
 _NONE = type(None)
+_TYPE_NAMES = {_NONE: "null", str: "a string", int: "an integer", dict: "an object",
+               list: "a list", bool: "true or false"}
+# per kind: the Python types a raw value may have (checked page by page, while hot);
+# None: strings, validated once at the end by pyarrow/StringArray (cheaper than per page)
+_ALLOWED = {"string": None, "status": (str, _NONE), "int": (int, _NONE),
+            "time": (str, _NONE), "bool": (bool, _NONE), "list": (list, _NONE),
+            "dict": (dict, _NONE)}
+
+#: the API's status words -> the compute API's display status (Nova's
+#: ``ViewBuilder._get_status``); any other word is UNKNOWN
+DISPLAY_STATUS = {"active": "ACTIVE", "queued": "SAVING", "saving": "SAVING",
+                  "killed": "ERROR", "deleted": "DELETED", "pending_delete": "DELETED"}
+
+
+def display_status(raw: list) -> list:
+    """Map API status words (any case) to the display vocabulary; null stays null.
+
+    >>> display_status(["active", "queued", "pending_delete", "deactivated", None])
+    ['ACTIVE', 'SAVING', 'DELETED', 'UNKNOWN', None]
+    """
+    lut: dict = {None: None}
+    for value in set(raw).difference(lut):
+        word = value.lower() if isinstance(value, str) else value
+        lut[value] = DISPLAY_STATUS.get(word, "UNKNOWN")
+    return list(map(lut.__getitem__, raw))
 
 
 def empty_frame(extra_links: Iterable[str] = ()) -> pd.DataFrame:
@@ -69,7 +97,7 @@ def empty_frame(extra_links: Iterable[str] = ()) -> pd.DataFrame:
 
 
 def link_columns(links) -> dict[str, str]:
-    """Flatten a Nova ``links`` list into ``{"link_<rel>": href}``.
+    """Flatten a ``links`` list of ``{rel, href}`` into ``{"link_<rel>": href}``.
 
     >>> link_columns([{"rel": "self", "href": "http://h/v2.1/p/images/1"}])
     {'link_self': 'http://h/v2.1/p/images/1'}
@@ -79,17 +107,6 @@ def link_columns(links) -> dict[str, str]:
 
 def _bad(field: str, detail: str) -> MalformedResponseError:
     return MalformedResponseError(f"malformed images response: {field} {detail}")
-
-
-_TYPE_NAMES = {_NONE: "null", str: "a string", int: "an integer", dict: "an object",
-               list: "a list"}
-# per raw field: the types allowed (checked page by page, while the page is in cache)
-_ALLOWED = {
-    "id": None, "name": None, "status": (str, _NONE), "progress": (int, _NONE),
-    "created": (str, _NONE), "updated": (str, _NONE), "minRam": (int, _NONE),
-    "minDisk": (int, _NONE), "OS-EXT-IMG-SIZE:size": (int, _NONE), "metadata": (dict, _NONE),
-    "links": (list, _NONE), "server": (dict, _NONE), "OS-DCF:diskConfig": None,
-}  # None: strings, validated once at the end by StringArray (cheaper than per page)
 
 
 def _check_types(values: list, field: str, allowed: tuple[type, ...]) -> None:
@@ -138,9 +155,13 @@ def _ints(values: list, field: str) -> pd.arrays.IntegerArray:
         raise _bad(field, f"out of range: {exc}") from exc
 
 
+def _bools(values: list, field: str) -> pd.arrays.BooleanArray:
+    return pd.array(values, dtype=BOOL)
+
+
 def _times(values: list, field: str) -> pd.DatetimeIndex:
     try:
-        # "ISO8601" takes Nova's %Y-%m-%dT%H:%M:%SZ on pandas' C fast path (15x strptime)
+        # "ISO8601" takes %Y-%m-%dT%H:%M:%SZ on pandas' C fast path (15x strptime)
         out = pd.to_datetime(values, format="ISO8601", utc=True)
         return pd.DatetimeIndex(out).as_unit("ns")
     except (ValueError, TypeError, OverflowError) as exc:
@@ -160,56 +181,86 @@ def _parses(value) -> bool:
 
 
 def _status_codes(values: list) -> np.ndarray:
-    """Category codes (int8, -1 for null) of Nova status words; unknown words -> UNKNOWN."""
+    """Category codes (int8, -1 for null) of display status words; unknown words -> UNKNOWN."""
     lut: dict = {None: -1}
     for value in set(values).difference(lut):
         lut[value] = _STATUS_CODES.get(value.upper(), _STATUS_CODES["UNKNOWN"])
     return np.fromiter(map(lut.__getitem__, values), dtype=np.int8, count=len(values))
 
 
-def _join_ints(chunks: list) -> pd.arrays.IntegerArray:
-    values = np.concatenate([c.to_numpy(dtype="int64", na_value=0) for c in chunks])
-    mask = np.concatenate([np.asarray(c.isna(), dtype=bool) for c in chunks])
-    return pd.arrays.IntegerArray(values, mask)
+def column(items: list, key: str) -> list:
+    """``key`` from every item, in one C-level pass; a missing key gives ``None``.
 
-
-def _join_times(chunks: list) -> pd.DatetimeIndex:
-    return chunks[0].append(chunks[1:]) if len(chunks) > 1 else chunks[0]
-
-
-def _objects(values: list, n: int) -> np.ndarray:
-    out = np.empty(n, dtype=object)
-    out[:] = values
-    return out
-
-
-def _column(items: list, key: str) -> list:
-    """``key`` from every item, in one C-level pass; a missing key gives ``None``."""
+    >>> column([{"a": 1}, {}], "a")
+    [1, None]
+    """
     try:
         return list(map(itemgetter(key), items))
     except KeyError:
         return list(map(dict.get, items, repeat(key)))
 
 
+def _kind(col: str) -> str:
+    return KINDS.get(col, "string")   # extra link_<rel> columns are strings
+
+
+def _na_chunk(kind: str, m: int, constant=None):
+    """``m`` missing (or constant) values of a kind, in the form its chunks take."""
+    if kind == "status":
+        code = -1 if constant is None else _STATUS_CODES[constant]
+        return np.full(m, code, dtype=np.int8)
+    if kind == "int":
+        return pd.arrays.IntegerArray(np.zeros(m, dtype=np.int64), np.ones(m, dtype=bool))
+    if kind == "bool":
+        return pd.arrays.BooleanArray(np.zeros(m, dtype=bool), np.ones(m, dtype=bool))
+    if kind == "time":
+        return pd.DatetimeIndex(np.full(m, np.datetime64("NaT", "ns"))).tz_localize("UTC")
+    return [constant] * m
+
+
+def _join(kind: str, chunks: list, n: int):
+    if kind == "status":
+        return pd.Categorical.from_codes(np.concatenate(chunks), dtype=STATUS_DTYPE)
+    if kind in ("int", "bool"):
+        return type(chunks[0])._concat_same_type(chunks) if len(chunks) > 1 else chunks[0]
+    if kind == "time":
+        return chunks[0].append(chunks[1:]) if len(chunks) > 1 else chunks[0]
+    values = chunks[0] if len(chunks) == 1 else [v for c in chunks for v in c]
+    if kind in ("list", "dict"):
+        out = np.empty(n, dtype=object)
+        out[:] = values
+        return out
+    return values
+
+
 class FrameBuilder:
-    """Accumulate pages into column lists as they arrive, then type them in one go.
+    """Accumulate pages into typed column chunks as they arrive, then join them once.
 
-    Each page's fields are pulled out (and type-checked) right after it is parsed, while
-    its dicts are still in the CPU cache; :meth:`frame` converts each column once.
+    ``extract(items) -> {column: [raw value per item]}`` is the source's mapping (see
+    :mod:`imgframe.sources`); columns it leaves out are NA, or ``constants[column]`` (the
+    status a query pinned, say). ``fields`` names each column's field in the API, for error
+    messages. Numbers, times and statuses are typed right after each page is parsed, while
+    its dicts are still in the CPU cache; :meth:`frame` only joins the chunks (strings are
+    validated there, in one C-level pass per column).
 
-    >>> b = FrameBuilder(detail=False)
-    >>> b.add([{"id": "a", "name": None, "links": []}])
-    >>> b.frame()["id"].tolist()
-    ['a']
+    >>> b = FrameBuilder(lambda items: {"id": [i["id"] for i in items]})
+    >>> b.add([{"id": "a"}])
+    >>> b.frame()[["id", "status"]].values.tolist()
+    [['a', nan]]
     """
 
-    def __init__(self, detail: bool = True, pinned_status: str | None = None):
-        self.detail = detail
-        self.pinned_status = pinned_status
-        self.keys = _DETAIL_KEYS if detail else _INDEX_KEYS
-        self.cols: dict[str, list] = {k: [] for k in self.keys if k not in _TYPED_KEYS}
-        self.typed: dict[str, list] = {k: [] for k in self.keys if k in _TYPED_KEYS}
-        self.links: dict[str, list] = {rel: [] for rel in _BASE_RELS}
+    def __init__(self, extract: Callable[[list], dict] | None = None, *,
+                 constants: dict | None = None, fields: dict | None = None):
+        if extract is None:
+            from imgframe.sources import nova
+
+            extract = nova.SOURCE.extract(detail=True)
+        self.extract = extract
+        self.constants = dict(constants or {})
+        self.fields = dict(fields or {})
+        self.chunks: dict[str, list] = {}
+        self.sizes: list[int] = []
+        self.ids: list[str] = []
         self.n = 0
 
     def add(self, items: list) -> None:
@@ -224,92 +275,87 @@ class FrameBuilder:
             raise _bad("image", f"must be an object, got {odd!r}"[:300])
         if not all(map(dict.__contains__, items, repeat("id"))):
             raise _bad("image", "without an 'id'")
+        raw = self.extract(items)
+        if "status" not in raw and "status_raw" in raw:
+            _check_types(raw["status_raw"], self._field("status_raw"), (str, _NONE))
+            raw["status"] = display_status(raw["status_raw"])
         page = {}
-        for key in self.keys:
-            values = _column(items, key)
-            if _ALLOWED[key] is not None:
-                _check_types(values, key, _ALLOWED[key])
-            page[key] = values
-        if self.detail:
-            servers = _column(items, "server")
-            _check_types(servers, "server", _ALLOWED["server"])
-            page["server_id"] = ([s.get("id") if s else None for s in servers]
-                                 if any(servers) else servers)
-            page["disk_config"] = _column(items, "OS-DCF:diskConfig")
-        links = _page_links(page.pop("links"))
-        typed = {}  # numbers and times are converted now, while the page is in cache
-        if self.detail:
-            typed["status"] = _status_codes(page.pop("status"))
-            for key in ("created", "updated"):
-                typed[key] = _times(page.pop(key), key)
-            for key in _INT_FIELDS.values():
-                typed[key] = _ints(page.pop(key), key)
-        for key, chunk in typed.items():
-            self.typed[key].append(chunk)
-        for key, values in page.items():
-            self.cols.setdefault(key, []).extend(values)
+        for col, values in raw.items():
+            kind = _kind(col)
+            field = self._field(col)
+            if _ALLOWED[kind] is not None:
+                _check_types(values, field, _ALLOWED[kind])
+            if kind == "status":
+                page[col] = _status_codes(values)
+            elif kind == "int":
+                page[col] = _ints(values, field)
+            elif kind == "bool":
+                page[col] = _bools(values, field)
+            elif kind == "time":
+                page[col] = _times(values, field)
+            else:
+                page[col] = values
         m = len(items)
-        for rel in links.keys() - self.links.keys():
-            self.links[rel] = [None] * self.n
-        for rel, column in self.links.items():
-            column.extend(links.get(rel) or repeat(None, m))
+        for col in page.keys() - self.chunks.keys():   # a column first seen on this page
+            kind = _kind(col)
+            self.chunks[col] = [_na_chunk(kind, size, self.constants.get(col))
+                                for size in self.sizes]
+        for col, chunks in self.chunks.items():
+            chunks.append(page[col] if col in page
+                          else _na_chunk(_kind(col), m, self.constants.get(col)))
+        self.ids.extend(raw["id"])
+        self.sizes.append(m)
         self.n += m
+
+    def _field(self, col: str) -> str:
+        return self.fields.get(col, col)
+
+    @property
+    def last_id(self) -> str | None:
+        return self.ids[-1] if self.ids else None
 
     def frame(self) -> pd.DataFrame:
         """The typed DataFrame of everything added so far."""
-        n, c = self.n, self.cols
+        n = self.n
+        extra = sorted(c for c in self.chunks if c not in KINDS)
         if not n:
-            return empty_frame(sorted(self.links.keys() - set(_BASE_RELS)))
-        cols: dict = {"id": _strings(c["id"], "id", nullable=False),
-                      "name": _strings(c["name"], "name")}
-        if self.detail:
-            t = self.typed
-            cols["status"] = pd.Categorical.from_codes(np.concatenate(t["status"]),
-                                                       dtype=STATUS_DTYPE)
-            cols["progress"] = _join_ints(t["progress"])
-            cols["created"] = _join_times(t["created"])
-            cols["updated"] = _join_times(t["updated"])
-            for col in ("min_ram", "min_disk", "size"):
-                cols[col] = _join_ints(t[_INT_FIELDS[col]])
-            cols["server_id"] = _strings(c["server_id"], "server.id")
-            cols["disk_config"] = _strings(c["disk_config"], "OS-DCF:diskConfig")
-            cols["metadata"] = _objects(c["metadata"], n)
-        else:
-            code = -1 if self.pinned_status is None else _STATUS_CODES[self.pinned_status]
-            cols["status"] = pd.Categorical.from_codes(np.full(n, code, dtype=np.int8),
-                                                       dtype=STATUS_DTYPE)
-            for col in ("progress", "min_ram", "min_disk", "size"):
-                cols[col] = pd.array(np.zeros(n, dtype=np.int64), dtype=INT)
-                cols[col][:] = pd.NA
-            for col in ("created", "updated"):
-                cols[col] = pd.DatetimeIndex(np.full(n, np.datetime64("NaT", "ns"))
-                                             ).tz_localize("UTC")
-            for col in ("server_id", "disk_config"):
-                cols[col] = pd.array([None] * n, dtype=STRING)
-            cols["metadata"] = _objects([None] * n, n)
-        for rel, hrefs in self.links.items():
-            cols[f"link_{rel}"] = _strings(hrefs, f"links[{rel}].href")
-        return pd.DataFrame({k: cols[k] for k in _ordered(cols)}, copy=False)
+            return empty_frame([c.removeprefix("link_") for c in extra])
+        cols = {}
+        for col in COLUMNS + extra:
+            kind = _kind(col)
+            chunks = self.chunks.get(col) or [_na_chunk(kind, n, self.constants.get(col))]
+            values = _join(kind, chunks, n)
+            if kind == "string":
+                values = _strings(values, self._field(col), nullable=col != "id")
+            cols[col] = values
+        return pd.DataFrame(cols, copy=False)
 
 
 def frame_from_pages(pages: Iterable[list], detail: bool = True,
-                     pinned_status: str | None = None) -> pd.DataFrame:
-    """Build the typed frame from pages (lists) of image dicts, in the order given.
+                     pinned_status: str | None = None, source=None) -> pd.DataFrame:
+    """Build the typed frame from pages (lists) of one API's image dicts, in the order given.
 
-    ``detail=False`` pages (id, name, links) give NA for the detail columns, and ``status``
-    is ``pinned_status`` (the status the query asked for) or NA.
+    ``source`` is an :mod:`imgframe.sources` module's ``SOURCE`` (default: Nova's proxy).
+    Nova ``detail=False`` pages (id, name, links) give NA for the detail columns, and
+    ``status`` is ``pinned_status`` (the status the query asked for) or NA.
     """
-    builder = FrameBuilder(detail, pinned_status)
+    if source is None:
+        from imgframe.sources import nova
+
+        source = nova.SOURCE
+    builder = source.builder(detail=detail, pinned=(pinned_status, None))
     for page in pages:
         builder.add(page)
     return builder.frame()
 
 
-def _page_links(all_links: list) -> dict[str, list]:
-    """``{rel: [href or None per item]}`` for one page's ``links`` values."""
+def links_by_rel(all_links: list) -> dict[str, list]:
+    """``{"link_<rel>": [href or None per item]}`` for a page's ``links`` lists (Nova's
+    ``[{rel, href}, ...]`` form)."""
     fast = _standard_links(all_links)
     if fast is not None:
         return fast
+    _check_types(all_links, "links", (list, _NONE))
     try:
         maps = [{link["rel"]: link["href"] for link in links} if links else {}
                 for links in all_links]
@@ -317,10 +363,10 @@ def _page_links(all_links: list) -> dict[str, list]:
         raise _bad("links", "must be a list of {rel, href} objects") from None
     rels = set().union(*maps)
     _check_types(list(rels), "links rel", (str,))
-    out = {}
-    for rel in rels:
-        out[rel] = [m.get(rel) for m in maps]
-    return out
+    return {f"link_{rel}": [m.get(rel) for m in maps] for rel in rels}
+
+
+_BASE_RELS = ("self", "bookmark", "alternate")
 
 
 def _standard_links(all_links: list) -> dict | None:
@@ -336,7 +382,7 @@ def _standard_links(all_links: list) -> dict | None:
             # itemgetter("rel") raises TypeError on anything but a mapping (-> general path)
             if set(map(itemgetter("rel"), nth)) != {rel}:
                 return None
-            out[rel] = list(map(itemgetter("href"), nth))  # types checked in frame()
+            out[f"link_{rel}"] = list(map(itemgetter("href"), nth))  # types checked later
     except (TypeError, KeyError):
         return None
     return out
@@ -351,7 +397,7 @@ def merge_frames(frames: list[pd.DataFrame]) -> tuple[pd.DataFrame, int]:
     else:
         merged = pd.concat(frames, ignore_index=True)
         for col in merged.columns:
-            if col.startswith("link_"):
+            if col not in KINDS:   # an extra link_<rel> some frames lack
                 merged[col] = merged[col].astype(STRING)
         merged = merged[_ordered(merged.columns)]
     before = len(merged)

@@ -3,12 +3,13 @@
 Blind to HTTP, in the manner of python-api-core's ``page_iterator``: a
 :class:`PageIterator` takes ``fetch(marker) -> Page`` and decides, page by page,
 
-1. **where to go next**: the ``marker`` from the page's next href if it has one, else the
-   last id of the page (the href's scheme/host/port never matter: the caller rebuilds the
-   URL on its configured endpoint);
+1. **where to go next**: the ``marker`` from the page's next href (or its next marker) if
+   it has one, else the last id of the page (the href's scheme/host/port never matter: the
+   caller rebuilds the URL on its configured endpoint);
 2. **whether to go on**: while there is a next link, or the page was full (a full page
    without a link is followed once more, to be sure); stop on an empty page, or a short
-   page without a link;
+   page without a link, unless ``until_empty`` (an API with no next link and an
+   undocumented page-size cap: only an empty page ends it);
 3. **when to give up**: a marker seen before, or a page made only of ids already seen,
    raises :class:`~imgframe.errors.PaginationError` instead of looping.
 
@@ -32,10 +33,12 @@ __all__ = ["MarkerNotFound", "Page", "PageIterator", "marker_from_href"]
 
 @dataclass
 class Page:
-    """One page as the server sent it: raw image dicts and the next href, if any."""
+    """One page as the server sent it: raw image dicts, and the next href or the next
+    marker (an API without links, e.g. Huawei IMS's ``page_info.next_marker``), if any."""
 
     items: list
     next_href: str | None = None
+    next_marker: str | None = None
 
 
 class MarkerNotFound(Exception):
@@ -95,9 +98,10 @@ class PageIterator:
 
     def __init__(self, fetch: Callable[[str | None], Page], *, page_size: int,
                  marker: str | None = None, max_items: int | None = None,
-                 seen: set[str] | None = None):
+                 seen: set[str] | None = None, until_empty: bool = False):
         self._fetch = fetch
         self.page_size = page_size
+        self.until_empty = until_empty
         self.max_items = max_items
         self.start_marker = marker
         self.seen: set[str] = set() if seen is None else seen
@@ -162,10 +166,14 @@ class PageIterator:
         return new, ids_new
 
     def _next_marker(self, page: Page, ids: list[str]) -> str | None:
-        """The three rules: a next link, or a full page, means go on; else stop."""
+        """The three rules: a next link (or marker), or a full page, means go on; else
+        stop. With ``until_empty`` (an API whose short page proves nothing) only an empty
+        page ends the listing."""
         if page.next_href:
             return marker_from_href(page.next_href) or ids[-1]
-        if len(ids) >= self.page_size:
+        if page.next_marker:
+            return page.next_marker
+        if self.until_empty or len(ids) >= self.page_size:
             return ids[-1]
         return None
 

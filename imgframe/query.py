@@ -32,6 +32,7 @@ __all__ = [
     "normalize_status",
     "parse_endpoint",
     "parse_microversion",
+    "parse_service_endpoint",
     "parse_time",
 ]
 
@@ -188,7 +189,8 @@ def _check_id(value, parameter: str) -> str:
 
 @dataclass(frozen=True)
 class Query:
-    """A validated listing query. ``requests()`` gives what to send, one entry per stream."""
+    """A validated listing query, API-neutral. A source (:mod:`imgframe.sources`) turns it
+    into request streams; ``requests()`` is Nova's translation (kept for callers of 0.1)."""
 
     detail: bool = True
     statuses: tuple[str, ...] = ()
@@ -199,42 +201,53 @@ class Query:
     page_size: int = MAX_PAGE_SIZE
     max_items: int | None = None
     marker: str | None = None
+    visibility: str | None = None
+    hidden: bool | None = None
+    owner: str | None = None
+    tags: tuple[str, ...] = ()
+
+    def filter_items(self) -> list[tuple[str, object]]:
+        """``[(parameter, value), ...]`` of the filters given (as the user named them)."""
+        out = [("status", self.statuses), ("name", self.name),
+               ("changes_since", self.changes_since), ("min_ram", self.min_ram),
+               ("min_disk", self.min_disk), ("visibility", self.visibility),
+               ("hidden", self.hidden), ("owner", self.owner), ("tag", self.tags)]
+        return [(k, v) for k, v in out if v is not None and v != ()]
+
+    def filters(self) -> dict:
+        """The filters given, JSON-friendly (times as ISO text), for ``attrs``."""
+        out = {}
+        for key, value in self.filter_items():
+            if isinstance(value, pd.Timestamp):
+                value = format_time(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[key] = value
+        return out
 
     def requests(self) -> list[tuple[str | None, dict[str, str]]]:
-        """Return ``[(pinned display status or None, params), ...]``, params as sent.
+        """Nova's request streams: ``[(pinned display status or None, params), ...]``."""
+        from imgframe.sources import nova
 
-        Params exclude ``marker`` (the pager adds it). One entry per Glance status.
-        """
-        base: dict[str, str] = {}
-        if self.name is not None:
-            base["name"] = f"eq:{self.name}" if ":" in self.name else self.name
-        if self.changes_since is not None:
-            base["changes-since"] = format_time(self.changes_since)
-        if self.min_ram is not None:
-            base["minRam"] = str(self.min_ram)
-        if self.min_disk is not None:
-            base["minDisk"] = str(self.min_disk)
-        base["limit"] = str(self.page_size)
-        if not self.statuses:
-            return [(None, base)]
-        out = []
-        for display in self.statuses:
-            for glance in GLANCE_STATUSES[display]:
-                out.append((display, {"status": glance, **base}))
-        return out
+        return [(s.pinned[0], dict(s.params)) for s in nova.SOURCE.streams(self)]
 
     @property
     def merged(self) -> bool:
-        """True when several request streams must be merged into Nova's order."""
+        """True when several Nova request streams must be merged into Nova's order."""
         return len(self.requests()) > 1
 
 
+VISIBILITIES = ("public", "private", "shared", "community", "all")
+
+
 def build_query(*, status=None, name=None, changes_since=None, min_ram=None, min_disk=None,
-                detail=True, page_size=MAX_PAGE_SIZE, max_items=None, marker=None) -> Query:
+                detail=True, page_size=MAX_PAGE_SIZE, max_items=None, marker=None,
+                visibility=None, hidden=None, owner=None, tag=None) -> Query:
     """Validate the user's filters and paging options; raise before anything is sent.
 
-    ``min_ram``/``min_disk`` are sent as ``minRam``/``minDisk``; note that real Nova (through
-    Glance) treats them as *exact* matches, not minimums.
+    ``min_ram``/``min_disk`` are *exact* matches on real Nova and Glance, not minimums.
+    ``tag`` is one tag or a list (an image must carry all of them). Whether a source can
+    apply a filter is checked by the source (``Source.check``).
     """
     statuses = normalize_status(status)
     if name is not None and not isinstance(name, str):
@@ -251,9 +264,38 @@ def build_query(*, status=None, name=None, changes_since=None, min_ram=None, min
         max_items = check_int(max_items, "max_items", minimum=1)
     if marker is not None:
         marker = _check_id(marker, "marker")
+    if visibility is not None:
+        word = visibility.strip().lower() if isinstance(visibility, str) else None
+        if word not in VISIBILITIES:
+            raise InvalidQueryError("visibility", f"one of {', '.join(VISIBILITIES)}",
+                                    visibility)
+        visibility = word
+    if hidden is not None and not isinstance(hidden, bool):
+        raise InvalidQueryError("hidden", "None (hidden and visible), True (only hidden) or "
+                                "False (only not hidden)", hidden)
+    if owner is not None:
+        owner = _check_id(owner, "owner")
+    tags = _check_tags(tag)
     return Query(detail=detail, statuses=statuses, name=name, changes_since=since,
                  min_ram=min_ram, min_disk=min_disk, page_size=page_size,
-                 max_items=max_items, marker=marker)
+                 max_items=max_items, marker=marker, visibility=visibility, hidden=hidden,
+                 owner=owner, tags=tags)
+
+
+def _check_tags(tag) -> tuple[str, ...]:
+    allowed = "a tag (non-empty string) or a list of tags (an image must have all of them)"
+    if tag is None:
+        return ()
+    values = [tag] if isinstance(tag, str) else tag
+    if not isinstance(values, (list, tuple)) or not values:
+        raise InvalidQueryError("tag", allowed, tag)
+    out: list[str] = []
+    for value in values:
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidQueryError("tag", allowed, tag, reason=f"{value!r} is not a tag")
+        if value not in out:
+            out.append(value)
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -315,21 +357,7 @@ def parse_endpoint(endpoint, project_id=None, api_version="v2.1") -> Endpoint:
     Endpoint(root='https://c.example:8774', api_version='v2', project_id='abc')
     """
     allowed = "an http(s) URL of the compute API, e.g. https://compute.example.com:8774"
-    if not isinstance(endpoint, str):
-        raise InvalidQueryError("endpoint", allowed, endpoint)
-    try:
-        parts = urlsplit(endpoint.strip())
-        parts.port  # noqa: B018  (validates the port)
-    except ValueError as exc:
-        raise InvalidQueryError("endpoint", allowed, endpoint, reason=str(exc)) from exc
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise InvalidQueryError("endpoint", allowed, endpoint)
-    if "@" in parts.netloc:
-        raise InvalidQueryError("endpoint", allowed, "<URL with credentials>",
-                                reason="credentials in the URL are refused; use token=")
-    if parts.query or parts.fragment:
-        raise InvalidQueryError("endpoint", allowed, endpoint,
-                                reason="no query string or fragment")
+    parts = _split_url(endpoint, "endpoint", allowed)
     version = _normalize_version(api_version)
     segments = [s for s in parts.path.split("/") if s]
     url_project = None
@@ -350,6 +378,44 @@ def parse_endpoint(endpoint, project_id=None, api_version="v2.1") -> Endpoint:
     path = "/".join(segments)
     root = f"{parts.scheme.lower()}://{parts.netloc}" + (f"/{path}" if path else "")
     return Endpoint(root=root, api_version=version, project_id=project_id)
+
+
+def parse_service_endpoint(endpoint, project_id=None, *, parameter: str = "endpoint",
+                           what: str = "the API") -> Endpoint:
+    """Validate a versionless service root (Glance, IMS); a trailing ``/v2`` is dropped.
+
+    >>> parse_service_endpoint("https://image.example.com:9292/v2/")
+    Endpoint(root='https://image.example.com:9292', api_version='v2', project_id=None)
+    """
+    allowed = f"an http(s) URL of {what}, e.g. https://image.example.com:9292"
+    parts = _split_url(endpoint, parameter, allowed)
+    segments = [s for s in parts.path.split("/") if s]
+    if segments and segments[-1].lower() in ("v2", "v2.0"):
+        segments = segments[:-1]
+    if project_id is not None:
+        _check_id(project_id, "project_id")
+    path = "/".join(segments)
+    root = f"{parts.scheme.lower()}://{parts.netloc}" + (f"/{path}" if path else "")
+    return Endpoint(root=root, api_version="v2", project_id=project_id)
+
+
+def _split_url(endpoint, parameter: str, allowed: str):
+    if not isinstance(endpoint, str):
+        raise InvalidQueryError(parameter, allowed, endpoint)
+    try:
+        parts = urlsplit(endpoint.strip())
+        parts.port  # noqa: B018  (validates the port)
+    except ValueError as exc:
+        raise InvalidQueryError(parameter, allowed, endpoint, reason=str(exc)) from exc
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise InvalidQueryError(parameter, allowed, endpoint)
+    if "@" in parts.netloc:
+        raise InvalidQueryError(parameter, allowed, "<URL with credentials>",
+                                reason="credentials in the URL are refused; use token=")
+    if parts.query or parts.fragment:
+        raise InvalidQueryError(parameter, allowed, endpoint,
+                                reason="no query string or fragment")
+    return parts
 
 
 def parse_microversion(value) -> str | None:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import imgframe.accessor  # noqa: F401  (registers df.images)
 from imgframe.errors import InvalidQueryError
+from imgframe.frame import COLUMNS, DTYPES
 
 STATUS_DTYPE = pd.CategoricalDtype(["ACTIVE", "SAVING", "DELETED", "ERROR", "UNKNOWN"])
 SNAPSHOT_NAME = 'snap, "quoted"\nline'
@@ -41,6 +42,14 @@ METADATA = {
 
 
 def fixed_frame() -> pd.DataFrame:
+    frame = _base_frame()
+    for col in COLUMNS:   # the columns not set here: NA, with the loader's dtype
+        if col not in frame:
+            frame[col] = pd.Series([None] * len(frame), dtype=DTYPES[col])
+    return frame[COLUMNS]
+
+
+def _base_frame() -> pd.DataFrame:
     """Ten images with the loader's exact dtypes: every status, a null name, a snapshot,
     list metadata, hostile names, a null ``updated``, times from Dec 2025 to Apr 2026."""
     ids = [r[0] for r in ROWS]
@@ -71,6 +80,13 @@ def fixed_frame() -> pd.DataFrame:
         "link_self": s([f"http://h/v2.1/p/images/{x}" for x in ids]),
         "link_bookmark": s([f"http://h/p/images/{x}" for x in ids]),
         "link_alternate": s([f"http://glance/images/{x}" for x in ids]),
+        "visibility": s(["public", "private", "shared", "community", "public", "private",
+                         "public", "public", None, "private"]),
+        "owner": s(["p1", "p2", "p1", "p3", "p2", "p2", "p1", "p1", None, "p3"]),
+        "protected": pd.array([True, False] * 5, dtype="boolean"),
+        "hidden": pd.array([False] * 9 + [True], dtype="boolean"),
+        "tags": pd.Series([["lts"], ["lts", "gpu"], [], None, ["gpu"], [], ["lts"], [],
+                           ["cis"], ["lts", "cis"]], dtype=object).array,
     })
 
 

@@ -403,7 +403,7 @@ def test_vanished_marker_in_load(srv):
 
         def fetch(url, params, stats):
             page = original(url, params, stats)
-            if "marker" not in params:
+            if "marker" not in dict(params):
                 s.remove_image(ids[19])
             return page
 
@@ -600,7 +600,7 @@ def test_malformed_items_are_an_error_with_context():
 
         def parse(response, url, params):  # the 3rd page carries a non-integer minRam
             page = original(response, url, params)
-            if params.get("marker") == good["id"].iloc[19]:
+            if dict(params).get("marker") == good["id"].iloc[19]:
                 page.items[4]["minRam"] = "512"
             return page
 
@@ -649,7 +649,7 @@ def _fake_error_on_marker(c, status, message, request_id="req-42"):
 
     def send(url, params, stats):
         response = original(url, params, stats)
-        if params.get("marker"):
+        if dict(params).get("marker"):
             response.status_code = status
             response._content = (f'{{"badRequest": {{"code": {status}, '
                                  f'"message": "{message}"}}}}').encode()
@@ -685,7 +685,7 @@ def test_prefixed_nova_vanished_marker_400_still_recovers(srv):
 
         def send(url, params, stats):
             response = original(url, params, stats)
-            if params.get("marker") == ids[19]:
+            if dict(params).get("marker") == ids[19]:
                 response.status_code = 400
                 response._content = (b'{"badRequest": {"code": 400, "message": '
                                      b'"HTTP 400 Bad Request: No image found with ID '

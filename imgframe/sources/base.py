@@ -1,0 +1,145 @@
+"""What every source module provides, with the defaults most APIs share. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from imgframe.errors import InvalidQueryError
+from imgframe.frame import FrameBuilder, column
+from imgframe.pages import Page
+from imgframe.query import Endpoint, Query, format_time, parse_service_endpoint
+
+__all__ = ["Source", "Stream", "absolute", "glance_base_columns"]
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One request stream of a query: its parameters (pairs, in order, ``marker`` excluded:
+    the pager adds it) and the values the query pins for columns the items may lack."""
+
+    params: tuple[tuple[str, str], ...]
+    pinned: tuple[str | None, str | None] = (None, None)   # (display status, raw status)
+
+    def as_dict(self) -> dict:
+        """The parameters as a dict (a repeated name keeps a list), for ``attrs``."""
+        out: dict = {}
+        for key, value in self.params:
+            if key in out:
+                out[key] = (out[key] if isinstance(out[key], list) else [out[key]]) + [value]
+            else:
+                out[key] = value
+        return out
+
+
+@dataclass(frozen=True)
+class Source:
+    """How one images API is listed. Subclasses override what differs.
+
+    ``filters`` are the :func:`~imgframe.query.build_query` filters this API can apply;
+    anything else given is refused before a request is sent (:meth:`check`).
+    ``until_empty``: the API has no reliable end signal (no next link, an undocumented
+    page-size cap), so paging continues until an empty page.
+    """
+
+    name: str = ""
+    title: str = ""
+    filters: frozenset = frozenset()
+    until_empty: bool = False
+    api_version: str = "v2"
+    fields: dict = field(default_factory=dict)   # frame column -> the API's field name
+
+    # -- where --------------------------------------------------------------------------
+    def parse_endpoint(self, endpoint, project_id=None, api_version=None) -> Endpoint:
+        return parse_service_endpoint(endpoint, project_id, parameter="endpoint",
+                                      what=self.title)
+
+    def list_url(self, endpoint: Endpoint, detail: bool) -> str:
+        raise NotImplementedError
+
+    def headers(self, microversion: str | None) -> dict:
+        return {"Accept": "application/json"}
+
+    # -- what to send -------------------------------------------------------------------
+    def check(self, query: Query) -> None:
+        """Refuse, naming this source, a filter it cannot apply."""
+        for name, value in query.filter_items():
+            if name not in self.filters:
+                raise InvalidQueryError(name, f"None: {self.title} cannot filter by {name} "
+                                        f"(it filters by {', '.join(sorted(self.filters))})",
+                                        value)
+
+    def streams(self, query: Query) -> list[Stream]:
+        raise NotImplementedError
+
+    # -- what comes back ----------------------------------------------------------------
+    def page(self, data) -> Page:
+        raise NotImplementedError
+
+    def extract(self, detail: bool = True, pinned_raw: str | None = None, root: str = ""):
+        """``items -> {column: values}`` for this API's items."""
+        raise NotImplementedError
+
+    def builder(self, detail: bool = True, pinned=(None, None), root: str = "") -> FrameBuilder:
+        display, raw = pinned
+        constants = {"status": display, "status_raw": raw}
+        return FrameBuilder(self.extract(detail, raw, root), constants=constants,
+                            fields=self.fields)
+
+    def vanished_marker(self, status: int, message: str | None, marker: str) -> bool:
+        """True when an error answer means the marker image vanished mid-listing."""
+        if status != 400 or not message:
+            return False
+        text = message.strip().removeprefix("HTTP 400 Bad Request: ").strip()
+        return text.rstrip(".") == f"No image found with ID {marker}"
+
+    def not_found_hint(self, microversion: str | None) -> str:
+        return f" (check the endpoint: it should be the {self.title} root)"
+
+
+def absolute(root: str, hrefs: list) -> list:
+    """Join relative hrefs (``/v2/images/<id>``) to the endpoint root; others as given.
+
+    >>> absolute("http://h:9292", ["/v2/images/1", None, "http://x/y"])
+    ['http://h:9292/v2/images/1', None, 'http://x/y']
+    """
+    return [root + h if isinstance(h, str) and h.startswith("/") else h for h in hrefs]
+
+
+def glance_base_columns(items: list, root: str, base_keys: frozenset) -> dict:
+    """The columns Glance-shaped items (Glance v2 and Huawei IMS) fill the same way."""
+    self_links = absolute(root, column(items, "self"))
+    return {
+        "id": column(items, "id"),
+        "name": column(items, "name"),
+        "status_raw": column(items, "status"),
+        "created": column(items, "created_at"),
+        "updated": column(items, "updated_at"),
+        "min_ram": column(items, "min_ram"),
+        "min_disk": column(items, "min_disk"),
+        "visibility": column(items, "visibility"),
+        "owner": column(items, "owner"),
+        "protected": column(items, "protected"),
+        "disk_format": column(items, "disk_format"),
+        "container_format": column(items, "container_format"),
+        "tags": column(items, "tags"),
+        "metadata": [{k: v for k, v in item.items() if k not in base_keys} for item in items],
+        "link_self": self_links,
+        "link_alternate": self_links,
+        "link_file": absolute(root, column(items, "file")),
+    }
+
+
+GLANCE_FIELDS = {
+    "status_raw": "status", "created": "created_at", "updated": "updated_at",
+    "hidden": "os_hidden", "link_self": "self", "link_alternate": "self", "link_file": "file",
+}
+
+
+def time_param(op: str, ts) -> str:
+    """``gte:2026-01-01T00:00:00Z``: a Glance-style time filter value."""
+    return f"{op}:{format_time(ts)}"
+
+
+def quote_value(value: str) -> str:
+    return quote(value, safe="")

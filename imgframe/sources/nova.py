@@ -1,0 +1,155 @@
+"""Nova's compute images proxy: ``GET /v2[.1]/{project_id}/images[/detail]``. Pure.
+
+Huawei ECS serves it too, and calls it discarded. What is particular to it:
+
+* **status** is compared with *Glance's* words, so one displayed status can need several
+  streams: ``SAVING`` is Glance ``queued`` and ``saving`` (merged in Nova's order);
+* filters ``name`` (exact; ``eq:`` when it has a ``:``), ``status``, ``changes-since``
+  (inclusive), ``minRam``/``minDisk`` (exact matches, not minimums);
+* the next marker is in ``images_links[rel=next].href`` (absolute, possibly naming the
+  wrong host behind a proxy: only its marker is used);
+* a vanished marker is a 400 ``No image found with ID <marker>``;
+* items carry the display ``status`` and a ``progress`` (queued 25, saving 50), so the API's
+  own word (``status_raw``) is recovered where it is unambiguous; visibility, owner,
+  formats, checksums, tags and hidden images are not exposed (NA);
+* microversions up to 2.35 (the API is gone from 2.36).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from imgframe.errors import MalformedResponseError
+from imgframe.frame import column, links_by_rel
+from imgframe.pages import Page
+from imgframe.query import GLANCE_STATUSES, Endpoint, Query, format_time, parse_endpoint
+from imgframe.sources.base import Source, Stream
+
+__all__ = ["SOURCE", "NovaSource", "raw_status"]
+
+_FIELDS = {
+    "min_ram": "minRam", "min_disk": "minDisk", "size": "OS-EXT-IMG-SIZE:size",
+    "server_id": "server.id", "disk_config": "OS-DCF:diskConfig",
+}
+_SERVER_TYPES = (dict, type(None))
+
+
+def raw_status(status: list, progress: list) -> list:
+    """Glance's word behind Nova's display status where it is unambiguous, else None.
+
+    >>> raw_status(["SAVING", "SAVING", "ACTIVE", "ERROR", "UNKNOWN"], [25, 50, 100, 0, 0])
+    ['queued', 'saving', 'active', 'killed', None]
+    """
+    out = []
+    for s, p in zip(status, progress, strict=True):
+        if s == "ACTIVE":
+            out.append("active")
+        elif s == "ERROR":
+            out.append("killed")
+        elif s == "SAVING":
+            out.append({25: "queued", 50: "saving"}.get(p))
+        else:
+            out.append(None)
+    return out
+
+
+@dataclass(frozen=True)
+class NovaSource(Source):
+    def parse_endpoint(self, endpoint, project_id=None, api_version=None) -> Endpoint:
+        return parse_endpoint(endpoint, project_id, api_version or "v2.1")
+
+    def list_url(self, endpoint: Endpoint, detail: bool) -> str:
+        return endpoint.images_url(detail)
+
+    def headers(self, microversion):
+        out = {"Accept": "application/json"}
+        if microversion:
+            out["X-OpenStack-Nova-API-Version"] = microversion
+            out["OpenStack-API-Version"] = f"compute {microversion}"
+        return out
+
+    def check(self, query: Query) -> None:
+        if query.hidden is False:   # what Nova lists anyway: Glance's default hides them
+            query = _without_hidden(query)
+        super().check(query)
+
+    def streams(self, query: Query) -> list[Stream]:
+        base: list[tuple[str, str]] = []
+        if query.name is not None:
+            base.append(("name", f"eq:{query.name}" if ":" in query.name else query.name))
+        if query.changes_since is not None:
+            base.append(("changes-since", format_time(query.changes_since)))
+        if query.min_ram is not None:
+            base.append(("minRam", str(query.min_ram)))
+        if query.min_disk is not None:
+            base.append(("minDisk", str(query.min_disk)))
+        base.append(("limit", str(query.page_size)))
+        if not query.statuses:
+            return [Stream(tuple(base))]
+        return [Stream((("status", glance), *base), pinned=(display, glance))
+                for display in query.statuses for glance in GLANCE_STATUSES[display]]
+
+    def page(self, data) -> Page:
+        if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+            keys = sorted(data)[:5] if isinstance(data, dict) else type(data).__name__
+            raise MalformedResponseError(f"the JSON has no 'images' list (got {keys})")
+        return Page(data["images"], _next_href(data.get("images_links")))
+
+    def extract(self, detail: bool = True, pinned_raw: str | None = None, root: str = ""):
+        def detail_columns(items: list) -> dict:
+            cols = {"id": column(items, "id"), "name": column(items, "name"),
+                    "status": column(items, "status"), "progress": column(items, "progress"),
+                    "created": column(items, "created"), "updated": column(items, "updated")}
+            for col, key in _FIELDS.items():
+                if col not in ("server_id",):
+                    cols[col] = column(items, key)
+            servers = column(items, "server")
+            if not set(map(type, servers)).issubset(_SERVER_TYPES):
+                odd = next(s for s in servers if type(s) not in _SERVER_TYPES)
+                raise MalformedResponseError(
+                    f"malformed images response: server must be an object or null, "
+                    f"got {odd!r}"[:300])
+            cols["server_id"] = ([s.get("id") if s else None for s in servers]
+                                 if any(servers) else servers)
+            cols["metadata"] = column(items, "metadata")
+            cols.update(links_by_rel(column(items, "links")))
+            if pinned_raw is None:
+                statuses, progress = cols["status"], cols["progress"]
+                if all(type(s) is str for s in statuses):
+                    cols["status_raw"] = raw_status(statuses, progress)
+            return cols
+
+        def list_columns(items: list) -> dict:
+            cols = {"id": column(items, "id"), "name": column(items, "name")}
+            cols.update(links_by_rel(column(items, "links")))
+            return cols
+
+        return detail_columns if detail else list_columns
+
+    def not_found_hint(self, microversion):
+        if microversion:
+            return (f" (microversion {microversion} was sent; the images API exists only up "
+                    f"to 2.35)")
+        return " (check the endpoint: it should be the compute API root or .../v2.1/<project>)"
+
+
+def _without_hidden(query: Query) -> Query:
+    from dataclasses import replace
+
+    return replace(query, hidden=None)
+
+
+def _next_href(links) -> str | None:
+    if not isinstance(links, list):
+        return None
+    for link in links:
+        if isinstance(link, dict) and link.get("rel") == "next" \
+                and isinstance(link.get("href"), str):
+            return link["href"]
+    return None
+
+
+SOURCE = NovaSource(
+    name="nova", title="the compute images API",
+    filters=frozenset({"status", "name", "changes_since", "min_ram", "min_disk"}),
+    api_version="v2.1", fields=_FIELDS)
