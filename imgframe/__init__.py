@@ -20,6 +20,7 @@ from imgframe.errors import (
     TransportError,
 )
 from imgframe.export import read_csv, to_csv
+from imgframe.report import report
 from imgframe.trends import CatalogueChangedWarning, changes_since_trend
 from imgframe.widgets import explore
 
@@ -43,5 +44,6 @@ __all__ = [
     "load",
     "plotting",
     "read_csv",
+    "report",
     "to_csv",
 ]

@@ -1,4 +1,4 @@
-"""The ``imgframe`` command: demo, serve, export, trend.
+"""The ``imgframe`` command: demo, serve, export, report, trend.
 
 Library errors are turned into one clear line on stderr and exit status 1 at this edge;
 a traceback is never what a user sees for an expected failure.
@@ -133,6 +133,8 @@ def demo(n_images, out_dir, seed, notebook, progress):
         ):
             written[name] = _chart(draw, out_dir / name)
 
+        written["report.html"] = imgframe.report(df, out_dir / "report.html")
+
         html_note = None
         if notebook:
             try:
@@ -171,6 +173,7 @@ def demo(n_images, out_dir, seed, notebook, progress):
         "status.png": "images per status",
         "changes.png": "images updated per month, stacked by status",
         "trend.png": "images changed since each month start (server-side changes-since)",
+        "report.html": "the inventory as one interactive page (opens offline, no Jupyter)",
         "01_explore.html": "notebook 1 executed, with the explorer widget",
     }
     for name, path in written.items():
@@ -263,6 +266,55 @@ def export(endpoint, project_id, token, cloud, insecure, status, name, changes_s
     info = df.attrs.get("imgframe", {})
     note = " (truncated by --max-items)" if info.get("truncated") else ""
     click.echo(f"Wrote {len(df)} images to {output}{note}")
+
+
+@main.command()
+@_connection_options
+@click.option("--demo", is_flag=True, help="Report on the embedded sample catalogue instead.")
+@click.option("--images", "n_images", type=click.IntRange(1), default=3000, show_default=True,
+              help="With --demo: number of sample images.")
+@click.option("--seed", type=int, default=0, show_default=True, help="With --demo: seed.")
+@click.option("--input", "input_path", type=click.Path(exists=True, dir_okay=False,
+                                                       path_type=Path), default=None,
+              help="Report on a file written by `imgframe export` (.csv or .parquet).")
+@click.option("--max-items", type=int, default=None, help="Load at most this many images.")
+@click.option("--title", default=None, help="Page title (default: images and project).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("report.html"), show_default=True, help="HTML file to write.")
+@click.option("--progress/--no-progress", default=None)
+def report(endpoint, project_id, token, cloud, insecure, demo, n_images, seed, input_path,
+           max_items, title, output, progress):
+    """Write the inventory as one self-contained, interactive HTML page (works offline)."""
+    import imgframe
+
+    if demo and input_path:
+        raise click.UsageError("give --demo or --input, not both")
+    if input_path is not None:
+        suffix = input_path.suffix.lower()
+        if suffix == ".parquet":
+            from imgframe.export import read_parquet
+
+            df = read_parquet(input_path)
+        elif suffix == ".csv":
+            df = imgframe.read_csv(input_path)
+        else:
+            raise click.BadParameter(f"must end in .csv or .parquet, got {input_path.name!r}",
+                                     param_hint="'--input'")
+    elif demo:
+        from imgframe.server import ImageServer, sample_inventory
+
+        demo_token = "demo-" + os.urandom(8).hex()
+        with ImageServer(sample_inventory(n_images, seed=seed), token=demo_token) as srv:
+            df = imgframe.Client(srv.url, srv.project_id, token=demo_token).load(
+                max_items=max_items, progress=progress)
+    else:
+        client = _client(endpoint, project_id, token, cloud, insecure)
+        df = client.load(max_items=max_items, progress=progress)
+    path = imgframe.report(df, output, title=title)
+    info = df.attrs.get("imgframe", {})
+    note = " (truncated by --max-items)" if info.get("truncated") else ""
+    click.echo(f"Wrote a report of {len(df)} images to {path} "
+               f"({path.stat().st_size / 1e6:.1f} MB){note}")
 
 
 @main.command()
