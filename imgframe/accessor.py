@@ -136,6 +136,15 @@ def _unhashable_kind(series: pd.Series) -> str | None:
     return None
 
 
+def _strings_given(value: Any, parameter: str) -> list[str]:
+    """One string or a non-empty list of strings, as a list."""
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, (list, tuple, set, frozenset)) or not values \
+            or not all(isinstance(v, str) for v in values):
+        raise InvalidQueryError(parameter, "a string or a non-empty list of strings", value)
+    return list(values)
+
+
 def _as_list(value: Any) -> list:
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         return [value]
@@ -190,7 +199,8 @@ class ImagesAccessor:
     # -- select --------------------------------------------------------------------------
 
     def mask(self, status=None, name=None, since=None, until=None, min_ram=None,
-             min_disk=None, column: str = "updated") -> pd.Series:
+             min_disk=None, column: str = "updated", visibility=None, owner=None,
+             tag=None) -> pd.Series:
         """The boolean row mask ``select`` uses (same arguments)."""
         df = self._df
         column = _time_column(column)
@@ -224,6 +234,16 @@ class ImagesAccessor:
                 self._require(parameter, method="select")
                 col = pd.array(df[parameter], dtype="Int64")
                 keep &= (col >= floor).to_numpy(dtype=bool, na_value=False)
+        for parameter, value in (("visibility", visibility), ("owner", owner)):
+            if value is not None:
+                self._require(parameter, method="select")
+                wanted = _strings_given(value, parameter)
+                keep &= df[parameter].isin(wanted).to_numpy(dtype=bool, na_value=False)
+        if tag is not None:
+            self._require("tags", method="select")
+            wanted = set(_strings_given(tag, "tag"))
+            keep &= np.fromiter((isinstance(t, list) and wanted.issubset(t)
+                                 for t in df["tags"]), dtype=bool, count=len(df))
         return pd.Series(keep, index=df.index, name="selected")
 
     def _name_mask(self, name) -> np.ndarray:
@@ -249,7 +269,8 @@ class ImagesAccessor:
         return np.append(hits, False)[codes]  # code -1 (missing name) -> False
 
     def select(self, status=None, name=None, since=None, until=None, min_ram=None,
-               min_disk=None, column: str = "updated") -> pd.DataFrame:
+               min_disk=None, column: str = "updated", visibility=None, owner=None,
+               tag=None) -> pd.DataFrame:
         """Rows matching every given condition.
 
         ``status``: one display status or several (any case), ``name``: an exact string, a
@@ -258,10 +279,13 @@ class ImagesAccessor:
         ``changes_since`` accepts, compared with ``column`` (``"updated"`` or
         ``"created"``), both ends inclusive; rows with no time are left out.
         ``min_ram`` (MB) / ``min_disk`` (GB): the image needs *at least* this much.
+        ``visibility``, ``owner``: one value or a list (any of them); ``tag``: one tag or a
+        list, the image must carry all of them (as Glance's ``tag`` filter).
         """
         return self._df[self.mask(status=status, name=name, since=since, until=until,
-                                  min_ram=min_ram, min_disk=min_disk,
-                                  column=column).to_numpy()]
+                                  min_ram=min_ram, min_disk=min_disk, column=column,
+                                  visibility=visibility, owner=owner,
+                                  tag=tag).to_numpy()]
 
     # -- counts --------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ a traceback is never what a user sees for an expected failure.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -185,20 +186,46 @@ def demo(n_images, out_dir, seed, notebook, progress):
 # --------------------------------------------------------------------------- export/trend
 
 
+SOURCE_CHOICES = ("nova", "glance", "ims", "auto")
+_SOURCE_OPTIONS = ("source", "ak", "sk", "security_token")
+
+
 def _connection_options(func):
+    """The options that say where and how to connect. ``--source`` and the AK/SK options
+    are read by :func:`_client` from the click context, so commands take only the five."""
     options = [
         click.option("--endpoint", default=None,
-                     help="Compute root (https://host:8774) or .../v2.1/{project_id}."),
+                     help="The API root: compute (https://host:8774 or .../v2.1/{project_id}), "
+                          "Glance (https://host:9292) or IMS (https://ims.REGION."
+                          "myhuaweicloud.com)."),
         click.option("--project-id", default=None, help="Project id (unless in the endpoint)."),
         click.option("--token", envvar="OS_AUTH_TOKEN", default=None, show_envvar=True,
                      help="X-Auth-Token to send."),
         click.option("--cloud", default=None,
                      help="Name in clouds.yaml (needs imgframe[openstack]); or OS_CLOUD."),
         click.option("--insecure", is_flag=True, help="Do not verify TLS certificates."),
+        click.option("--source", type=click.Choice(SOURCE_CHOICES, case_sensitive=False),
+                     default="nova", show_default=True,
+                     help="The API to read: Nova's compute proxy, Glance v2, Huawei IMS, or "
+                          "auto (with --cloud: the proxy, Glance where it is gone)."),
+        click.option("--ak", default=None,
+                     help="Huawei access key (IMS; or HUAWEICLOUD_SDK_AK)."),
+        click.option("--sk", default=None,
+                     help="Huawei secret key (IMS; or HUAWEICLOUD_SDK_SK; never printed)."),
+        click.option("--security-token", default=None,
+                     help="Huawei temporary security token (IMS; or "
+                          "HUAWEICLOUD_SDK_SECURITY_TOKEN)."),
     ]
+
+    @functools.wraps(func)
+    def command(*args, **kwargs):
+        for name in _SOURCE_OPTIONS:
+            kwargs.pop(name, None)
+        return func(*args, **kwargs)
+
     for option in reversed(options):
-        func = option(func)
-    return func
+        command = option(command)
+    return command
 
 
 def _plural(n: int, word: str) -> str:
@@ -220,17 +247,35 @@ def _client(endpoint, project_id, token, cloud, insecure):
     import imgframe
 
     ctx = click.get_current_context()
+    params = ctx.params
+    source = (params.get("source") or "nova").lower()
+    ak, sk, security_token = params.get("ak"), params.get("sk"), params.get("security_token")
     token_given = ctx.get_parameter_source("token") == click.core.ParameterSource.COMMANDLINE
     if cloud and (endpoint or token_given):
         raise click.UsageError("give either --cloud, or --endpoint with --token, not both")
+    if (ak or sk or security_token) and source != "ims":
+        raise click.UsageError("--ak/--sk/--security-token sign Huawei IMS requests: "
+                               "use them with --source ims")
     cloud = cloud or (None if endpoint else os.environ.get("OS_CLOUD"))
     if cloud:
-        return imgframe.Client.from_cloud(cloud)
+        if source == "ims":
+            raise click.UsageError("--source ims reads a Huawei endpoint: give --endpoint "
+                                   "(with --ak/--sk or --token), not --cloud")
+        return imgframe.Client.from_cloud(cloud, source=source)
+    if source == "auto":
+        raise click.UsageError("--source auto needs --cloud (the catalog names both "
+                               "the compute proxy and Glance)")
     if not endpoint:
         raise click.UsageError("give --endpoint (with --token or OS_AUTH_TOKEN) or --cloud")
+    if source == "ims":
+        if token and (ak or sk):
+            raise click.UsageError("give --token or --ak/--sk, not both")
+        return imgframe.Client(endpoint, project_id, source="ims", token=token, ak=ak, sk=sk,
+                               security_token=security_token, verify=not insecure)
     if not token:
         raise click.UsageError("give --token (or set OS_AUTH_TOKEN) with --endpoint")
-    return imgframe.Client(endpoint, project_id, token=token, verify=not insecure)
+    return imgframe.Client(endpoint, project_id, source=source, token=token,
+                           verify=not insecure)
 
 
 @main.command()
@@ -241,6 +286,13 @@ def _client(endpoint, project_id, token, cloud, insecure):
 @click.option("--changes-since", default=None, help="ISO 8601 time or date (UTC if naive).")
 @click.option("--min-ram", type=int, default=None, help="minRam, MB (exact match on Nova).")
 @click.option("--min-disk", type=int, default=None, help="minDisk, GB (exact match on Nova).")
+@click.option("--visibility", default=None,
+              help="Glance/IMS: public, private, shared, community (Glance) or all.")
+@click.option("--hidden/--not-hidden", default=None,
+              help="Glance: only hidden images, or only the others (default: both).")
+@click.option("--owner", default=None, help="Glance/IMS: the owning project id.")
+@click.option("--tag", multiple=True, help="Glance/IMS: a tag the images must carry "
+                                           "(repeatable on Glance: all must match).")
 @click.option("--list", "list_only", is_flag=True, help="List view only (id, name, links).")
 @click.option("--page-size", type=int, default=1000, show_default=True)
 @click.option("--max-items", type=int, default=None)
@@ -249,14 +301,17 @@ def _client(endpoint, project_id, token, cloud, insecure):
               help="File to write: .csv (spreadsheet-safe CSV) or .parquet.")
 @click.option("--progress/--no-progress", default=None)
 def export(endpoint, project_id, token, cloud, insecure, status, name, changes_since, min_ram,
-           min_disk, list_only, page_size, max_items, output, progress):
-    """Load a real cloud's images and write them as spreadsheet-safe CSV."""
+           min_disk, visibility, hidden, owner, tag, list_only, page_size, max_items, output,
+           progress):
+    """Load a real cloud's images and write them as spreadsheet-safe CSV (or Parquet)."""
     import imgframe
 
     client = _client(endpoint, project_id, token, cloud, insecure)
     df = client.load(status=list(status) or None, name=name, changes_since=changes_since,
-                     min_ram=min_ram, min_disk=min_disk, detail=not list_only,
-                     page_size=page_size, max_items=max_items, progress=progress)
+                     min_ram=min_ram, min_disk=min_disk, visibility=visibility,
+                     hidden=hidden, owner=owner, tag=list(tag) or None,
+                     detail=not list_only, page_size=page_size, max_items=max_items,
+                     progress=progress)
     if output.suffix.lower() == ".parquet":
         from imgframe.export import to_parquet
 

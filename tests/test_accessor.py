@@ -412,3 +412,15 @@ def test_a_million_rows_stay_fast():
     assert weekly["images"].sum() == n
     assert 0 < len(sel) < n
     assert elapsed < 5, f"took {elapsed:.2f}s"
+
+
+def test_select_by_visibility_owner_and_tag(df):
+    assert df.images.select(visibility="public")["id"].tolist() == ["i01", "i05", "i07", "i08"]
+    assert df.images.select(visibility=["shared", "community"])["id"].tolist() == ["i03", "i04"]
+    assert df.images.select(owner="p3")["id"].tolist() == ["i04", "i10"]
+    assert df.images.select(tag="lts")["id"].tolist() == ["i01", "i02", "i07", "i10"]
+    assert df.images.select(tag=["lts", "gpu"])["id"].tolist() == ["i02"]
+    assert df.images.select(tag="lts", owner="p1", status="ACTIVE")["id"].tolist() == ["i01"]
+    for bad in ({"visibility": 3}, {"owner": []}, {"tag": [1]}):
+        with pytest.raises(InvalidQueryError, match=next(iter(bad))):
+            df.images.select(**bad)
