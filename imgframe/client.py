@@ -644,6 +644,12 @@ class Client:
                     desc="imgframe", disable=not _want_progress(progress), leave=True,
                     dynamic_ncols=True)
 
+    def refresh(self, old: pd.DataFrame, **kwargs) -> pd.DataFrame:
+        """``old``'s query as it is now, fetching only what changed: :func:`imgframe.refresh`."""
+        from imgframe.refresh import refresh
+
+        return refresh(self, old, **kwargs)
+
 
 def load(endpoint, project_id=None, *, token=None, session=None, **options) -> pd.DataFrame:
     """One call: ``Client(endpoint, project_id, token=..., ...).load(**filters)``.

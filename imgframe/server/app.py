@@ -214,8 +214,9 @@ class ImageServer:
 
     # --- changing the catalogue (safe while serving; each change is atomic)
     def add_image(self, record: dict) -> dict:
-        """Add a Glance-like record (``id`` required; ``created_at``/``updated_at``
-        default to now, never before the catalogue's newest time). It is listed at its
+        """Add a Glance-like record (``id`` required; ``created_at`` and ``updated_at``
+        default to now, never before the catalogue's newest time; ``updated_at`` is now
+        even when ``created_at`` is given). It is listed at its
         place in ``created_at DESC, id DESC`` order from the next request on. Returns the
         stored record; ValueError if the id is taken."""
         return self.catalog.add(record)

@@ -208,14 +208,15 @@ class Catalog:
 
     def add(self, record: dict) -> dict:
         """Insert a new record at its place in list order; returns it. ValueError if its id
-        is taken. ``created_at`` and ``updated_at`` default to :meth:`clock`."""
+        is taken. ``created_at`` and ``updated_at`` default to :meth:`clock` (``updated_at``
+        too when ``created_at`` is given: the image appeared now)."""
         rec = dict(record)
         if "id" not in rec:
             raise ValueError("a record needs an 'id'")
         rec["id"] = image_id = str(rec["id"])
         when = self.clock()
         rec.setdefault("created_at", when)
-        rec.setdefault("updated_at", rec["created_at"])
+        rec.setdefault("updated_at", when)       # it appeared now, whatever its created_at
         created = _epoch(rec["created_at"]) or 0
         updated = NO_TIME if rec["updated_at"] is None else _epoch(rec["updated_at"])
         with self._lock:
