@@ -22,6 +22,7 @@ modification filter (Nova ``changes-since``, Glance/IMS ``updated_at=gte:``) is 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from imgframe.diff import completeness, query_key
@@ -158,6 +159,7 @@ def refresh(client, old: pd.DataFrame, *, progress=False) -> pd.DataFrame:
     kept.attrs = {}
     changed = changed.reset_index(drop=True)
     changed.attrs = {}
+    kept = _arrays_like(kept, changed if len(changed) else old)
     new, _ = merge_frames([changed, kept])
     new = _like(new, changed if len(changed) else old)
     counts = {"changed": len(changed), "kept": len(kept), "listed": len(listed),
@@ -174,6 +176,27 @@ def _ids(frame: pd.DataFrame):
 def _in(frame: pd.DataFrame, ids: pd.Index):
     """Boolean array: which rows of ``frame`` have an id in ``ids``."""
     return ids.get_indexer(_ids(frame)) >= 0
+
+
+def _arrays_like(frame: pd.DataFrame, model: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each string column held in the same array type as ``model``'s, so
+    the two concatenate (a frame read back from Parquet holds pyarrow-backed strings,
+    a freshly loaded one may hold ``StringArray``: pandas cannot concatenate the two)."""
+    out = {}
+    for col in frame.columns:
+        arr = frame[col].array
+        if col in model.columns and isinstance(arr.dtype, pd.StringDtype):
+            want = model[col].array
+            if type(want) is not type(arr):
+                values = np.empty(len(arr), dtype=object)
+                values[:] = [None if v is pd.NA or v is None or v != v else v
+                             for v in arr.tolist()]
+                arr = (pd.arrays.StringArray(values) if isinstance(want, pd.arrays.StringArray)
+                       else pd.array(values, dtype=want.dtype))
+        out[col] = arr
+    result = pd.DataFrame(out, columns=frame.columns)
+    result.attrs = {}
+    return result
 
 
 def _like(frame: pd.DataFrame, model: pd.DataFrame) -> pd.DataFrame:
