@@ -374,8 +374,12 @@ class SnapshotStore:
             frame = self._read(path)[[by]] if by in ("metadata", "tags") else None
             values = (frame[by] if frame is not None else
                       pq.read_table(path, columns=[by]).column(by).to_pandas())
-            counts = values.astype(object).where(values.notna(), None).value_counts(
-                dropna=False, sort=False)
+            if isinstance(values.dtype, pd.CategoricalDtype):     # every category, in order
+                counts = values.value_counts(dropna=False, sort=False)
+            else:
+                counts = values.astype(object).where(values.notna(), None).value_counts(
+                    dropna=False, sort=False)
+                counts = counts.iloc[np.argsort([str(v) for v in counts.index], kind="stable")]
             for value, n in counts.items():
                 rows.append({"taken_at": entry.taken_at, "snapshot_id": entry.id,
                              by: value, "images": int(n)})
@@ -383,8 +387,7 @@ class SnapshotStore:
         out = pd.DataFrame(rows, columns=columns)
         out["taken_at"] = pd.to_datetime(out["taken_at"], utc=True).dt.as_unit("ns")
         out["images"] = out["images"].astype("int64")
-        return out.sort_values(columns[:-1], kind="stable", ignore_index=True,
-                               key=lambda s: s.astype(str) if s.name == by else s)
+        return out      # in list() order (taken_at, then order of saving)
 
     def changes(self, *, query=None) -> pd.DataFrame:
         """Added, removed and modified images between consecutive snapshots of one query:
