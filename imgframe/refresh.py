@@ -116,6 +116,7 @@ def refresh(client, old: pd.DataFrame, *, progress=False) -> pd.DataFrame:
         got = frame.attrs["imgframe"]
         fetches.append({"purpose": purpose, "rows": len(frame), "detail": got.get("detail"),
                         "requests": got.get("requests", 0), "pages": got.get("pages", 0),
+                        "retries": got.get("retries", 0),
                         "queries": got.get("queries", [])})
         return frame
 
@@ -214,6 +215,7 @@ def _finish(new, info, fetches, *, mode, reason, since, counts) -> pd.DataFrame:
         "queries": [dict(q) for q in info.get("queries") or ()],
         "pages": sum(f["pages"] for f in fetches),
         "requests": sum(f["requests"] for f in fetches),
+        "retries": sum(f["retries"] for f in fetches),
         "truncated": bool(last.get("truncated", False)),
         "loaded_at": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
         "refresh": {"mode": mode, "reason": reason, "based_on": info.get("loaded_at"),

@@ -371,9 +371,13 @@ class SnapshotStore:
             if by not in names:
                 raise InvalidQueryError("by", "a column of the snapshots",
                                         by, reason=f"snapshot {entry.id} has no such column")
-            frame = self._read(path)[[by]] if by in ("metadata", "tags") else None
-            values = (frame[by] if frame is not None else
-                      pq.read_table(path, columns=[by]).column(by).to_pandas())
+            column = pq.read_table(path, columns=[by]).column(by)
+            kinds = json.loads(pq.read_schema(path).metadata[_META_KEY])["object_columns"]
+            if by in kinds:          # dicts and lists are counted by their JSON text
+                values = pd.Series([v if v is None or kinds[by] == "json" else json.dumps(v)
+                                    for v in column.to_pylist()], dtype=object)
+            else:
+                values = column.to_pandas()
             if isinstance(values.dtype, pd.CategoricalDtype):     # every category, in order
                 counts = values.value_counts(dropna=False, sort=False)
             else:

@@ -247,3 +247,13 @@ def test_two_writer_processes_both_land(tmp_path, loaded):
     listing = store.list()
     assert len(listing) == 13 and listing["id"].is_unique
     assert len(list((tmp_path / "snapshots").glob("*.parquet"))) == 13
+
+
+def test_history_by_a_list_column(tmp_path, loaded):
+    store = imgframe.SnapshotStore(tmp_path)
+    store.save(loaded)
+    hist = store.history("tags")
+    assert hist["images"].sum() == len(loaded)
+    assert set(hist["tags"].dropna()) == {"[]", '["a", "b, c", "\\u00fc"]'}
+    with pytest.raises(imgframe.InvalidQueryError, match="by="):
+        store.history("nope")
