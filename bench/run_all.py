@@ -28,6 +28,7 @@ QUICK = {
     "bench_load": ["--images", "20000", "--rounds", "3"],
     "bench_server": ["--sizes", "1000", "10000", "--seconds", "1"],
     "bench_trend": ["--images", "20000"],
+    "bench_refresh": ["--images", "20000", "--rounds", "2"],
 }
 
 

@@ -9,10 +9,12 @@
 from imgframe import accessor as _accessor  # noqa: F401  (registers df.images)
 from imgframe import plotting
 from imgframe.client import Client, ForeignNextLinkWarning, load
+from imgframe.diff import diff, diff_summary
 from imgframe.errors import (
     APIError,
     AuthError,
     ImgframeError,
+    IncompleteSnapshotError,
     InvalidQueryError,
     MalformedResponseError,
     NotFoundError,
@@ -20,7 +22,9 @@ from imgframe.errors import (
     TransportError,
 )
 from imgframe.export import read_csv, to_csv
+from imgframe.refresh import refresh
 from imgframe.report import report
+from imgframe.snapshots import SnapshotStore
 from imgframe.trends import CatalogueChangedWarning, changes_since_trend
 from imgframe.widgets import explore
 
@@ -33,17 +37,22 @@ __all__ = [
     "Client",
     "ForeignNextLinkWarning",
     "ImgframeError",
+    "IncompleteSnapshotError",
     "InvalidQueryError",
     "MalformedResponseError",
     "NotFoundError",
     "PaginationError",
+    "SnapshotStore",
     "TransportError",
     "__version__",
     "changes_since_trend",
+    "diff",
+    "diff_summary",
     "explore",
     "load",
     "plotting",
     "read_csv",
+    "refresh",
     "report",
     "to_csv",
 ]

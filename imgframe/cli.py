@@ -1,4 +1,4 @@
-"""The ``imgframe`` command: demo, serve, export, report, trend.
+"""The ``imgframe`` command: demo, serve, export, report, trend, snapshot, diff, history.
 
 Library errors are turned into one clear line on stderr and exit status 1 at this edge;
 a traceback is never what a user sees for an expected failure.
@@ -399,6 +399,139 @@ def trend(endpoint, project_id, token, cloud, insecure, start, end, freq, status
     if csv_path:
         table.to_csv(csv_path, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
     click.echo(f"{len(table)} cutoffs; chart written to {output}"
+               + (f", table to {csv_path}" if csv_path else ""))
+
+
+# --------------------------------------------------------------------------- snapshots
+
+
+def _store_option(func):
+    return click.option("--store", "store_dir", required=True,
+                        type=click.Path(file_okay=False, path_type=Path),
+                        help="Snapshot store directory (created if missing).")(func)
+
+
+def _counts_line(counts: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items())
+
+
+@main.command()
+@_store_option
+@_connection_options
+@click.option("--refresh", "do_refresh", is_flag=True,
+              help="Refresh the store's latest snapshot (same query, only what changed).")
+@click.option("--demo", "demo_images", type=click.IntRange(0), default=None,
+              help="Load from an embedded sample endpoint with this many images.")
+@click.option("--status", multiple=True, type=click.Choice(STATUS_CHOICES, case_sensitive=False),
+              help="Status to keep (repeatable).")
+@click.option("--name", default=None, help="Exact image name.")
+@click.option("--progress/--no-progress", default=None)
+def snapshot(store_dir, endpoint, project_id, token, cloud, insecure, do_refresh, demo_images,
+             status, name, progress):
+    """Load images (or refresh the latest snapshot) and save a snapshot into --store."""
+    import imgframe
+
+    store = imgframe.SnapshotStore(store_dir)
+    if do_refresh:
+        if status or name or demo_images is not None:
+            raise click.UsageError("--refresh repeats the latest snapshot's query; drop "
+                                   "--status/--name/--demo")
+        old = store.load()
+        if cloud or (not endpoint and os.environ.get("OS_CLOUD")):
+            client = _client(endpoint, project_id, token, cloud, insecure)
+        else:
+            client = imgframe.Client(endpoint or old.attrs["imgframe"]["endpoint"],
+                                     project_id, token=token, verify=not insecure,
+                                     source=old.attrs["imgframe"].get("source", "nova"))
+        df = client.refresh(old, progress=progress)
+        info = df.attrs["imgframe"]["refresh"]
+        how = (f"refreshed {old.attrs['imgframe']['snapshot_id']}: {info['mode']}, "
+               f"{df.attrs['imgframe']['requests']} requests")
+    elif demo_images is not None:
+        from imgframe.server import ImageServer
+
+        with ImageServer(demo_images) as srv:
+            df = imgframe.Client(srv.url, srv.project_id).load(
+                status=list(status) or None, name=name, progress=progress)
+        how = "embedded sample endpoint"
+    else:
+        client = _client(endpoint, project_id, token, cloud, insecure)
+        df = client.load(status=list(status) or None, name=name, progress=progress)
+        how = f"{df.attrs['imgframe']['requests']} requests"
+    sid = store.save(df)
+    click.echo(f"Saved snapshot {sid}: {len(df)} images ({how}) in {store_dir}")
+
+
+@main.command(name="diff")
+@_store_option
+@click.argument("old_id", required=False)
+@click.argument("new_id", required=False)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("diff.csv"), show_default=True, help="CSV to write.")
+@click.option("--allow-incomplete", is_flag=True,
+              help="Compare incomplete snapshots anyway (removals are then not reported).")
+def diff_command(store_dir, old_id, new_id, output, allow_incomplete):
+    """What changed between two snapshots (default: the last two of the latest's query)."""
+    import imgframe
+    from imgframe.diff import diff_summary
+
+    store = imgframe.SnapshotStore(store_dir)
+    if new_id is None:
+        new = store.load()
+    else:
+        new = store.load(id=new_id)
+    if old_id is None:
+        query = store.list(query=new)
+        older = query[query["id"].to_numpy(dtype=object)
+                      != new.attrs["imgframe"]["snapshot_id"]]
+        if older.empty:
+            raise click.ClickException(f"the store {store_dir} has only one snapshot of this "
+                                       f"query; take another (imgframe snapshot --refresh)")
+        old = store.load(id=older["id"].iloc[-1])
+    else:
+        old = store.load(id=old_id)
+    d = imgframe.diff(old, new, allow_incomplete=allow_incomplete)
+    imgframe.to_csv(d, output)
+    counts = d.attrs["imgframe_diff"]["counts"]
+    click.echo(f"{old.attrs['imgframe']['snapshot_id']} -> {new.attrs['imgframe']['snapshot_id']}"
+               f": {_counts_line(counts)}")
+    per = diff_summary(d)
+    per = per[per["images"] > 0]
+    for change, group in per.groupby("change", observed=True, sort=False):
+        click.echo(f"  {change}: " + ", ".join(f"{s} {n}" for s, n in
+                                             zip(group["status"], group["images"],
+                                                 strict=True)))
+    click.echo(f"Wrote {len(d)} rows to {output}")
+
+
+@main.command()
+@_store_option
+@click.option("--by", default="status", show_default=True,
+              help="Column to count by (status, visibility, ...); 'none' for totals.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("history.png"), show_default=True, help="PNG chart to write.")
+@click.option("--changes", "changes_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Also chart added/removed/modified per interval (PNG).")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Also write the counts as CSV.")
+def history(store_dir, by, output, changes_path, csv_path):
+    """Chart image counts over the store's snapshots."""
+    import imgframe
+    from imgframe import history_plots
+
+    store = imgframe.SnapshotStore(store_dir)
+    latest = store.load()          # a clear error for an empty store
+    by = None if by.lower() == "none" else by
+    table = store.history(by, query=latest)
+    _chart(lambda ax: history_plots.history_plot(table, ax=ax), output)
+    if changes_path:
+        changes = store.changes(query=latest)
+        _chart(lambda ax: history_plots.changes_plot(changes, ax=ax), changes_path)
+    if csv_path:
+        imgframe.to_csv(table, csv_path)
+    n = table["snapshot_id"].nunique()
+    click.echo(f"{n} snapshot{'s' if n != 1 else ''}; chart written to {output}"
+               + (f", changes to {changes_path}" if changes_path else "")
                + (f", table to {csv_path}" if csv_path else ""))
 
 

@@ -760,6 +760,9 @@ class Client:
             "api_version": self.api_version,
             "detail": query.detail,
             "filters": query.filters(),
+            "load_options": {**query.filters(), "detail": query.detail,
+                             "page_size": query.page_size,
+                             **({"max_items": query.max_items} if query.max_items else {})},
             "queries": [dict(q) for q in stats.queries],
             "pages": stats.pages,
             "requests": stats.requests,
@@ -780,6 +783,12 @@ class Client:
         return tqdm(total=None if len(streams) > 1 else query.max_items, unit=" images",
                     desc="imgframe", disable=not _want_progress(progress), leave=True,
                     dynamic_ncols=True)
+
+    def refresh(self, old: pd.DataFrame, **kwargs) -> pd.DataFrame:
+        """``old``'s query as it is now, fetching only what changed: :func:`imgframe.refresh`."""
+        from imgframe.refresh import refresh
+
+        return refresh(self, old, **kwargs)
 
 
 def load(endpoint, project_id=None, *, token=None, session=None, **options) -> pd.DataFrame:

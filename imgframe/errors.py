@@ -10,6 +10,7 @@
      |    +-- NotFoundError                    404 (no images API here, or microversion > 2.35)
      |    +-- MalformedResponseError           200 with a body that is not the images JSON
      +-- PaginationError                       the listing cannot be completed safely
+     +-- IncompleteSnapshotError               a diff/refresh/snapshot needs a complete frame
 
 Every error that concerns a request carries the token-free URL. Errors raised while
 paging carry what was loaded so far (``partial``, a DataFrame) and the marker to resume
@@ -27,6 +28,7 @@ __all__ = [
     "APIError",
     "AuthError",
     "ImgframeError",
+    "IncompleteSnapshotError",
     "InvalidQueryError",
     "MalformedResponseError",
     "NotFoundError",
@@ -139,6 +141,18 @@ class PaginationError(ImgframeError):
         self.url = redact_url(url)
         self.partial = partial
         self.resume_marker = resume_marker
+        super().__init__(message)
+
+
+class IncompleteSnapshotError(ImgframeError):
+    """A frame or snapshot is not complete (truncated, partial, resumed) or two of them were
+    not listed by the same query, so comparing them could report false removals.
+
+    ``reasons`` lists why, one sentence each.
+    """
+
+    def __init__(self, message: str, *, reasons: list[str] | None = None):
+        self.reasons = list(reasons or [])
         super().__init__(message)
 
 

@@ -175,3 +175,66 @@ def test_export_parquet_round_trip(server, tmp_path):
     expected = imgframe.Client(server.endpoint, token=TOKEN).load(progress=False)
     assert list(back["id"]) == list(expected["id"])
     assert back.dtypes.equals(expected.dtypes)
+
+
+def test_snapshot_refresh_diff_history(server, tmp_path):
+    store = tmp_path / "inv"
+    env = {"OS_AUTH_TOKEN": TOKEN}
+    result = run("snapshot", "--store", str(store), "--endpoint", server.url, "--project-id",
+                 server.project_id, "--no-progress", env=env)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Saved snapshot ")
+    # one image renamed (and put back afterwards: the server is shared by this module)
+    victim = server.images[5]
+    server.update_image(victim["id"], name="renamed by the cli test")
+    try:
+        result = run("snapshot", "--store", str(store), "--refresh", "--no-progress", env=env)
+        assert result.exit_code == 0, result.output
+        assert "refreshed" in result.output and "changes" in result.output
+    finally:
+        server.update_image(victim["id"], name=victim["name"])
+    out = tmp_path / "diff.csv"
+    result = run("diff", "--store", str(store), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert ": added 0, removed 0, modified 1" in result.output
+    assert f"Wrote 1 rows to {out}" in result.output
+    back = pd.read_csv(out)
+    assert back["id"].tolist() == [victim["id"]] and back["change"].tolist() == ["modified"]
+    assert "renamed by the cli test" in out.read_text(encoding="utf-8")
+    png = tmp_path / "history.png"
+    result = run("history", "--store", str(store), "-o", str(png), "--changes",
+                 str(tmp_path / "changes.png"))
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("2 snapshots; chart written to")
+    assert mpimg.imread(png).shape[0] > 100
+
+
+def test_snapshot_commands_fail_in_one_clear_line(server, tmp_path):
+    empty = tmp_path / "empty"
+    for args in (["diff", "--store", str(empty)], ["history", "--store", str(empty)],
+                 ["snapshot", "--store", str(empty), "--refresh"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1, (args, result.output)
+        assert result.output.startswith("Error: ") and "has no snapshots" in result.output
+        assert len(result.output.strip().splitlines()) == 1
+    store = tmp_path / "two"
+    env = {"OS_AUTH_TOKEN": TOKEN}
+    for status in ("ACTIVE", "SAVING"):
+        assert run("snapshot", "--store", str(store), "--endpoint", server.url,
+                   "--project-id", server.project_id, "--status", status, "--no-progress",
+                   env=env).exit_code == 0
+    ids = imgframe.SnapshotStore(store).list()["id"].tolist()
+    result = CliRunner().invoke(main, ["diff", "--store", str(store), *ids])
+    assert result.exit_code == 1 and "not listed by the same query" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    result = CliRunner().invoke(main, ["diff", "--store", str(store)])
+    assert result.exit_code == 1 and "only one snapshot of this query" in result.output
+    result = CliRunner().invoke(main, ["diff", "--store", str(store), "nope", ids[0]])
+    assert result.exit_code == 1 and "no snapshot 'nope'" in result.output
+
+
+def test_snapshot_demo(tmp_path):
+    result = run("snapshot", "--store", str(tmp_path), "--demo", "50", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert imgframe.SnapshotStore(tmp_path).list()["rows"].tolist() == [
+        len(imgframe.SnapshotStore(tmp_path).load())]

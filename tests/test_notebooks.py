@@ -76,6 +76,10 @@ def test_notebook_runs(name, tmp_path):
         assert (tmp_path / "inventory.csv").is_file() and (tmp_path / "ubuntu.csv").is_file()
     if name == "03_trends":
         assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3
+    if name == "04_history":
+        assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3
+        assert (tmp_path / "diff.csv").is_file()
+        assert "refused:" in text and "new-image-0" in text
 
 
 def test_render_html_keeps_the_widget_state(tmp_path):

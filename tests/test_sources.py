@@ -292,7 +292,7 @@ def test_partial_and_resume_marker_on_every_source(srv):
         assert ids(err.partial) + ids(rest) == ids(whole)
 
 
-# -- Huawei authentication --------------------------------------------------------------------------
+# -- Huawei authentication -----------
 
 def test_ims_with_aksk_signing(srv, caplog):
     caplog.set_level(logging.DEBUG, logger="imgframe")
@@ -331,7 +331,7 @@ def test_aksk_only_for_ims_and_never_echoed(srv):
         Client(srv.url, source="keystone")
 
 
-# -- source="auto" ------------------------------------------------------------------------------------
+# -- source="auto" ----------
 
 def _clouds_yaml(tmp_path, monkeypatch, s, extra=""):
     (tmp_path / "clouds.yaml").write_text(f"""

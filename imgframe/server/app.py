@@ -212,7 +212,23 @@ class ImageServer:
                 count += 1
         return count
 
-    # --- changing the catalogue
+    # --- changing the catalogue (safe while serving; each change is atomic)
+    def add_image(self, record: dict) -> dict:
+        """Add a Glance-like record (``id`` required; ``created_at`` and ``updated_at``
+        default to now, never before the catalogue's newest time; ``updated_at`` is now
+        even when ``created_at`` is given). It is listed at its
+        place in ``created_at DESC, id DESC`` order from the next request on. Returns the
+        stored record; ValueError if the id is taken."""
+        return self.catalog.add(record)
+
+    def update_image(self, image_id: str, **fields) -> dict:
+        """Change fields of an image (``name="x"``, ``status="deactivated"``,
+        ``properties={...}``, ...), as a Glance PATCH would: ``updated_at`` is bumped to
+        now (never backwards) unless given. Returns the new record. KeyError if unknown."""
+        rec = self.catalog.update(image_id, fields)
+        self.renderer.forget(image_id)
+        return rec
+
     def remove_image(self, image_id: str) -> dict:
         """Make an image vanish (lists, show and markers); returns its record. KeyError if
         unknown."""

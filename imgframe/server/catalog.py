@@ -144,32 +144,35 @@ class Catalog:
                 self._cache.move_to_end(query)
                 return hit
             version = self.version
-        mask = (self.status < LISTABLE) | (self.status == OTHER)
+            # one consistent set of columns (a change swaps them under the lock)
+            status, updated, records = self.status.copy(), self.updated, self.records
+            sizes = {"min_ram": self.min_ram, "min_disk": self.min_disk}
+        mask = (status < LISTABLE) | (status == OTHER)
         if query.status is not None:
             codes = [STATUS_CODES[s] for s in query.status if s in STATUS_CODES]
-            mask &= np.isin(self.status, np.array(codes, dtype=np.uint8))
+            mask &= np.isin(status, np.array(codes, dtype=np.uint8))
         if query.changes_since is not None:
-            mask &= self.updated >= query.changes_since
+            mask &= updated >= query.changes_since
         for key in ("min_ram", "min_disk"):
             wanted = getattr(query, key)
             if wanted == NOTHING:
                 mask[:] = False
             elif wanted is not None:
-                mask &= getattr(self, key) == wanted
+                mask &= sizes[key] == wanted
         positions = np.flatnonzero(mask)
         if query.name is not None:
             names = query.name
             positions = np.array([i for i in positions.tolist()
-                                  if self.records[i].get("name") in names], dtype=np.int64)
+                                  if records[i].get("name") in names], dtype=np.int64)
         for key, value in query.properties:
             positions = np.array(
                 [i for i in positions.tolist()
-                 if _property_equals((self.records[i].get("properties") or {}), key, value)],
+                 if _property_equals((records[i].get("properties") or {}), key, value)],
                 dtype=np.int64)
         positions = positions.astype(np.int64, copy=False)
         with self._lock:
-            if version != self.version:      # a removal raced us: don't cache stale results
-                return positions[self.status[positions] != REMOVED]
+            if version != self.version:      # a change raced us: compute again
+                return self.matching(query)
             self._cache[query] = positions
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
@@ -191,7 +194,76 @@ class Catalog:
         stop = len(matches) if limit is None else start + limit
         return matches[start:stop], start
 
-    # --- changing
+    # --- changing (each change swaps the arrays under the lock and drops cached filters)
+    def clock(self) -> dt.datetime:
+        """Now (whole seconds, UTC), but never before the newest ``updated_at`` or
+        ``created_at`` held: the catalogue's clock does not go backwards, even for a
+        sample catalogue dated in the future."""
+        now = int(dt.datetime.now(UTC).timestamp())
+        with self._lock:
+            live = self.status != REMOVED
+            newest = max([now] + [int(a[live].max()) for a in (self.updated, self.created)
+                                  if live.any()])
+        return dt.datetime.fromtimestamp(newest, UTC)
+
+    def add(self, record: dict) -> dict:
+        """Insert a new record at its place in list order; returns it. ValueError if its id
+        is taken. ``created_at`` and ``updated_at`` default to :meth:`clock` (``updated_at``
+        too when ``created_at`` is given: the image appeared now)."""
+        rec = dict(record)
+        if "id" not in rec:
+            raise ValueError("a record needs an 'id'")
+        rec["id"] = image_id = str(rec["id"])
+        when = self.clock()
+        rec.setdefault("created_at", when)
+        rec.setdefault("updated_at", when)       # it appeared now, whatever its created_at
+        created = _epoch(rec["created_at"]) or 0
+        updated = NO_TIME if rec["updated_at"] is None else _epoch(rec["updated_at"])
+        with self._lock:
+            if image_id in self.position or image_id in self.ids:
+                raise ValueError(f"image id {image_id!r} is already in the catalogue")
+            # list order is created DESC, id DESC: find the first row that sorts after it
+            keys = list(zip((-self.created).tolist(), self.ids, strict=True))
+            at = _bisect_desc(keys, (-created, image_id))
+            self.records = self.records[:at] + [rec] + self.records[at:]
+            self.ids = self.ids[:at] + [image_id] + self.ids[at:]
+            self.created = np.insert(self.created, at, created)
+            self.updated = np.insert(self.updated, at, updated)
+            self.status = np.insert(self.status, at, STATUS_CODES.get(rec.get("status"), OTHER))
+            self.min_ram = np.insert(self.min_ram, at, int(rec.get("min_ram") or 0))
+            self.min_disk = np.insert(self.min_disk, at, int(rec.get("min_disk") or 0))
+            self.position = {i: p for p, i in enumerate(self.ids) if self.status[p] != REMOVED}
+            self._changed()
+            return rec
+
+    def update(self, image_id: str, fields: dict) -> dict:
+        """Replace fields of a record (``updated_at`` bumped to :meth:`clock` unless given);
+        returns the new record. KeyError if unknown; ``id`` and ``created_at`` are fixed."""
+        for key in ("id", "created_at"):
+            if key in fields:
+                raise ValueError(f"{key} cannot be updated (it fixes the image's place in "
+                                 f"list order); remove the image and add a new one")
+        when = self.clock() if "updated_at" not in fields else None
+        with self._lock:
+            pos = self.position[image_id]
+            rec = dict(self.records[pos], **fields)
+            if when is not None:
+                rec["updated_at"] = when
+            records = list(self.records)
+            records[pos] = rec
+            self.records = records
+            u = rec.get("updated_at")
+            self.updated[pos] = NO_TIME if u is None else _epoch(u)
+            self.status[pos] = STATUS_CODES.get(rec.get("status"), OTHER)
+            self.min_ram[pos] = int(rec.get("min_ram") or 0)
+            self.min_disk[pos] = int(rec.get("min_disk") or 0)
+            self._changed()
+            return rec
+
+    def _changed(self) -> None:
+        self._cache.clear()
+        self.version += 1
+
     def remove(self, image_id: str) -> dict:
         """Make an image vanish (as if deleted and purged); returns its record."""
         with self._lock:
@@ -200,6 +272,19 @@ class Catalog:
             self._cache.clear()
             self.version += 1
             return self.records[pos]
+
+
+def _bisect_desc(keys: list, key: tuple) -> int:
+    """Where ``key`` goes in ``keys``, sorted by (-created ascending, id descending)."""
+    lo, hi = 0, len(keys)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        neg_c, other = keys[mid]
+        if neg_c < key[0] or (neg_c == key[0] and other > key[1]):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 def _property_equals(props: dict, key: str, value: str) -> bool:

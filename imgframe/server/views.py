@@ -183,10 +183,11 @@ class Renderer:
 
     def fragment(self, view: str, rec: dict) -> bytes:
         cache = self._cache[view]
-        key = rec["id"]
-        frag = cache.get(key)
-        if frag is None:
-            frag = cache[key] = self._render[view](rec)
+        hit = cache.get(rec["id"])
+        if hit is not None and hit[0] is rec:    # the same record object: still current
+            return hit[1]
+        frag = self._render[view](rec)
+        cache[rec["id"]] = (rec, frag)
         return frag
 
     def forget(self, image_id: str) -> None:

@@ -1,0 +1,228 @@
+"""Bring an inventory up to date cheaply: ``refresh(client, old)`` (also ``client.refresh(old)``).
+
+::
+
+    old (a complete frame, attrs["imgframe"] says its query)
+      |  1. changed = load(query, changes_since=newest `updated` in old)    (inclusive: >=)
+      |  2. ids     = the cheapest full listing of the query                 (listing_options)
+      v  3. merge by id: changed rows, then old rows still listed and not changed; order as
+    new      the loader orders (created, id descending). Ids listed but in neither (added
+             between 1 and 2) get one more changes-since round; then a full load if needed.
+
+The result equals a fresh ``client.load(...)`` of the same query: the same ids, values,
+dtypes and order. What was fetched is recorded in ``attrs["imgframe"]["refresh"]``.
+
+Per source, only one thing differs: how to list every id the query matches
+(:func:`listing_options`). Nova has a list view (``detail=False``: id, name, links), far
+lighter than the detail view. Glance and IMS have none, so their full listing is a full
+detail listing; that listing *is* the fresh load, and refresh returns it directly. The
+modification filter (Nova ``changes-since``, Glance/IMS ``updated_at=gte:``) is the loader's
+``changes_since=`` option, which each source translates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from imgframe.diff import completeness, query_key
+from imgframe.errors import IncompleteSnapshotError, InvalidQueryError
+from imgframe.frame import merge_frames
+from imgframe.query import GLANCE_STATUSES, parse_time
+
+__all__ = ["listing_options", "load_options", "refresh"]
+
+_DISPLAY = {g: d for d, gs in GLANCE_STATUSES.items() for g in gs}
+
+
+def listing_options(source: str) -> dict:
+    """``load()`` options that list every id of a query as cheaply as ``source`` allows.
+
+    >>> listing_options("nova"), listing_options("glance")
+    ({'detail': False}, {'detail': True})
+    """
+    if source == "nova":
+        return {"detail": False}      # the list view: id, name and links only
+    return {"detail": True}           # Glance, IMS: no list view; the detail listing
+
+
+def load_options(info: dict) -> dict:
+    """The ``Client.load`` keywords of the query recorded in ``attrs["imgframe"]``.
+
+    Uses ``info["load_options"]`` when a source records it, else reads the Nova request
+    parameters in ``info["queries"]``.
+
+    >>> load_options({"detail": True, "queries": [{"status": "queued", "limit": "500"},
+    ...                                           {"status": "saving", "limit": "500"}]})
+    {'detail': True, 'page_size': 500, 'status': ['SAVING']}
+    """
+    if isinstance(info.get("load_options"), dict):
+        return dict(info["load_options"])
+    queries = info.get("queries") or []
+    opts: dict = {"detail": bool(info.get("detail", True))}
+    statuses: list[str] = []
+    for q in queries:
+        if "limit" in q:
+            opts["page_size"] = int(q["limit"])
+        if "status" in q:
+            word = _DISPLAY.get(str(q["status"]).lower())
+            if word is None:
+                raise InvalidQueryError("old", "a frame whose query imgframe can repeat",
+                                        q["status"], reason="unknown status filter")
+            if word not in statuses:
+                statuses.append(word)
+        if "name" in q:
+            name = q["name"]
+            opts["name"] = name[3:] if name.startswith("eq:") else name
+        if "changes-since" in q:
+            opts["changes_since"] = q["changes-since"]
+        if "minRam" in q:
+            opts["min_ram"] = int(q["minRam"])
+        if "minDisk" in q:
+            opts["min_disk"] = int(q["minDisk"])
+    if statuses:
+        opts["status"] = statuses
+    if info.get("max_items") is not None:
+        opts["max_items"] = int(info["max_items"])
+    return opts
+
+
+def refresh(client, old: pd.DataFrame, *, progress=False) -> pd.DataFrame:
+    """The current state of ``old``'s query, fetching only what changed (see module doc).
+
+    ``old`` must be complete (not truncated, not a partial, not resumed) and come from the
+    same endpoint and project as ``client``: else
+    :class:`~imgframe.errors.IncompleteSnapshotError` or
+    :class:`~imgframe.errors.InvalidQueryError` says why.
+    """
+    if not isinstance(old, pd.DataFrame):
+        raise InvalidQueryError("old", "a DataFrame from imgframe.load or SnapshotStore.load",
+                                type(old).__name__)
+    reasons = completeness(old, "old")
+    if reasons:
+        raise IncompleteSnapshotError("cannot refresh: " + "; ".join(reasons) + ". Load it "
+                                      "again in full instead", reasons=reasons)
+    info = old.attrs["imgframe"]
+    key = query_key(info)
+    if key["endpoint"] != client.endpoint:
+        raise InvalidQueryError("client", f"a client of {key['endpoint']} (where old was "
+                                "loaded)", client.endpoint)
+    opts = load_options(info)
+    source = key["source"]
+    fetches: list[dict] = []
+
+    def fetch(purpose: str, **extra) -> pd.DataFrame:
+        frame = client.load(**dict(opts, **extra), progress=progress)
+        got = frame.attrs["imgframe"]
+        fetches.append({"purpose": purpose, "rows": len(frame), "detail": got.get("detail"),
+                        "requests": got.get("requests", 0), "pages": got.get("pages", 0),
+                        "retries": got.get("retries", 0),
+                        "queries": got.get("queries", [])})
+        return frame
+
+    newest = old["updated"].max() if "updated" in old.columns and len(old) else pd.NaT
+    listing = listing_options(source)
+    full_reason = None
+    if not opts.get("detail", True):
+        full_reason = "the query is a list view: a full listing is the cheapest refresh"
+    elif opts.get("max_items") is not None:
+        full_reason = "the query has max_items: only a full load truncates the same way"
+    elif pd.isna(newest):
+        full_reason = "old has no updated times to refresh from"
+    elif listing.get("detail", True):
+        full_reason = f"{source} has no lighter listing than the detail view"
+    if full_reason:
+        new = fetch("full")
+        return _finish(new, info, fetches, mode="full", reason=full_reason, since=None,
+                       counts={})
+
+    since = pd.Timestamp(newest)
+    if opts.get("changes_since") is not None:
+        since = max(since, parse_time(opts["changes_since"], "changes_since"))
+    changed = fetch("changed", changes_since=since)
+    ids = fetch("listing", **listing)
+    listed = pd.Index(_ids(ids))
+    old_ids = pd.Index(_ids(old))
+    changed = changed[_in(changed, listed)]
+    unknown = listed.difference(old_ids).difference(pd.Index(_ids(changed)))
+    if len(unknown):       # added or changed between the two fetches: one more round
+        again = fetch("changed again", changes_since=since)
+        changed = again[_in(again, listed)]
+        unknown = unknown.difference(pd.Index(_ids(changed)))
+    if len(unknown):
+        new = fetch("full")
+        return _finish(new, info, fetches, mode="full", since=since, counts={},
+                       reason=f"{len(unknown)} listed images were in neither old nor the "
+                       "changes; loaded in full")
+    changed_ids = pd.Index(_ids(changed))
+    kept = old[_in(old, listed) & ~_in(old, changed_ids)]
+    kept = kept.reset_index(drop=True)
+    kept.attrs = {}
+    changed = changed.reset_index(drop=True)
+    changed.attrs = {}
+    kept = _arrays_like(kept, changed if len(changed) else old)
+    new, _ = merge_frames([changed, kept])
+    new = _like(new, changed if len(changed) else old)
+    counts = {"changed": len(changed), "kept": len(kept), "listed": len(listed),
+              "added": int((~_in(changed, old_ids)).sum()),
+              "removed": int((~_in(old, listed)).sum())}
+    return _finish(new, info, fetches, mode="changes", since=since, counts=counts, reason=None)
+
+
+def _ids(frame: pd.DataFrame):
+    """The id column as a numpy object array (plain str: safe with any string storage)."""
+    return frame["id"].to_numpy(dtype=object)
+
+
+def _in(frame: pd.DataFrame, ids: pd.Index):
+    """Boolean array: which rows of ``frame`` have an id in ``ids``."""
+    return ids.get_indexer(_ids(frame)) >= 0
+
+
+def _arrays_like(frame: pd.DataFrame, model: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each string column held in the same array type as ``model``'s, so
+    the two concatenate (a frame read back from Parquet holds pyarrow-backed strings,
+    a freshly loaded one may hold ``StringArray``: pandas cannot concatenate the two)."""
+    out = {}
+    for col in frame.columns:
+        arr = frame[col].array
+        if col in model.columns and isinstance(arr.dtype, pd.StringDtype):
+            want = model[col].array
+            if type(want) is not type(arr):
+                values = np.empty(len(arr), dtype=object)
+                values[:] = [None if v is pd.NA or v is None or v != v else v
+                             for v in arr.tolist()]
+                arr = (pd.arrays.StringArray(values) if isinstance(want, pd.arrays.StringArray)
+                       else pd.array(values, dtype=want.dtype))
+        out[col] = arr
+    result = pd.DataFrame(out, columns=frame.columns)
+    result.attrs = {}
+    return result
+
+
+def _like(frame: pd.DataFrame, model: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``model``'s dtypes wherever they differ (a concat may widen them)."""
+    for col in frame.columns:
+        if col in model.columns and frame[col].dtype != model[col].dtype:
+            frame[col] = frame[col].astype(model[col].dtype)
+    return frame
+
+
+def _finish(new, info, fetches, *, mode, reason, since, counts) -> pd.DataFrame:
+    attrs = dict(info)
+    last = new.attrs.get("imgframe", {})
+    attrs.update({
+        "queries": [dict(q) for q in info.get("queries") or ()],
+        "pages": sum(f["pages"] for f in fetches),
+        "requests": sum(f["requests"] for f in fetches),
+        "retries": sum(f["retries"] for f in fetches),
+        "truncated": bool(last.get("truncated", False)),
+        "loaded_at": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "refresh": {"mode": mode, "reason": reason, "based_on": info.get("loaded_at"),
+                    "since": None if since is None else since.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    **counts, "fetches": fetches},
+    })
+    for key in ("partial", "snapshot_id", "taken_at"):
+        attrs.pop(key, None)
+    new.attrs = {"imgframe": attrs}
+    return new
