@@ -12,12 +12,10 @@ from http.server import ThreadingHTTPServer
 from imgframe.server.catalog import Catalog
 from imgframe.server.faults import Faults
 from imgframe.server.handler import Handler
-from imgframe.server.inventory import sample_inventory
+from imgframe.server.inventory import DEFAULT_PROJECT_ID, sample_inventory
 from imgframe.server.views import Renderer
 
 __all__ = ["DEFAULT_PROJECT_ID", "ImageServer", "Stats", "serve"]
-
-DEFAULT_PROJECT_ID = "6f70656e737461636b20726f636b7321"   # hex("openstack rocks!")
 
 
 class Stats:
@@ -95,7 +93,7 @@ class ImageServer:
                  users: dict[str, str] | None = None, host: str = "127.0.0.1",
                  port: int = 0, project_name: str = "demo"):
         if isinstance(images, int):
-            records = sample_inventory(images, seed=seed)
+            records = sample_inventory(images, seed=seed, project_id=project_id)
         else:
             records = list(images)
         if max_limit < 1:
