@@ -27,7 +27,10 @@ def test_deterministic_per_seed():
 def test_record_shape(inv):
     for rec in inv:
         assert set(rec) == {"id", "name", "status", "created_at", "updated_at", "min_ram",
-                            "min_disk", "size", "properties"}
+                            "min_disk", "size", "properties", "visibility", "owner",
+                            "protected", "os_hidden", "disk_format", "container_format",
+                            "checksum", "os_hash_algo", "os_hash_value", "virtual_size",
+                            "tags"}
         assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
                             rec["id"])
         assert rec["created_at"].tzinfo == UTC and rec["created_at"].microsecond == 0

@@ -4,6 +4,11 @@ Glance lists images by ``created_at DESC, id DESC`` and pages by keyset (the mar
 in that order). `Catalog` sorts the records once, keeps numpy columns in that order and an
 id -> position index, caches the positions matching each distinct filter set, and answers a
 page with one `searchsorted` and a slice: no full scan per request.
+
+`Query` is API-blind: Nova's proxy fills the fields Nova can send (name, status,
+changes-since, minRam/minDisk, properties); Glance and IMS also use the visibility rule
+(`caller`), hidden, tags, time conditions and column equality. A record without one of the
+Glance keys reads as `RECORD_DEFAULTS` says (public, not hidden, not protected, no tags).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from imgframe.server.glance import (
     sql_number,
 )
 
-__all__ = ["Catalog", "Query"]
+__all__ = ["Catalog", "Query", "RECORD_DEFAULTS", "field"]
 
 UTC = dt.timezone.utc
 STATUS_CODES = {s: i for i, s in enumerate(
@@ -36,6 +41,16 @@ DELETED = {"deleted", "pending_delete"}   # Glance rows with deleted=True
 REMOVED = 255           # status code of an image taken away by `Catalog.remove`
 NO_TIME = np.iinfo(np.int64).min
 NOTHING = "nothing"     # a minRam/minDisk value no integer equals (not False: False == 0)
+RECORD_DEFAULTS = {"visibility": "public", "protected": False, "os_hidden": False, "tags": ()}
+VISIBILITY_CODES = {"public": 0, "private": 1, "shared": 2, "community": 3}
+TIME_OPS = {"gt": np.greater, "gte": np.greater_equal, "lt": np.less, "lte": np.less_equal,
+            "eq": np.equal, "neq": np.not_equal}
+
+
+def field(rec: dict, key: str):
+    """A record's value for `key`, or its default (`RECORD_DEFAULTS`, else None)."""
+    value = rec.get(key, RECORD_DEFAULTS.get(key))
+    return value
 
 
 @dataclass(frozen=True)
@@ -48,6 +63,16 @@ class Query:
     min_ram: object = None                  # a number, or NOTHING
     min_disk: object = None
     properties: tuple = ()                  # ((key, value), ...) equality on properties
+    # Glance / IMS only (Nova's proxy leaves them unset)
+    caller: str | None = None       # a non-admin caller's project: Glance's visibility rule
+    others_shared: bool = True      # caller is an accepted member of others' shared images
+    others_community: bool = True   # False: Glance's default (others' community left out)
+    visibility: frozenset | None = None
+    hidden: bool | None = None
+    tags: frozenset = frozenset()   # every one must be present (ANDed)
+    times: tuple = ()               # ((created_at|updated_at, op, epoch seconds), ...)
+    fields: tuple = ()              # ((record key, frozenset of accepted values), ...)
+    ranges: tuple = ()              # ((record key, "min"|"max", number), ...)
 
     @classmethod
     def from_filters(cls, filters: dict) -> Query:
@@ -159,6 +184,8 @@ class Catalog:
                 mask[:] = False
             elif wanted is not None:
                 mask &= sizes[key] == wanted
+        if query != Query(**_nova_fields(query)):
+            mask &= self._glance_mask(query)
         positions = np.flatnonzero(mask)
         if query.name is not None:
             names = query.name
@@ -169,6 +196,10 @@ class Catalog:
                 [i for i in positions.tolist()
                  if _property_equals((records[i].get("properties") or {}), key, value)],
                 dtype=np.int64)
+        if query.fields or query.ranges or query.tags:
+            records = self.records
+            positions = np.array([i for i in positions.tolist()
+                                  if _record_matches(records[i], query)], dtype=np.int64)
         positions = positions.astype(np.int64, copy=False)
         with self._lock:
             if version != self.version:      # a change raced us: compute again
@@ -193,6 +224,40 @@ class Catalog:
             start = int(np.searchsorted(matches, pos, side="right"))
         stop = len(matches) if limit is None else start + limit
         return matches[start:stop], start
+
+    def _glance_mask(self, query: Query) -> np.ndarray:
+        """The visibility, hidden and time conditions of `query`, over all positions."""
+        vis, hidden, owner = self._glance_columns()
+        mask = np.ones(len(self.records), dtype=bool)
+        if query.hidden is not None:
+            mask &= hidden == query.hidden
+        if query.visibility is not None:
+            mask &= np.isin(vis, [VISIBILITY_CODES.get(v, 99) for v in query.visibility])
+        if query.caller is not None:
+            own = owner == query.caller
+            seen = (vis == 0) | (vis == 3) | own
+            if query.others_shared:
+                seen |= vis == 2
+            if not query.others_community:
+                seen &= own | (vis != 3)
+            mask &= seen
+        for key, op, when in query.times:
+            column = self.created if key == "created_at" else self.updated
+            mask &= (column != NO_TIME) & TIME_OPS[op](column, when)
+        return mask
+
+    def _glance_columns(self):
+        """(visibility codes, hidden flags, owners) in list order, rebuilt after changes."""
+        key = (self.version, len(self.records))
+        cached = getattr(self, "_glance_cols", None)
+        if cached is None or cached[0] != key:
+            recs = self.records
+            vis = np.array([VISIBILITY_CODES.get(field(r, "visibility"), 99) for r in recs],
+                           dtype=np.uint8)
+            hidden = np.array([bool(field(r, "os_hidden")) for r in recs], dtype=bool)
+            owner = np.array([r.get("owner") for r in recs] + [None], dtype=object)[:-1]
+            cached = self._glance_cols = (key, (vis, hidden, owner))
+        return cached[1]
 
     # --- changing (each change swaps the arrays under the lock and drops cached filters)
     def clock(self) -> dt.datetime:
@@ -285,6 +350,29 @@ def _bisect_desc(keys: list, key: tuple) -> int:
         else:
             hi = mid
     return lo
+
+
+def _nova_fields(query: Query) -> dict:
+    """The part of a query Nova's proxy can express (the rest left at its defaults)."""
+    return {"name": query.name, "status": query.status, "changes_since": query.changes_since,
+            "min_ram": query.min_ram, "min_disk": query.min_disk,
+            "properties": query.properties}
+
+
+def _record_matches(rec: dict, query: Query) -> bool:
+    """Column equality, integer ranges and tags, as Glance's SQL compares them (NULL never
+    matches)."""
+    for key, accepted in query.fields:
+        value = field(rec, key)
+        if value is None or value not in accepted:
+            return False
+    for key, side, number in query.ranges:
+        value = rec.get(key)
+        if value is None or (value < number if side == "min" else value > number):
+            return False
+    if query.tags and not query.tags.issubset(field(rec, "tags") or ()):
+        return False
+    return True
 
 
 def _property_equals(props: dict, key: str, value: str) -> bool:

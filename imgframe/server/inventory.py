@@ -6,19 +6,48 @@ Each record looks like what Glance v2 hands to Nova (a Glance-like dict, not the
      "created_at": datetime(UTC), "updated_at": datetime(UTC) | None,
      "min_ram": 1024, "min_disk": 10, "size": 673382400 | None,
      "properties": {"os_distro": "ubuntu", "architecture": "x86_64", "hw_disk_bus": "virtio",
-                    "__os_type": "Linux", "__imagetype": "gold", ...}}
+                    "__os_type": "Linux", "__imagetype": "gold", ...},
+     "visibility": "public", "owner": "6f70...", "protected": False, "os_hidden": False,
+     "disk_format": "qcow2" | None, "container_format": "bare" | None,
+     "checksum": "<md5 hex>" | None, "os_hash_algo": "sha512" | None,
+     "os_hash_value": "<sha512 hex>" | None, "virtual_size": 2147483648 | None,
+     "tags": ["lts", "cis-hardened"]}
 
 The random draws are vectorised with numpy (one Generator, seeded), so a million records take a
-few seconds; the only per-record Python work is assembling the dicts.
+few seconds; the only per-record Python work is assembling the dicts. The Glance-only fields
+(visibility ... tags) come from a second Generator, so adding them left every earlier field
+and its distribution exactly as it was.
+
+Visibility follows the Huawei ``__imagetype`` property (gold -> public, private -> private,
+shared -> shared), with about 12% of gold and 7% of private images community instead.
+Owners are four projects: the served `project_id` (own images), a cloud "admin" project that
+owns most public images, and two other tenants; about 1% of public images have no owner.
+Hidden (``os_hidden``) is about 3%. Formats, checksums and hashes are null where Glance has
+them null (queued images have no formats; no size means no checksum or hash).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import numpy as np
 
-__all__ = ["GLANCE_STATUSES", "sample_inventory"]
+__all__ = ["DEFAULT_PROJECT_ID", "GLANCE_STATUSES", "OTHER_PROJECTS", "TAGS",
+           "sample_inventory"]
+
+DEFAULT_PROJECT_ID = "6f70656e737461636b20726f636b7321"   # hex("openstack rocks!")
+#: the other owners: the cloud's admin project (most public images), then two tenants
+OTHER_PROJECTS = ("0dc1a55e1d5f4b6c8a7e9f3b2c4d6e80", "7e4a4b1f6c2d4e8f9a0b1c2d3e4f5a6b",
+                  "c0ffee00c0ffee00c0ffee00c0ffee00")
+#: tag vocabulary and how often each occurs (lts only on long-term-support families)
+TAGS = (("lts", 0.0), ("gpu", 0.06), ("cis-hardened", 0.10), ("fips", 0.04),
+        ("minimal", 0.10), ("golden", 0.0), ("deprecated", 0.05), ("team:data", 0.03))
+LTS_FAMILIES = ("ubuntu", "debian", "rocky", "almalinux", "centos", "windows")
+DISK_FORMATS = (("qcow2", 0.48), ("raw", 0.20), ("vhd", 0.08), ("zvhd2", 0.17), ("iso", 0.03),
+                ("vmdk", 0.04))
+CONTAINER_FORMATS = (("bare", 0.93), ("ovf", 0.05), ("ova", 0.02))
+GIB = 1 << 30
 
 UTC = dt.timezone.utc
 
@@ -141,14 +170,16 @@ def _uuids(rng: np.random.Generator, n: int) -> list[str]:
     return out
 
 
-def sample_inventory(n: int, seed: int = 0) -> list[dict]:
+def sample_inventory(n: int, seed: int = 0, *,
+                     project_id: str = DEFAULT_PROJECT_ID) -> list[dict]:
     """A deterministic catalogue of `n` Glance-like image records.
 
     Same `(n, seed)` gives the same records. With n >= 9 every Glance status occurs at least
     once; about 88% are active. Names follow real distributions' patterns
     (``ubuntu-22.04-server-amd64-20240501``, ``windows-server-2022-datacenter-20240514``,
     ``web-03-snapshot-20250102``); about 1% are null and about 1% are hostile (commas, quotes,
-    newlines, non-ASCII, a leading ``=``, ``+``, ``-`` or ``@``).
+    newlines, non-ASCII, a leading ``=``, ``+``, ``-`` or ``@``). `project_id` is the
+    caller's own project among the owners (see the module docstring).
 
     >>> len(sample_inventory(20, seed=1))
     20
@@ -223,9 +254,12 @@ def sample_inventory(n: int, seed: int = 0) -> list[dict]:
     server_uuids = _uuids(rng, n)
     user_ids = [u.replace("-", "") for u in _uuids(rng, 40)]
 
+    glance = _glance_draws(np.random.default_rng([seed, 0x61A9CE]), n, fam_idx, is_snap, gold)
+    owners = (project_id, *OTHER_PROJECTS, None)
+
     arrays = (status_idx, created, upd, upd_null, fam_idx, is_snap, snap_backup, volume_backed,
               ver_r, arm, ram_r, disk_r, size_r, gold, bus_scsi, uefi, dcf, null_name, hostile,
-              hostile_pick, server_word, server_num, extra_null, vol_size)
+              hostile_pick, server_word, server_num, extra_null, vol_size, *glance)
     fromts = dt.datetime.fromtimestamp
     release_epochs = [[int(dt.datetime.fromisoformat(d).replace(tzinfo=UTC).timestamp())
                        for d in RELEASED[f[0]]] for f in FAMILIES]
@@ -235,7 +269,8 @@ def sample_inventory(n: int, seed: int = 0) -> list[dict]:
     for lo_i in range(0, n, CHUNK):       # chunks keep the temporary Python lists small
         chunk = [a[lo_i:lo_i + CHUNK].tolist() for a in arrays]
         for (st_i, c, u, u_null, f_i, snap, backup, vol, vr, is_arm, rr, dr, sr, g, scsi,
-             efi, dc, nn, hos, hp, sw, sn, xn, vs) in zip(*chunk, strict=True):
+             efi, dc, nn, hos, hp, sw, sn, xn, vs, vis, own, prot, hid, dfmt, cfmt, vsz, tagm
+             ) in zip(*chunk, strict=True):
             i += 1
             family, _, versions, pattern, os_type, rams, disks, (lo, hi) = FAMILIES[f_i]
             v_i = int(vr * len(versions))
@@ -291,8 +326,24 @@ def sample_inventory(n: int, seed: int = 0) -> list[dict]:
             if status == "queued" or (status in ("importing", "uploading", "killed")
                                       and sr < 0.6):
                 size = None
+            image_id = uuids[i]
+            queued = status == "queued"
+            disk_format = None if queued else DISK_FORMATS[dfmt][0]
+            if size is None:
+                checksum = hash_value = virtual_size = None
+            else:
+                seedbytes = f"{image_id}:{size}".encode()
+                checksum = hashlib.md5(seedbytes).hexdigest()
+                hash_value = hashlib.sha512(seedbytes).hexdigest()
+                if disk_format in ("raw", "iso"):
+                    virtual_size = size
+                elif vsz < 0.6:
+                    virtual_size = max(size, -(-int(size * (1 + vsz * 3)) // GIB) * GIB,
+                                       min_disk * GIB)
+                else:
+                    virtual_size = None
             records.append({
-                "id": uuids[i],
+                "id": image_id,
                 "name": name,
                 "status": status,
                 "created_at": created_at,
@@ -301,8 +352,55 @@ def sample_inventory(n: int, seed: int = 0) -> list[dict]:
                 "min_disk": min_disk,
                 "size": size,
                 "properties": props,
+                "visibility": VISIBILITIES[vis],
+                "owner": owners[own],
+                "protected": bool(prot),
+                "os_hidden": bool(hid),
+                "disk_format": disk_format,
+                "container_format": None if queued else
+                ("bare" if disk_format == "iso" else CONTAINER_FORMATS[cfmt][0]),
+                "checksum": checksum,
+                "os_hash_algo": None if size is None else "sha512",
+                "os_hash_value": hash_value,
+                "virtual_size": virtual_size,
+                "tags": list(TAG_SETS[tagm]),
             })
     return records
+
+
+VISIBILITIES = ("public", "private", "shared", "community")
+TAG_SETS = tuple(tuple(t for b, (t, _) in enumerate(TAGS) if m >> b & 1)
+                 for m in range(1 << len(TAGS)))
+
+
+def _glance_draws(rng: np.random.Generator, n: int, fam_idx, is_snap, gold) -> tuple:
+    """Vectorised Glance-only fields: (visibility, owner, protected, hidden, disk format,
+    container format, virtual-size draw, tag bitmask) index arrays, one entry per record."""
+    kind = np.where(is_snap, 1, np.where(gold < 0.6, 0, np.where(gold < 0.9, 1, 2)))
+    r = rng.random(n)
+    vis = np.where(kind == 0, np.where(r < 0.88, 0, 3),
+                   np.where(kind == 1, np.where(r < 0.93, 1, 3), 2))
+    o = rng.random(n)
+    other = rng.integers(2, 4, size=n)               # one of the two tenants
+    # owner index: 0 own project, 1 admin project, 2/3 tenants, 4 no owner
+    owner = np.where(vis == 0, np.where(o < 0.79, 1, np.where(o < 0.99, 0, 4)),
+                     np.where(vis == 1, np.where(o < 0.8, 0, other),
+                              np.where(o < (np.where(vis == 2, 0.4, 0.3)), 0, other)))
+    protected = rng.random(n) < np.where(vis == 0, 0.3, 0.03)
+    hidden = rng.random(n) < 0.03
+    p_d = np.array([w for _, w in DISK_FORMATS])
+    disk = rng.choice(len(DISK_FORMATS), size=n, p=p_d / p_d.sum())
+    p_c = np.array([w for _, w in CONTAINER_FORMATS])
+    container = rng.choice(len(CONTAINER_FORMATS), size=n, p=p_c / p_c.sum())
+    vsize = rng.random(n)
+    names = [t for t, _ in TAGS]
+    fam_names = np.array([f[0] for f in FAMILIES])[fam_idx]
+    prob = np.tile(np.array([w for _, w in TAGS]), (n, 1))
+    prob[:, names.index("lts")] = np.where(np.isin(fam_names, LTS_FAMILIES) & ~is_snap, 0.6, 0)
+    prob[:, names.index("golden")] = np.where((vis == 0) & ~is_snap, 0.15, 0)
+    bits = rng.random((n, len(TAGS))) < prob
+    tagmask = (bits * (1 << np.arange(len(TAGS)))).sum(axis=1)
+    return vis, owner, protected, hidden, disk, container, vsize, tagmask
 
 
 def _base_properties(f_i, v_i, is_arm, scsi, efi, kind, fusion) -> dict:

@@ -175,11 +175,17 @@ def render_detail_item(rec: dict) -> bytes:
 
 
 class Renderer:
-    """Caches each image's rendered fragment per view ("list" or "detail")."""
+    """Caches each image's rendered fragment per view ("list" or "detail"; other APIs
+    `register` theirs, e.g. "glance" and "ims")."""
 
     def __init__(self):
         self._cache = {"list": {}, "detail": {}}
         self._render = {"list": render_list_item, "detail": render_detail_item}
+
+    def register(self, view: str, render) -> None:
+        """Add a view: `render(record) -> bytes`, cached per image like the Nova views."""
+        self._render[view] = render
+        self._cache.setdefault(view, {})
 
     def fragment(self, view: str, rec: dict) -> bytes:
         cache = self._cache[view]
