@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from dataclasses import replace
 from urllib.parse import parse_qsl
 
 from imgframe.server.catalog import Query
@@ -161,8 +162,12 @@ def _list(app, view: str, query: str, bases: LinkBases, faults) -> bytes:
     if server and "/" in server:
         filters["property-instance_uuid"] = server.rsplit("/", 1)[1]
     limit = int(last["limit"]) if "limit" in last else None
+    # Nova asks Glance with Glance's defaults: no hidden images, and others' community
+    # images left out (the caller is the served project)
     try:
-        positions, offset = app.catalog.page(Query.from_filters(filters),
+        query = replace(Query.from_filters(filters), caller=app.project_id, hidden=False,
+                        others_community=False)
+        positions, offset = app.catalog.page(query,
                                              last.get("marker") or None, limit)
     except GlanceBadRequest as exc:
         raise fault(400, str(exc)) from None
@@ -173,7 +178,7 @@ def _list(app, view: str, query: str, bases: LinkBases, faults) -> bytes:
         marker = records[-1]["id"]
         loop = faults.loop_next if faults is not None else None
         if loop and loop > 1 and offset == (loop - 1) * max_items:
-            first_page, _ = app.catalog.page(Query.from_filters(filters), None, max_items)
+            first_page, _ = app.catalog.page(query, None, max_items)
             marker = app.catalog.records[int(first_page[-1])]["id"]
         collection = "images/detail" if view == "detail" else "images"
         next_href = bases.next_link(collection, kept, str(marker))
