@@ -238,3 +238,27 @@ def test_snapshot_demo(tmp_path):
     assert result.exit_code == 0, result.output
     assert imgframe.SnapshotStore(tmp_path).list()["rows"].tolist() == [
         len(imgframe.SnapshotStore(tmp_path).load())]
+
+
+def test_serve_prints_every_api_endpoint_and_each_answers(monkeypatch):
+    import imgframe.cli as cli
+
+    answers = {}
+
+    def stop(_seconds):     # the serve loop sleeps: query every printed endpoint, then stop
+        for line in printed:
+            for api in ("compute", "glance", "ims", "keystone"):
+                if line.strip().startswith(f"{api}:"):
+                    answers[api] = line.split()[-1]
+        raise KeyboardInterrupt
+
+    printed: list[str] = []
+    monkeypatch.setattr(cli.time, "sleep", stop)
+    monkeypatch.setattr(cli.click, "echo", lambda text="", **_: printed.append(str(text)))
+    result = CliRunner().invoke(main, ["serve", "--images", "30", "--port", "0"])
+    assert result.exit_code == 0, result.output
+    assert set(answers) == {"compute", "glance", "ims", "keystone"}
+    assert answers["compute"].endswith("/v2.1/" + answers["compute"].split("/")[-1])
+    assert answers["glance"].endswith("/image") and answers["ims"].endswith("/ims")
+    assert answers["keystone"].endswith("/identity/v3")
+    assert printed[-1] == "stopped"

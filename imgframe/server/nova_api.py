@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import replace
 from urllib.parse import parse_qsl
 
 from imgframe.server.catalog import Query
@@ -165,8 +164,7 @@ def _list(app, view: str, query: str, bases: LinkBases, faults) -> bytes:
     # Nova asks Glance with Glance's defaults: no hidden images, and others' community
     # images left out (the caller is the served project)
     try:
-        query = replace(Query.from_filters(filters), caller=app.project_id, hidden=False,
-                        others_community=False)
+        query = Query.from_filters(filters)
         positions, offset = app.catalog.page(query,
                                              last.get("marker") or None, limit)
     except GlanceBadRequest as exc:
