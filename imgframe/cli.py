@@ -70,19 +70,32 @@ def _chart(draw, path: Path) -> Path:
               help="Nova's [api] max_limit: the page size that earns a next link.")
 @click.option("--link-prefix", default=None,
               help="Like Nova's compute_link_prefix, e.g. https://compute.example.com:443")
-def serve(n_images, port, token, seed, max_limit, link_prefix):
-    """Serve a sample catalogue with the embedded Nova-compatible endpoint until Ctrl-C."""
+@click.option("--api-limit-max", type=click.IntRange(1), default=1000, show_default=True,
+              help="Glance's api_limit_max: larger limits are cut to it silently.")
+@click.option("--ims-max-limit", type=click.IntRange(1), default=200, show_default=True,
+              help="The largest IMS cloudimages page (larger limits cut silently).")
+@click.option("--ims-page-info/--no-ims-page-info", default=False, show_default=True,
+              help="Send page_info.next_marker on full IMS pages.")
+def serve(n_images, port, token, seed, max_limit, link_prefix, api_limit_max, ims_max_limit,
+          ims_page_info):
+    """Serve a sample catalogue until Ctrl-C: Nova's images proxy, Glance v2, Huawei IMS."""
     from imgframe.server import ImageServer, sample_inventory
 
     inventory = sample_inventory(n_images, seed=seed)
     with ImageServer(inventory, port=port, token=token, max_limit=max_limit,
-                     link_prefix=link_prefix) as srv:
+                     link_prefix=link_prefix, api_limit_max=api_limit_max,
+                     ims_max_limit=ims_max_limit, ims_page_info=ims_page_info) as srv:
         click.echo(f"Serving {n_images} sample images (seed {seed})")
-        click.echo(f"  compute root: {srv.url}")
-        click.echo(f"  endpoint:     {srv.endpoint}")
-        click.echo(f"  project id:   {srv.project_id}")
-        click.echo(f"  try:          curl {srv.endpoint}/images/detail?limit=2"
-                   + (" -H 'X-Auth-Token: <token>'" if token else ""))
+        click.echo(f"  root:              {srv.url}")
+        click.echo(f"  compute endpoint:  {srv.endpoint}")
+        click.echo(f"  glance endpoint:   {srv.glance_endpoint}")
+        click.echo(f"  ims endpoint:      {srv.ims_endpoint}")
+        click.echo(f"  keystone endpoint: {srv.auth_url}")
+        click.echo(f"  project id:        {srv.project_id}")
+        auth = " -H 'X-Auth-Token: <token>'" if token else ""
+        click.echo(f"  try: curl '{srv.endpoint}/images/detail?limit=2'{auth}")
+        click.echo(f"       curl '{srv.glance_endpoint}/v2/images?limit=2'{auth}")
+        click.echo(f"       curl '{srv.ims_endpoint}/v2/cloudimages?limit=2'{auth}")
         click.echo("Press Ctrl-C to stop.")
         try:
             while True:

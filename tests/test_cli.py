@@ -175,3 +175,23 @@ def test_export_parquet_round_trip(server, tmp_path):
     expected = imgframe.Client(server.endpoint, token=TOKEN).load(progress=False)
     assert list(back["id"]) == list(expected["id"])
     assert back.dtypes.equals(expected.dtypes)
+
+
+def test_serve_prints_every_api_endpoint(monkeypatch):
+    import types
+
+    import imgframe.cli as cli
+
+    def stop(_seconds):                       # the serve loop's sleep: press Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "time", types.SimpleNamespace(sleep=stop))
+    result = CliRunner().invoke(main, ["serve", "--images", "30", "--port", "0"])
+    assert result.exit_code == 0, result.output
+    urls = dict(re.findall(r"^  (\w+(?: \w+)?): +(\S+)$", result.output, re.M))
+    root = urls["root"]
+    assert urls["compute endpoint"] == f"{root}/v2.1/{urls['project id']}"
+    assert urls["glance endpoint"] == f"{root}/image"
+    assert urls["ims endpoint"] == f"{root}/ims"
+    assert urls["keystone endpoint"] == f"{root}/identity/v3"
+    assert result.output.rstrip().endswith("stopped")

@@ -8,7 +8,8 @@ Routes (under ``/identity``):
   ``ImageServer(users={"name": "password"})``, domain ``default``) or the ``token`` method
   -> 201, the token in ``X-Subject-Token``, and a body naming the project and a catalog whose
   ``compute`` endpoints (public, internal, admin; region ``RegionOne``) are
-  ``{url}/v2.1/{project_id}``;
+  ``{url}/v2.1/{project_id}``, ``image`` (Glance) ``{url}/image`` and ``ims`` (Huawei IMS)
+  ``{url}/ims``;
 * ``GET``/``HEAD /identity/v3/auth/tokens`` with ``X-Subject-Token`` -> validates it.
 
 Scope must be the served project (by id, or by name ``ImageServer.project_name`` in domain
@@ -48,7 +49,7 @@ def v3_doc(base: str) -> dict:
 
 
 def catalog(app, base: str) -> list[dict]:
-    """The service catalog: compute (this server) and identity."""
+    """The service catalog: compute, image (Glance), ims (Huawei IMS) and identity."""
     compute = f"{base}/v2.1/{app.project_id}"
 
     def endpoints(url, service):
@@ -59,6 +60,10 @@ def catalog(app, base: str) -> list[dict]:
     return [
         {"id": _stable_id("compute"), "type": "compute", "name": "nova",
          "endpoints": endpoints(compute, "compute")},
+        {"id": _stable_id("image"), "type": "image", "name": "glance",
+         "endpoints": endpoints(f"{base}/image", "image")},
+        {"id": _stable_id("ims"), "type": "ims", "name": "ims",
+         "endpoints": endpoints(f"{base}/ims", "ims")},
         {"id": _stable_id("identity"), "type": "identity", "name": "keystone",
          "endpoints": endpoints(f"{base}/identity", "identity")},
     ]
