@@ -87,16 +87,16 @@ def serve(n_images, port, token, seed, max_limit, link_prefix, api_limit_max, im
                      link_prefix=link_prefix, api_limit_max=api_limit_max,
                      ims_max_limit=ims_max_limit, ims_page_info=ims_page_info) as srv:
         click.echo(f"Serving {n_images} sample images (seed {seed})")
-        click.echo(f"  compute root: {srv.url}")
-        click.echo(f"  compute:      {srv.endpoint}")
-        click.echo(f"  glance:       {srv.glance_endpoint}")
-        click.echo(f"  ims:          {srv.ims_endpoint}")
-        click.echo(f"  keystone:     {srv.auth_url}")
-        click.echo(f"  project id:   {srv.project_id}")
+        click.echo(f"  root:              {srv.url}")
+        click.echo(f"  compute endpoint:  {srv.endpoint}")
+        click.echo(f"  glance endpoint:   {srv.glance_endpoint}")
+        click.echo(f"  ims endpoint:      {srv.ims_endpoint}")
+        click.echo(f"  keystone endpoint: {srv.auth_url}")
+        click.echo(f"  project id:        {srv.project_id}")
         auth = " -H 'X-Auth-Token: <token>'" if token else ""
-        click.echo(f"  try:          curl {srv.endpoint}/images/detail?limit=2{auth}")
-        click.echo(f"                curl {srv.glance_endpoint}/v2/images?limit=2{auth}")
-        click.echo(f"                curl {srv.ims_endpoint}/v2/cloudimages?limit=2{auth}")
+        click.echo(f"  try: curl '{srv.endpoint}/images/detail?limit=2'{auth}")
+        click.echo(f"       curl '{srv.glance_endpoint}/v2/images?limit=2'{auth}")
+        click.echo(f"       curl '{srv.ims_endpoint}/v2/cloudimages?limit=2'{auth}")
         click.echo("Press Ctrl-C to stop.")
         try:
             while True:

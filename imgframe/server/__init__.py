@@ -1,4 +1,12 @@
-"""imgframe.server: an embedded, faithful Nova images endpoint (plus a tiny Keystone).
+"""imgframe.server: embedded, faithful image endpoints (Nova, Glance v2, Huawei IMS) over one
+catalogue, plus a tiny Keystone.
+
+One module per API: `nova_api` (below), `glance_api` (``{srv.glance_endpoint}/v2/images``,
+``srv.glance_endpoint == f"{srv.url}/image"``: Glance 33's filters, defaults, links and
+their bugs, HTML/JSON errors) and `ims_api` (``{srv.ims_endpoint}/v2/cloudimages``,
+``srv.ims_endpoint == f"{srv.url}/ims"``: marker paging without links, a silent maximum
+page size, ``__*`` string fields, placeholders; token or AK/SK auth), all over one
+`catalog.Catalog`; `handler` routes and knows none of them.
 
 A real HTTP server on 127.0.0.1 that answers ``GET /{v2|v2.1}[/{project_id}]/images``,
 ``.../images/detail`` and ``.../images/{id}`` (and ``DELETE .../images/{id}``) as Nova 34

@@ -49,8 +49,7 @@ TIME_OPS = {"gt": np.greater, "gte": np.greater_equal, "lt": np.less, "lte": np.
 
 def field(rec: dict, key: str):
     """A record's value for `key`, or its default (`RECORD_DEFAULTS`, else None)."""
-    value = rec.get(key, RECORD_DEFAULTS.get(key))
-    return value
+    return rec.get(key, RECORD_DEFAULTS.get(key))
 
 
 @dataclass(frozen=True)

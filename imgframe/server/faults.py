@@ -1,11 +1,12 @@
 """Fault injection for the embedded server (all off by default).
 
 `Faults` is the settings object tests hand to `ImageServer(faults=...)` (or assign to
-`srv.faults` while it runs). Only *images* requests (list, detail, show) are affected and
-numbered (from 1, per `Faults` object: assigning a new one restarts the count); keystone and
-version documents never are.
+`srv.faults` while it runs). Only *images* requests are affected and numbered (from 1, per
+`Faults` object: assigning a new one restarts the count): Nova's list, detail and show,
+Glance's ``/v2/images[/{id}]`` and IMS's ``/v2/cloudimages``, with each API's own error
+bodies; keystone and version documents never are.
 
-    Faults(latency=0.2)                              # every images request waits 0.2 s
+    Faults(latency=1.0)                              # every images request (page) waits 1 s
     Faults(error_rate=0.1)                           # 10% get 500/502/503 (seeded, repeatable)
     Faults(schedule={2: 503, 3: 429, 5: "truncate"}) # the 2nd images request gets a 503, ...
     Faults(token_ttl=3)                              # each token works for 3 requests, then 401

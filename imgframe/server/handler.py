@@ -150,8 +150,11 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # noqa: BLE001 - a server must answer, as Nova does
             body = {"computeFault": {"code": 500, "message": f"Unexpected API Error: {exc!r}"}}
             resp = Response(500, json.dumps(body).encode())
-        self._send(resp.status, resp.body, content_type=resp.content_type,
-                   headers=resp.headers, head_only=head)
+        try:
+            self._send(resp.status, resp.body, content_type=resp.content_type,
+                       headers=resp.headers, head_only=head)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True      # the client gave up (e.g. its read timeout)
 
 
 def _damage(resp: Response, action) -> Response:

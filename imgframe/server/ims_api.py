@@ -23,7 +23,7 @@ As documented (reference image-sources.md section 4; nothing there was run again
   API gateway: 401 ``{"error_msg": ..., "error_code": "APIGW.0301", "request_id": ...}``.
 
 Auth: ``X-Auth-Token`` (the server's tokens), or an AK/SK ``SDK-HMAC-SHA256`` signature by a
-key of `ImageServer.aksk`, verified by `imgframe.aksk.verify` when that module is present.
+key of `ImageServer.aksk`, verified by `imgframe.aksk.verify` (a pure protocol module).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from urllib.parse import parse_qsl
 
 import numpy as np
 
+from imgframe import aksk
 from imgframe.server.catalog import DELETED, REMOVED, Query, field
 from imgframe.server.glance import parse_isotime
 from imgframe.server.http import Response
@@ -114,10 +115,6 @@ def _auth_problem(req, query: str) -> str | None:
     if authorization.startswith("SDK-HMAC-SHA256"):
         if not app.aksk:
             return "ak/sk authentication is not enabled"
-        try:
-            from imgframe import aksk
-        except ImportError:
-            return "ak/sk authentication is not available"
         path = req.path.split("?", 1)[0]
         access = aksk.verify(req.command, path, query, req.headers, req._read_body(),
                              app.aksk)
