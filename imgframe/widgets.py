@@ -172,6 +172,17 @@ class Explorer(widgets.VBox):
         self.chart = widgets.Image(format="png", layout=widgets.Layout(
             width=f"{int(figsize[0] * self._dpi)}px", max_width="100%"))
         self.chart.add_class("imgframe-chart")
+        # what Glance and IMS frames add: one dropdown per column that has values
+        self.facets: dict[str, widgets.Dropdown] = {}
+        for column, label in (("visibility", "visibility"), ("owner", "owner"),
+                              ("tags", "tag")):
+            options = _facet_options(df, column)
+            if options:
+                box = widgets.Dropdown(options=[("any", None)] + options, value=None,
+                                       description=label,
+                                       layout=widgets.Layout(width="18em"))
+                box.add_class(f"imgframe-{label}")
+                self.facets[label] = box
         self.export_path = widgets.Text(value=export_path, description="CSV",
                                         layout=widgets.Layout(width="24em"))
         self.export_button = widgets.Button(description="Export selection", icon="download")
@@ -192,6 +203,8 @@ class Explorer(widgets.VBox):
         for button in self.status_buttons.values():
             button.observe(self._on_change, "value")
         self.name.observe(self._on_change, "value")
+        for box in self.facets.values():
+            box.observe(self._on_change, "value")
         self.dates.observe(self._on_change, "index")
         self.column.observe(self._on_column, "value")
         self.export_button.on_click(lambda _: self.export())
@@ -199,6 +212,7 @@ class Explorer(widgets.VBox):
         super().__init__([
             widgets.HBox(list(self.status_buttons.values())),
             widgets.HBox([self.name, self.name_message]),
+            widgets.HBox(list(self.facets.values())),
             widgets.HBox([self.column, self.dates, self.dates_label]),
             self.count,
             self.table,
@@ -232,13 +246,17 @@ class Explorer(widgets.VBox):
             if (lo, hi) != (0, len(starts) - 1):  # the full range keeps rows without a time
                 since = starts[lo]
                 until = starts[hi] + self._step - pd.Timedelta(1, "ns")
-        return {
+        query = {
             "status": list(self.statuses) or None,
             "name": parse_name(self.name.value),
             "since": since,
             "until": until,
             "column": self.column.value,
         }
+        for label, box in self.facets.items():
+            if box.value is not None:
+                query[label] = box.value
+        return query
 
     def update(self) -> pd.DataFrame:
         """Recompute the selection and refresh the count, table and chart together."""
@@ -378,6 +396,24 @@ class Explorer(widgets.VBox):
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=self._dpi)
         return buf.getvalue()
+
+
+FACET_MAX = 200   # more distinct values than this make a dropdown useless
+
+
+def _facet_options(df: pd.DataFrame, column: str) -> list[tuple[str, str]]:
+    """``[("public (1,234)", "public"), ...]``, most frequent first, for a column's values
+    (each tag of a ``tags`` list counts); empty if the column is missing or all NA."""
+    if column not in df.columns:
+        return []
+    values = df[column]
+    if column == "tags":
+        values = pd.Series([t for tags in values if isinstance(tags, list) for t in tags],
+                           dtype=object)
+    counts = values.dropna().astype(str).value_counts()
+    if counts.empty or len(counts) > FACET_MAX:
+        return []
+    return [(f"{v} ({n:,})", v) for v, n in counts.items()]
 
 
 def _message(exc: BaseException) -> str:

@@ -72,6 +72,8 @@ def test_notebook_runs(name, tmp_path):
     assert "embedded server" in text
     if name == "01_explore":
         assert "application/vnd.jupyter.widget-view+json" in text
+        assert "images from glance" in text       # the Glance section read Glance
+        assert "community" in text and "visibility" in text
     if name == "02_export":
         assert (tmp_path / "inventory.csv").is_file() and (tmp_path / "ubuntu.csv").is_file()
     if name == "03_trends":

@@ -21,7 +21,7 @@ def make_frame(rows: list[dict]) -> pd.DataFrame:
     data = {c: [r.get(c) for r in rows] for c in COLUMNS}
     df = pd.DataFrame(data, columns=COLUMNS)
     for column, dtype in template.dtypes.items():
-        if column == "metadata":
+        if column in ("metadata", "tags"):
             continue
         if str(dtype).startswith("datetime64"):
             df[column] = pd.to_datetime(df[column], utc=True).astype(dtype)
@@ -320,3 +320,31 @@ def test_responsive_on_100k_images(capsys):
               + ", ".join(f"{t:.3f}s" for t in timings))
     # generous for a busy CI box; typically 0.1-0.3 s per update, chart included
     assert sorted(timings)[len(timings) // 2] < 1.0, timings
+
+
+def test_visibility_owner_and_tag_dropdowns_follow_select(small_df):
+    df = small_df.copy()
+    df["visibility"] = pd.array(["public", "private", "public", "shared", "community",
+                                 "public", "private", None, "public"], dtype="string")
+    df["owner"] = pd.array(["p1", "p2", "p1", "p1", "p3", "p2", "p2", None, "p1"],
+                           dtype="string")
+    df["tags"] = pd.Series([["lts"], ["lts", "gpu"], [], ["gpu"], None, [], ["lts"], [],
+                            ["cis", "lts"]], dtype=object)
+    ex = explore(df, chart=False)
+    assert set(ex.facets) == {"visibility", "owner", "tag"}
+    assert ex.facets["visibility"].options[1] == ("public (4)", "public")
+    assert [v for _, v in ex.facets["tag"].options] == [None, "lts", "gpu", "cis"]
+    ex.facets["visibility"].value = "public"
+    assert ids(ex.selection) == ids(df.images.select(visibility="public"))
+    ex.facets["tag"].value = "lts"
+    assert ids(ex.selection) == ids(df.images.select(visibility="public", tag="lts")) \
+        == ["i1", "i9"]
+    ex.facets["owner"].value = "p1"
+    ex.status_buttons["ACTIVE"].value = True
+    assert ids(ex.selection) == ids(df.images.select(
+        visibility="public", tag="lts", owner="p1", status="ACTIVE"))
+    assert ex.query()["owner"] == "p1" and "count" not in ex.query()
+
+
+def test_no_dropdowns_for_a_nova_frame(small_df):
+    assert explore(small_df, chart=False).facets == {}
