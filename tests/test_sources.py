@@ -372,3 +372,44 @@ def test_from_cloud_glance_and_auto(tmp_path, monkeypatch):
     assert fell.attrs["imgframe"]["fallback"]["from"] == "nova"
     assert sorted(ids(fell)) == sorted(ids(df))
     assert "pw-alice" not in str(fell.attrs)
+
+
+def test_glance_marker_the_caller_cannot_see_is_refused_naming_marker(srv):
+    hidden_from_us = next(r for r in srv.images if r.get("visibility") == "private"
+                          and r.get("owner") not in (None, srv.project_id)
+                          and r["status"] == "active")
+    raw = requests.get(f"{srv.glance_endpoint}/v2/images",
+                       params={"marker": hidden_from_us["id"]},
+                       headers={"X-Auth-Token": TOKEN, "Accept": "application/json"},
+                       timeout=10)
+    assert raw.status_code == 403 and "not visible" in raw.text
+    with pytest.raises(ImgframeError, match="marker") as info:
+        glance(srv).load(marker=hidden_from_us["id"], progress=False)
+    assert "not visible" in str(info.value) and TOKEN not in str(info.value)
+
+
+def test_cli_export_from_glance_and_ims(srv, tmp_path):
+    from click.testing import CliRunner
+
+    from imgframe.cli import main
+
+    runner = CliRunner()
+    out = tmp_path / "glance.csv"
+    result = runner.invoke(main, ["export", "--source", "glance", "--endpoint",
+                                  srv.glance_endpoint, "--visibility", "public", "-o",
+                                  str(out), "--no-progress"], env={"OS_AUTH_TOKEN": TOKEN})
+    assert result.exit_code == 0, result.output
+    back = imgframe.read_csv(out)
+    assert len(back) and set(back["visibility"]) == {"public"}
+    assert dict(back.dtypes) == DTYPES
+    out = tmp_path / "ims.csv"
+    result = runner.invoke(main, ["export", "--source", "ims", "--endpoint", srv.ims_endpoint,
+                                  "--project-id", srv.project_id, "--ak", AK, "--sk", SK,
+                                  "-o", str(out), "--no-progress"], env={"OS_AUTH_TOKEN": ""})
+    assert result.exit_code == 0, result.output
+    assert SK not in result.output and SK not in out.read_text()
+    assert len(imgframe.read_csv(out)) == len(ims(srv).load(progress=False))
+    bad = runner.invoke(main, ["export", "--source", "glance", "--endpoint",
+                               srv.glance_endpoint, "--ak", AK, "-o", str(out)],
+                        env={"OS_AUTH_TOKEN": TOKEN})
+    assert bad.exit_code == 2 and "--source ims" in bad.output
