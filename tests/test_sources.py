@@ -413,3 +413,15 @@ def test_cli_export_from_glance_and_ims(srv, tmp_path):
                                srv.glance_endpoint, "--ak", AK, "-o", str(out)],
                         env={"OS_AUTH_TOKEN": TOKEN})
     assert bad.exit_code == 2 and "--source ims" in bad.output
+
+
+def test_glance_via_keystone_reauthenticates_and_continues(tmp_path, monkeypatch):
+    with ImageServer(300, seed=9, users={"alice": "pw-alice"}) as s:
+        _clouds_yaml(tmp_path, monkeypatch, s)
+        s.faults = Faults(token_ttl=3)
+        df = Client.from_cloud("auto", source="glance", budget=5, backoff=0.01).load(
+            page_size=40, progress=False)
+        s.faults = Faults()
+        again = Client.from_cloud("auto", source="glance").load(progress=False)
+    assert df.attrs["imgframe"]["reauths"] >= 1 and ids(df) == ids(again)
+    assert "pw-alice" not in str(df.attrs)
