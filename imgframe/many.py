@@ -159,8 +159,8 @@ class LoadSpec:
                    else 5}
         if client._microversion is not None:
             options["microversion"] = client._microversion
-        return cls(endpoint=client._endpoint.root, project_id=client.project_id, source=client.source, credentials=creds,
-                   options=tuple(sorted(options.items())))
+        return cls(endpoint=client._endpoint.root, project_id=client.project_id,
+                   source=client.source, credentials=creds, options=tuple(sorted(options.items())))
 
     def client(self) -> Client:
         """A new Client (its own session; for a cloud its own keystone session)."""
