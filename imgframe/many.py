@@ -42,13 +42,11 @@ from imgframe.errors import (
     PartialLoadError,
     PartialLoadWarning,
 )
-from imgframe.frame import COLUMNS, DTYPES, STRING, empty_frame
+from imgframe.frame import COLUMNS, DTYPES, SOURCE_COLUMNS, STRING, empty_frame
 from imgframe.query import build_query
 
 __all__ = ["SOURCE_COLUMNS", "Credentials", "LoadSpec", "load_many", "many_columns"]
 
-#: The columns a many-source frame adds, string dtype, NA where unknown.
-SOURCE_COLUMNS = ("cloud", "region", "project_id")
 _FILTERS = tuple(k for k in _LOAD_OPTIONS if k not in ("progress", "marker"))
 _CLIENT_OPTIONS = ("api_version", "timeout", "verify", "retries", "backoff", "budget",
                    "microversion")
