@@ -19,9 +19,12 @@ from imgframe.errors import (
     MalformedResponseError,
     NotFoundError,
     PaginationError,
+    PartialLoadError,
+    PartialLoadWarning,
     TransportError,
 )
 from imgframe.export import read_csv, to_csv
+from imgframe.many import LoadSpec, load_many
 from imgframe.refresh import refresh
 from imgframe.report import report
 from imgframe.snapshots import SnapshotStore
@@ -39,9 +42,12 @@ __all__ = [
     "ImgframeError",
     "IncompleteSnapshotError",
     "InvalidQueryError",
+    "LoadSpec",
     "MalformedResponseError",
     "NotFoundError",
     "PaginationError",
+    "PartialLoadError",
+    "PartialLoadWarning",
     "SnapshotStore",
     "TransportError",
     "__version__",
@@ -50,6 +56,7 @@ __all__ = [
     "diff_summary",
     "explore",
     "load",
+    "load_many",
     "plotting",
     "read_csv",
     "refresh",

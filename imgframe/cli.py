@@ -10,6 +10,7 @@ import functools
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import click
@@ -203,9 +204,13 @@ SOURCE_CHOICES = ("nova", "glance", "ims", "auto")
 _SOURCE_OPTIONS = ("source", "ak", "sk", "security_token")
 
 
-def _connection_options(func):
+def _connection_options(func=None, *, many: bool = False):
     """The options that say where and how to connect. ``--source`` and the AK/SK options
-    are read by :func:`_client` from the click context, so commands take only the five."""
+    are read by :func:`_client` from the click context, so commands take only the five.
+    ``--cloud`` is repeatable; a command not made ``many=True`` refuses several and gets
+    one name (or None)."""
+    if func is None:
+        return functools.partial(_connection_options, many=many)
     options = [
         click.option("--endpoint", default=None,
                      help="The API root: compute (https://host:8774 or .../v2.1/{project_id}), "
@@ -214,8 +219,10 @@ def _connection_options(func):
         click.option("--project-id", default=None, help="Project id (unless in the endpoint)."),
         click.option("--token", envvar="OS_AUTH_TOKEN", default=None, show_envvar=True,
                      help="X-Auth-Token to send."),
-        click.option("--cloud", default=None,
-                     help="Name in clouds.yaml (needs imgframe[openstack]); or OS_CLOUD."),
+        click.option("--cloud", multiple=True,
+                     help="Name in clouds.yaml (needs imgframe[openstack]); or OS_CLOUD."
+                          + (" Repeatable: one frame over every cloud (and --region)."
+                             if many else "")),
         click.option("--insecure", is_flag=True, help="Do not verify TLS certificates."),
         click.option("--source", type=click.Choice(SOURCE_CHOICES, case_sensitive=False),
                      default="nova", show_default=True,
@@ -234,6 +241,13 @@ def _connection_options(func):
     def command(*args, **kwargs):
         for name in _SOURCE_OPTIONS:
             kwargs.pop(name, None)
+        clouds = tuple(kwargs.get("cloud") or ())
+        if not many:
+            if len(clouds) > 1:
+                raise click.UsageError(f"this command reads one cloud; --cloud was given "
+                                       f"{len(clouds)} times ({', '.join(clouds)}); "
+                                       f"'imgframe export' takes several")
+            kwargs["cloud"] = clouds[0] if clouds else None
         return func(*args, **kwargs)
 
     for option in reversed(options):
@@ -292,7 +306,11 @@ def _client(endpoint, project_id, token, cloud, insecure):
 
 
 @main.command()
-@_connection_options
+@_connection_options(many=True)
+@click.option("--region", "regions", multiple=True,
+              help="With --cloud: a region to read in each cloud (repeatable).")
+@click.option("--allow-partial", is_flag=True,
+              help="With several sources: write what loaded when some fail (exit 0).")
 @click.option("--status", multiple=True, type=click.Choice(STATUS_CHOICES, case_sensitive=False),
               help="Status to keep (repeatable).")
 @click.option("--name", default=None, help="Exact image name.")
@@ -313,18 +331,27 @@ def _client(endpoint, project_id, token, cloud, insecure):
               callback=lambda ctx, param, value: _check_suffix(value),
               help="File to write: .csv (spreadsheet-safe CSV) or .parquet.")
 @click.option("--progress/--no-progress", default=None)
-def export(endpoint, project_id, token, cloud, insecure, status, name, changes_since, min_ram,
-           min_disk, visibility, hidden, owner, tag, list_only, page_size, max_items, output,
-           progress):
-    """Load a real cloud's images and write them as spreadsheet-safe CSV (or Parquet)."""
+def export(endpoint, project_id, token, cloud, insecure, regions, allow_partial, status, name,
+           changes_since, min_ram, min_disk, visibility, hidden, owner, tag, list_only,
+           page_size, max_items, output, progress):
+    """Load a real cloud's images and write them as spreadsheet-safe CSV (or Parquet).
+
+    Several --cloud (or --region) give one file with cloud, region and project_id columns.
+    """
     import imgframe
 
-    client = _client(endpoint, project_id, token, cloud, insecure)
-    df = client.load(status=list(status) or None, name=name, changes_since=changes_since,
-                     min_ram=min_ram, min_disk=min_disk, visibility=visibility,
-                     hidden=hidden, owner=owner, tag=list(tag) or None,
-                     detail=not list_only, page_size=page_size, max_items=max_items,
-                     progress=progress)
+    filters = {"status": list(status) or None, "name": name, "changes_since": changes_since,
+               "min_ram": min_ram, "min_disk": min_disk, "visibility": visibility,
+               "hidden": hidden, "owner": owner, "tag": list(tag) or None,
+               "detail": not list_only, "page_size": page_size, "max_items": max_items}
+    missing = ""
+    if len(cloud) > 1 or regions:
+        df, missing = _load_many(endpoint, token, cloud, regions, allow_partial, filters)
+    else:
+        if allow_partial:
+            raise click.UsageError("--allow-partial is for several --cloud/--region sources")
+        client = _client(endpoint, project_id, token, cloud[0] if cloud else None, insecure)
+        df = client.load(progress=progress, **filters)
     if output.suffix.lower() == ".parquet":
         from imgframe.export import to_parquet
 
@@ -333,7 +360,43 @@ def export(endpoint, project_id, token, cloud, insecure, status, name, changes_s
         imgframe.to_csv(df, output)
     info = df.attrs.get("imgframe", {})
     note = " (truncated by --max-items)" if info.get("truncated") else ""
+    if info.get("sources"):
+        note += f" from {len(info['sources'])} sources"
     click.echo(f"Wrote {len(df)} images to {output}{note}")
+    if missing:
+        click.echo(f"Missing: {missing}", err=True)
+
+
+def _load_many(endpoint, token, clouds, regions, allow_partial, filters):
+    """``export`` over several clouds/regions: (frame, one-line summary of what failed)."""
+    import imgframe
+
+    params = click.get_current_context().params
+    if endpoint or (params.get("source") or "nova").lower() == "ims":
+        raise click.UsageError("several sources come from clouds.yaml: give --cloud (one or "
+                               "more, with --region), not --endpoint or --source ims")
+    if not clouds:
+        clouds = (os.environ.get("OS_CLOUD"),) if os.environ.get("OS_CLOUD") else ()
+    if not clouds:
+        raise click.UsageError("--region needs --cloud (or OS_CLOUD)")
+    source = (params.get("source") or "nova").lower()
+    specs = [imgframe.LoadSpec(cloud=c, region=r, source=source)
+             for c in clouds for r in (regions or (None,))]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", imgframe.PartialLoadWarning)
+            df = imgframe.load_many(specs, strict=not allow_partial, **filters)
+    except imgframe.PartialLoadError as exc:
+        raise click.ClickException(_failed_line(exc.failures)) from None
+    failed = {e["key"]: e["error"] for e in df.attrs["imgframe"]["sources"] if e.get("error")}
+    return df, _failed_line(failed) if failed else ""
+
+
+def _failed_line(failures: dict) -> str:
+    """``"2 sources failed: a (TransportError), b/r2 (AuthError)"``, on one line."""
+    bits = [f"{k} ({v['type']}: {' '.join(v['message'].split())[:160]})"
+            for k, v in failures.items()]
+    return f"{_plural(len(bits), 'source')} failed: " + "; ".join(bits)
 
 
 @main.command()

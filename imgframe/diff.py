@@ -21,6 +21,12 @@ the result's ``attrs["imgframe_diff"]`` records what was compared.
 not the ``partial`` of a failed load) and of the same query (source, endpoint, project,
 detail and the filters sent). Otherwise :class:`~imgframe.errors.IncompleteSnapshotError`
 says why; ``allow_incomplete=True`` compares anyway and then reports no removals.
+
+**Frames of many sources** (:func:`imgframe.load_many`, ``source="many"``): images are
+matched by ``(cloud, region, id)``, and a source missing or truncated on either side
+(``attrs["imgframe"]["incomplete_sources"]``) does not stop the diff: its images are never
+reported as removed (``attrs["imgframe_diff"]["removals_skipped_for"]`` names them); the
+other sources' removals are reported.
 """
 
 from __future__ import annotations
@@ -32,7 +38,8 @@ import pandas as pd
 
 from imgframe.errors import ImgframeError, IncompleteSnapshotError, InvalidQueryError
 
-__all__ = ["CHANGES", "completeness", "diff", "diff_long", "diff_summary", "query_key"]
+__all__ = ["CHANGES", "completeness", "diff", "diff_long", "diff_summary", "incomplete_sources",
+           "query_key"]
 
 #: The values of the ``change`` column, in its category order.
 CHANGES = ("added", "removed", "modified")
@@ -55,6 +62,14 @@ def query_key(info: dict) -> dict:
     ...            "queries": [{"status": "active", "limit": "1000"}]})["filters"]
     [{'status': 'active'}]
     """
+    if info.get("source") == "many":
+        return {"source": "many", "endpoint": None, "project_id": None,
+                "detail": info.get("detail"),
+                "filters": json.loads(json.dumps(
+                    {"given": info.get("filters"),
+                     "sources": [[e.get("key"), e.get("cloud"), e.get("region")]
+                                 for e in info.get("sources") or ()]},
+                    sort_keys=True, default=str))}
     sent = [{k: v for k, v in q.items() if k not in _PAGING}
             for q in info.get("queries") or ()]
     # the filters as given (where recorded) and as sent: both must agree
@@ -68,8 +83,18 @@ def query_key(info: dict) -> dict:
     }
 
 
-def completeness(df: pd.DataFrame, name: str = "frame") -> list[str]:
+def incomplete_sources(df: pd.DataFrame) -> list[dict]:
+    """The sources of a :func:`imgframe.load_many` frame that are missing or truncated
+    (their ``attrs["imgframe"]["sources"]`` entries); empty for any other frame."""
+    info = _info(df)
+    return [e for e in info.get("sources") or () if not e.get("complete", True)]
+
+
+def completeness(df: pd.DataFrame, name: str = "frame", *,
+                 per_source: bool = True) -> list[str]:
     """Why ``df`` may not hold every image its query matches (empty list: complete).
+
+    ``per_source=False`` leaves out the sources a many-source frame lacks.
 
     >>> completeness(pd.DataFrame({"id": []}))
     ["frame has no attrs['imgframe'] (not from imgframe.load or a SnapshotStore), so it is \
@@ -86,10 +111,32 @@ unknown whether it is complete"]
         reasons.append(f"{name} is the partial result of a load that failed")
     if any("marker" in q for q in info.get("queries") or ()):
         reasons.append(f"{name} was resumed from a marker, so it lacks the images before it")
+    if per_source:
+        for e in incomplete_sources(df):
+            why = (f"{e['error']['type']}: {e['error']['message']}" if e.get("error")
+                   else "truncated by max_items")
+            reasons.append(f"{name} lacks source {e.get('key')!r} ({why})")
     return reasons
 
 
-def _check_frames(old, new) -> None:
+def _many(old, new) -> bool:
+    return all(_info(df).get("source") == "many" and "cloud" in df.columns
+               for df in (old, new))
+
+
+def _labels(df: pd.DataFrame, with_id: bool = True) -> np.ndarray:
+    """One key per row: cloud, region (and id) joined (the match key of many frames)."""
+    parts = [df["cloud"].astype(object).fillna(""), df["region"].astype(object).fillna("")
+             if "region" in df.columns else pd.Series([""] * len(df), dtype=object)]
+    if with_id:
+        parts.append(df["id"].astype(object))
+    out = parts[0].astype(str).to_numpy(dtype=object)
+    for p in parts[1:]:
+        out = out + "\x1f" + p.astype(str).to_numpy(dtype=object)
+    return out
+
+
+def _check_frames(old, new, many: bool = False) -> None:
     for label, df in (("old", old), ("new", new)):
         if not isinstance(df, pd.DataFrame):
             raise InvalidQueryError(label, "a DataFrame of images (imgframe.load, "
@@ -99,6 +146,8 @@ def _check_frames(old, new) -> None:
                                     f"columns {list(df.columns)[:6]}")
         if df["id"].isna().any():
             raise ImgframeError(f"{label} has images without an id; they cannot be matched")
+        if many:
+            continue
         dup = df["id"][df["id"].duplicated()]
         if len(dup):
             raise ImgframeError(f"{label} holds id {dup.iloc[0]!r} more than once; "
@@ -162,10 +211,14 @@ def diff(old: pd.DataFrame, new: pd.DataFrame, *, allow_incomplete: bool = False
     Rows: added and modified images in ``new``'s order, then removed ones in ``old``'s.
     ``columns``: compare only these (default: every column both frames have).
     """
-    _check_frames(old, new)
+    many = all(isinstance(df, pd.DataFrame) for df in (old, new)) and _many(old, new)
+    _check_frames(old, new, many)
     if not isinstance(allow_incomplete, bool):
         raise InvalidQueryError("allow_incomplete", "True or False", allow_incomplete)
-    reasons = completeness(old, "old") + completeness(new, "new")
+    reasons = completeness(old, "old", per_source=not many) \
+        + completeness(new, "new", per_source=not many)
+    skipped = sorted({e.get("key") for df in (old, new) for e in incomplete_sources(df)}) \
+        if many else []
     old_key, new_key = query_key(_info(old)), query_key(_info(new))
     if _info(old) and _info(new) and old_key != new_key:
         what = [k for k in old_key if old_key[k] != new_key[k]]
@@ -187,13 +240,25 @@ def diff(old: pd.DataFrame, new: pd.DataFrame, *, allow_incomplete: bool = False
 
     old_ids = old["id"].astype(object).to_numpy()
     new_ids = new["id"].astype(object).to_numpy()
-    old_pos = pd.Index(old_ids)
-    in_old = old_pos.get_indexer(new_ids)                 # -1: added
+    old_keys, new_keys = (_labels(old), _labels(new)) if many else (old_ids, new_ids)
+    for label, keys in (("old", old_keys), ("new", new_keys)):
+        dup = pd.Index(keys)[pd.Index(keys).duplicated()]
+        if many and len(dup):
+            raise ImgframeError(f"{label} holds image {dup[0]!r} more than once; diff "
+                                f"matches images by cloud, region and id")
+    old_pos = pd.Index(old_keys)
+    in_old = old_pos.get_indexer(new_keys)                # -1: added
     added = np.flatnonzero(in_old < 0)
     both_new = np.flatnonzero(in_old >= 0)
     both_old = in_old[both_new]
-    removed = np.flatnonzero(~pd.Index(old_ids).isin(new_ids)) if not reasons else \
+    removed = np.flatnonzero(~pd.Index(old_keys).isin(new_keys)) if not reasons else \
         np.array([], dtype=np.int64)
+    if many and skipped and len(removed):
+        gone = {_labels(pd.DataFrame({"cloud": [e.get("cloud")], "region": [e.get("region")]}),
+                        with_id=False)[0]
+                for df in (old, new) for e in incomplete_sources(df)}
+        where = _labels(old, with_id=False)
+        removed = np.array([j for j in removed if where[j] not in gone], dtype=np.int64)
 
     masks = {}
     for col in common:
@@ -224,11 +289,22 @@ def diff(old: pd.DataFrame, new: pd.DataFrame, *, allow_incomplete: bool = False
         records.append((old_ids[j], _label(old, j, "name"), _label(old, j, "status"),
                         "removed", [], {}, {}))
     out = _result(records, new)
+    if many:
+        clouds, regions = [], []
+        for i in rows_new.tolist():
+            clouds.append(new["cloud"].iloc[i])
+            regions.append(new["region"].iloc[i])
+        for j in removed.tolist():
+            clouds.append(old["cloud"].iloc[j])
+            regions.append(old["region"].iloc[j])
+        out.insert(1, "cloud", pd.array(clouds, dtype=pd.StringDtype()))
+        out.insert(2, "region", pd.array(regions, dtype=pd.StringDtype()))
     out.attrs["imgframe_diff"] = {
         "old": _side(old), "new": _side(new), "columns": common,
         "only_in_old": [c for c in old.columns if c not in new.columns],
         "only_in_new": [c for c in new.columns if c not in old.columns],
-        "complete": not reasons, "reasons": reasons, "removals_reported": not reasons,
+        "complete": not reasons and not skipped, "reasons": reasons,
+        "removals_reported": not reasons, "removals_skipped_for": skipped,
         "counts": {k: sum(1 for r in records if r[3] == k) for k in CHANGES},
     }
     return out

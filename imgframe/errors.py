@@ -11,6 +11,8 @@
      |    +-- MalformedResponseError           200 with a body that is not the images JSON
      +-- PaginationError                       the listing cannot be completed safely
      +-- IncompleteSnapshotError               a diff/refresh/snapshot needs a complete frame
+ +-- PartialLoadError                      load_many: some sources failed (``.partial``,
+                                           ``.failures``)
 
 Every error that concerns a request carries the token-free URL. Errors raised while
 paging carry what was loaded so far (``partial``, a DataFrame) and the marker to resume
@@ -33,6 +35,8 @@ __all__ = [
     "MalformedResponseError",
     "NotFoundError",
     "PaginationError",
+    "PartialLoadError",
+    "PartialLoadWarning",
     "TransportError",
     "redact_url",
 ]
@@ -154,6 +158,27 @@ class IncompleteSnapshotError(ImgframeError):
     def __init__(self, message: str, *, reasons: list[str] | None = None):
         self.reasons = list(reasons or [])
         super().__init__(message)
+
+
+class PartialLoadError(ImgframeError):
+    """:func:`imgframe.load_many` (``strict=True``): some sources failed.
+
+    ``failures``: key -> ``{"type": ..., "message": ...}`` (token-free); ``partial``: the
+    frame of the sources that loaded (``attrs["imgframe"]["sources"]`` says which failed).
+    """
+
+    def __init__(self, failures: dict, *, partial=None):
+        self.failures = dict(failures)
+        self.partial = partial
+        total = len((partial.attrs.get("imgframe") or {}).get("sources") or ()) \
+            if partial is not None else None
+        of = f" of {total}" if total else ""
+        super().__init__(f"{len(self.failures)}{of} sources failed: " + "; ".join(
+            f"{k}: {v['type']}: {v['message']}" for k, v in self.failures.items()))
+
+
+class PartialLoadWarning(UserWarning):
+    """:func:`imgframe.load_many` (``strict=False``): some sources are missing."""
 
 
 def server_message(body: bytes | str | None) -> str | None:

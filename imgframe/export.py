@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from imgframe.errors import InvalidQueryError
-from imgframe.frame import COLUMNS, DTYPES, STATUS_DTYPE, STRING, TIMESTAMP
+from imgframe.frame import DTYPES, STATUS_DTYPE, STRING, TIMESTAMP, _ordered
 
 __all__ = ["json_text", "neutralise", "read_csv", "read_parquet", "to_csv", "to_parquet",
            "unneutralise"]
@@ -190,4 +190,4 @@ def read_parquet(path) -> pd.DataFrame:
     for col, dtype in DTYPES.items():
         if col in frame and col not in _JSON_COLUMNS:
             frame[col] = frame[col].astype(dtype)
-    return frame[[c for c in COLUMNS if c in frame] + [c for c in frame if c not in COLUMNS]]
+    return frame[[c for c in _ordered(frame.columns) if c in frame]]

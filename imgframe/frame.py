@@ -407,6 +407,15 @@ def merge_frames(frames: list[pd.DataFrame]) -> tuple[pd.DataFrame, int]:
     return merged, before - len(merged)
 
 
+#: The columns imgframe.load_many adds (string, NA where unknown), placed after ``metadata``.
+SOURCE_COLUMNS = ("cloud", "region", "project_id")
+
+
 def _ordered(columns) -> list[str]:
-    extra = sorted(c for c in columns if c not in COLUMNS)
-    return COLUMNS + extra
+    """COLUMNS (with load_many's source columns after ``metadata`` when present), then the
+    extra ``link_<rel>`` columns, sorted."""
+    columns = list(columns)
+    at = COLUMNS.index("metadata") + 1
+    source = [c for c in SOURCE_COLUMNS if c in columns]
+    base = COLUMNS[:at] + source + COLUMNS[at:]
+    return base + sorted(c for c in columns if c not in base)

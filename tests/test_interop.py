@@ -131,6 +131,20 @@ def _merged_frames(c, srv):
     return imgframe.frame.merge_frames([_pinned_list(c, srv), _list_view(c, srv)])[0]
 
 
+def _many(c, srv):
+    """load_many over the same server twice, plus cloud/region/project_id. (Nova twice:
+    plain ``df.to_parquet`` cannot infer one Arrow struct for Nova's and Glance's metadata
+    dicts mixed; imgframe's own to_parquet writes them as JSON.)"""
+    return imgframe.load_many({"east": c, "west": c})
+
+
+def _many_partial(c, srv):
+    down = imgframe.Client("http://127.0.0.1:1", "p", token="t", retries=0)
+    with pytest.raises(imgframe.PartialLoadError) as info:
+        imgframe.load_many({"nova": c, "down": down})
+    return info.value.partial
+
+
 #: name -> function(client, server) -> DataFrame. Add new producers here.
 PRODUCERS = {
     "detail": _detail,
@@ -149,6 +163,8 @@ PRODUCERS = {
     "changed_since": _changed_since,
     "metadata_frame": _metadata_frame,
     "merge_frames": _merged_frames,
+    "load_many": _many,
+    "load_many_partial": _many_partial,
 }
 
 _cache: dict[str, pd.DataFrame] = {}
