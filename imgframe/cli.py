@@ -165,7 +165,7 @@ def demo(n_images, out_dir, seed, notebook, progress):
             except ImportError as exc:  # the notebook extra is not installed
                 html_note = (f"notebook HTML skipped: {exc} "
                              "(pip install 'imgframe[notebook]')")
-            except FileNotFoundError as exc:  # installed from a wheel: no notebooks/ beside it
+            except FileNotFoundError as exc:  # a broken install without its package data
                 html_note = f"notebook HTML skipped: {exc}"
 
     counts = df.images.status_counts()
