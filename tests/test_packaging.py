@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_the_wheel_ships_the_notebooks_and_assets(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "-w", str(tmp_path),
-                    "--no-deps", "--no-build-isolation", "-q"], check=True,
+                    "--no-deps", "-q"], check=True,
                    capture_output=True, cwd=tmp_path)
     (wheel,) = tmp_path.glob("imgframe-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
