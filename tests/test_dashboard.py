@@ -300,6 +300,13 @@ def test_login_filter_and_reload_in_chromium(cloud):
                           page.locator(".imgframe-count").inner_text())
             return int(m.group(1).replace(",", ""))
 
+        def wait_count(n: int) -> None:
+            # the name filter updates on the next tick: poll until the count says n
+            deadline = time.monotonic() + 10
+            while count() != n:
+                assert time.monotonic() < deadline, (count(), n)
+                page.wait_for_timeout(50)
+
         def wait_for_generation(n: int) -> None:
             # (wait_for_function evaluates a string, which the page's CSP forbids)
             deadline = time.monotonic() + 30
@@ -307,29 +314,29 @@ def test_login_filter_and_reload_in_chromium(cloud):
                 assert time.monotonic() < deadline, page.evaluate("imgframe.generation")
                 page.wait_for_timeout(100)
 
-        assert count() == len(df)
+        wait_count(len(df))
         assert page.evaluate("imgframe.rows") == len(df)
         # filter: a status toggle, then a name glob
         page.click(".imgframe-status-saving")
         saving = df.images.select(status="SAVING")
-        assert count() == len(saving)
+        wait_count(len(saving))
         assert page.evaluate("imgframe.selection()") == saving["id"].tolist()
         name = df["name"].dropna().iloc[0]
         page.fill(".imgframe-name input", name)
         expected = df.images.select(status="SAVING", name=name)
-        assert count() == len(expected)
+        wait_count(len(expected))
         page.click(".imgframe-status-saving")
-        assert count() == len(df.images.select(name=name))
+        wait_count(len(df.images.select(name=name)))
         page.fill(".imgframe-name input", "")
-        assert count() == len(df)
+        wait_count(len(df))
         # the catalogue changes; Reload shows it, with the filter kept
         active = df.images.select(status="ACTIVE")
         cloud.remove_image(active["id"].iloc[0])
         page.click(".imgframe-status-active")
-        assert count() == len(active)
+        wait_count(len(active))
         page.click(".imgframe-reload")
         wait_for_generation(2)
-        assert count() == len(active) - 1
+        wait_count(len(active) - 1)
         assert page.locator(".imgframe-status-active").get_attribute("aria-pressed") == "true"
         assert page.evaluate("imgframe.rows") == len(df) - 1
         assert "load 2" in page.locator(".imgframe-live-status").inner_text()
@@ -337,7 +344,7 @@ def test_login_filter_and_reload_in_chromium(cloud):
         cloud.remove_image(active["id"].iloc[1])
         d.reload(wait=True)
         wait_for_generation(3)
-        assert count() == len(active) - 2
+        wait_count(len(active) - 2)
         context.close()
         browser.close()
         assert leaving == []
