@@ -7,7 +7,6 @@
 """
 
 from imgframe import accessor as _accessor  # noqa: F401  (registers df.images)
-from imgframe import plotting
 from imgframe.client import Client, ForeignNextLinkWarning, load
 from imgframe.diff import diff, diff_summary
 from imgframe.errors import (
@@ -29,7 +28,6 @@ from imgframe.refresh import refresh
 from imgframe.report import report
 from imgframe.snapshots import SnapshotStore
 from imgframe.trends import CatalogueChangedWarning, changes_since_trend
-from imgframe.widgets import explore
 
 __version__ = "0.1.0"
 
@@ -63,3 +61,23 @@ __all__ = [
     "report",
     "to_csv",
 ]
+
+# Loaded on first use (PEP 562), so `import imgframe` imports neither ipywidgets/IPython
+# (the explorer) nor matplotlib (charts): tests/test_imports.py keeps it so.
+_LAZY = {"explore": ("imgframe.widgets", "explore"), "plotting": ("imgframe.plotting", None)}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'imgframe' has no attribute {name!r}")
+    import importlib
+
+    module_name, attr = _LAZY[name]
+    module = importlib.import_module(module_name)
+    value = module if attr is None else getattr(module, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

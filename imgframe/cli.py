@@ -1,4 +1,5 @@
-"""The ``imgframe`` command: demo, serve, export, report, trend, snapshot, diff, history.
+"""The ``imgframe`` command: demo, serve, export, report, dashboard, notebooks, trend,
+snapshot, diff, history.
 
 Library errors are turned into one clear line on stderr and exit status 1 at this edge;
 a traceback is never what a user sees for an expected failure.
@@ -165,7 +166,7 @@ def demo(n_images, out_dir, seed, notebook, progress):
             except ImportError as exc:  # the notebook extra is not installed
                 html_note = (f"notebook HTML skipped: {exc} "
                              "(pip install 'imgframe[notebook]')")
-            except FileNotFoundError as exc:  # installed from a wheel: no notebooks/ beside it
+            except FileNotFoundError as exc:  # a broken install without its package data
                 html_note = f"notebook HTML skipped: {exc}"
 
     counts = df.images.status_counts()
@@ -446,6 +447,84 @@ def report(endpoint, project_id, token, cloud, insecure, demo, n_images, seed, i
     note = " (truncated by --max-items)" if info.get("truncated") else ""
     click.echo(f"Wrote a report of {len(df)} images to {path} "
                f"({path.stat().st_size / 1e6:.1f} MB){note}")
+
+
+@main.command()
+@_connection_options
+@click.option("--demo", is_flag=True, help="Serve the embedded sample catalogue instead.")
+@click.option("--images", "n_images", type=click.IntRange(1), default=3000, show_default=True,
+              help="With --demo: number of sample images.")
+@click.option("--seed", type=int, default=0, show_default=True, help="With --demo: seed.")
+@click.option("--max-items", type=int, default=None, help="Load at most this many images.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0: every interface; mind who can reach it).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8050, show_default=True,
+              help="TCP port (0 picks a free one).")
+@click.option("--password", envvar="IMGFRAME_DASHBOARD_PASSWORD", default=None,
+              show_envvar=True, help="What viewers must give (default: a random one, printed).")
+@click.option("--title", default=None, help="Page title.")
+def dashboard(endpoint, project_id, token, cloud, insecure, demo, n_images, seed, max_items,
+              host, port, password, title):
+    """Serve the inventory live (the report's page, shared, with Reload) until Ctrl-C."""
+    import contextlib
+
+    import imgframe
+    from imgframe.dashboard import Dashboard
+
+    if password is not None and not password:
+        raise click.BadParameter("must not be empty", param_hint="'--password'")
+    with contextlib.ExitStack() as stack:
+        if demo:
+            from imgframe.server import ImageServer, sample_inventory
+
+            demo_token = "demo-" + os.urandom(8).hex()
+            srv = stack.enter_context(ImageServer(sample_inventory(n_images, seed=seed),
+                                                  token=demo_token))
+            client = imgframe.Client(srv.url, srv.project_id, token=demo_token)
+        else:
+            client = _client(endpoint, project_id, token, cloud, insecure)
+        dash = Dashboard(client, host=host, port=port, password=password, title=title,
+                         load_options={"max_items": max_items} if max_items else None)
+        try:
+            click.echo("Loading the inventory ...")
+            stack.enter_context(dash)
+            click.echo(f"Serving {dash.status()['rows']} images at {dash.url}")
+            click.echo(f"  open:     {dash.login_url}")
+            click.echo(f"  password: {dash.password}"
+                       + ("" if password else " (generated; give --password or "
+                                              "IMGFRAME_DASHBOARD_PASSWORD to choose one)"))
+            if host not in ("127.0.0.1", "localhost", "::1"):
+                click.echo(f"  listening on {host}: anyone who can reach it and has the "
+                           "password sees the inventory (plain HTTP: put TLS in front)")
+            click.echo("Press Ctrl-C to stop.")
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            click.echo("stopped")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite notebooks already in DIRECTORY.")
+def notebooks(directory, force):
+    """Copy the shipped notebooks into DIRECTORY (to open them in Jupyter)."""
+    import shutil
+
+    from imgframe.notebook import NOTEBOOKS, notebooks_dir
+
+    source = notebooks_dir()
+    targets = [directory / f"{name}.ipynb" for name in NOTEBOOKS]
+    existing = [t for t in targets if t.exists()]
+    if existing and not force:
+        raise click.ClickException(
+            f"{', '.join(str(t) for t in existing)} already exist"
+            f"{'s' if len(existing) == 1 else ''}; give --force to overwrite")
+    directory.mkdir(parents=True, exist_ok=True)
+    for target in targets:
+        shutil.copyfile(source / target.name, target)
+    click.echo(f"Copied {len(targets)} notebooks to {directory}: "
+               + ", ".join(t.name for t in targets))
+    click.echo(f"  open them with: jupyter lab {directory}  (pip install 'imgframe[notebook]')")
 
 
 @main.command()

@@ -21,14 +21,13 @@ NOTEBOOKS = ("01_explore", "02_export", "03_trends", "04_history")
 
 
 def notebooks_dir() -> Path:
-    """Where the shipped notebooks are: inside the package, or ``notebooks/`` of a checkout."""
-    package = Path(__file__).resolve().parent
-    for candidate in (package / "notebooks", package.parent / "notebooks"):
-        if (candidate / f"{NOTEBOOKS[0]}.ipynb").is_file():
-            return candidate
-    raise FileNotFoundError(
-        f"imgframe's notebooks were not found in {package / 'notebooks'} or "
-        f"{package.parent / 'notebooks'}")
+    """Where the shipped notebooks are: ``imgframe/notebooks/`` (package data, in the
+    wheel and in a checkout alike; ``imgframe notebooks DIR`` copies them out)."""
+    where = Path(__file__).resolve().parent / "notebooks"
+    if not (where / f"{NOTEBOOKS[0]}.ipynb").is_file():
+        raise FileNotFoundError(f"imgframe's notebooks were not found in {where} "
+                                "(a broken install? reinstall imgframe)")
+    return where
 
 
 def notebook_path(name: str) -> Path:

@@ -57,7 +57,7 @@ import pandas as pd
 from imgframe.errors import InvalidQueryError
 from imgframe.export import to_csv
 
-__all__ = ["ATTRS_KEYS", "build_html", "encode_frame", "report"]
+__all__ = ["ATTRS_KEYS", "build_html", "encode_frame", "page_html", "report"]
 
 #: The keys of ``df.attrs["imgframe"]`` a report may show; everything else stays out.
 ATTRS_KEYS = ("source", "endpoint", "project_id", "api_version", "detail", "pages",
@@ -273,15 +273,25 @@ def build_html(df: pd.DataFrame, *, title: str | None = None,
     """The report page as text (what :func:`report` writes)."""
     data = encode_frame(df)
     encoding, payload = embed(data, compress)
-    script, style = _asset("report.js"), _asset("report.css")
-    if "</" in script or "</" in style or "<!--" in script:
-        raise AssertionError("report assets must not contain '</' or '<!--'")
     info = data["attrs"]
     if title is None:
         where = info.get("project_id") or info.get("endpoint") or ""
         title = f"imgframe report: {len(df):,} images" + (f" ({where})" if where else "")
+    return page_html(title, f'data-encoding="{encoding}"', payload)
+
+
+def page_html(title: str, data_attributes: str, payload: str = "", *,
+              connect: bool = False) -> str:
+    """The front end around one data element: embedded (the report), or fetched from
+    the URLs its ``data-*`` attributes name (the dashboard, with ``connect=True``, which
+    lets the page talk to its own origin and nothing else). ``data_attributes`` is
+    trusted, already-escaped attribute text."""
+    script, style = _asset("report.js"), _asset("report.css")
+    if "</" in script or "</" in style or "<!--" in script:
+        raise AssertionError("report assets must not contain '</' or '<!--'")
     csp = ("default-src 'none'; script-src " + _sha256(script) + "; style-src "
-           + _sha256(style) + "; img-src data:; base-uri 'none'; form-action 'none'")
+           + _sha256(style) + "; img-src data:; base-uri 'none'; form-action 'none'"
+           + ("; connect-src 'self'" if connect else ""))
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
@@ -292,5 +302,5 @@ def build_html(df: pd.DataFrame, *, title: str | None = None,
         '<noscript>This report needs JavaScript to show the inventory.</noscript>\n'
         '<main id="imgframe-report" class="imgframe-report">'
         '<p class="imgframe-loading">Loading the inventory…</p></main>\n'
-        f'<script type="application/json" id="imgframe-data" data-encoding="{encoding}">'
+        f'<script type="application/json" id="imgframe-data" {data_attributes}>'
         f"{payload}</script>\n<script>{script}</script>\n</body>\n</html>\n")

@@ -26,10 +26,23 @@
 
   function readData() {
     var el = document.getElementById("imgframe-data");
+    if (el.getAttribute("data-src")) return fetchJSON(el.getAttribute("data-src"));
     var text = el.textContent;
     if (el.getAttribute("data-encoding") !== "gzip+base64") return Promise.resolve(JSON.parse(text));
     var stream = new Blob([fromBase64(text)]).stream().pipeThrough(new DecompressionStream("gzip"));
     return new Response(stream).text().then(JSON.parse);
+  }
+
+  /* the dashboard: the data and its status come from the page's own origin */
+  function fetchJSON(url, options) {
+    options = options || {};
+    options.credentials = "same-origin";
+    options.cache = "no-store";
+    return fetch(url, options).then(function (r) {
+      if (r.status === 401) { location.href = "login"; throw new Error("signed out: log in again"); }
+      if (!r.ok) throw new Error("the dashboard answered " + r.status + " for " + url);
+      return r.json();
+    });
   }
 
   function numbers(values, n) {
@@ -585,6 +598,31 @@
     window.addEventListener("resize", function () { self.drawChart(); });
   };
 
+  /* after a reload: the same filters, sort and columns where the new data allows them */
+  App.prototype.restore = function (prev) {
+    var self = this, m = this.model, s = this.state;
+    s.status = prev.status.filter(function (st) { return self.statusButtons && self.statusButtons[st]; });
+    s.status.forEach(function (st) { self.statusButtons[st].setAttribute("aria-pressed", "true"); });
+    if (this.nameInput) { s.name = prev.name; this.nameInput.value = prev.name; }
+    if (this.columnButtons && this.columnButtons[prev.column]) {
+      s.column = prev.column;
+      Object.keys(this.columnButtons).forEach(function (k) { self.columnButtons[k].setAttribute("aria-pressed", String(k === s.column)); });
+    }
+    if (this.sinceInput) { s.since = prev.since; this.sinceInput.value = prev.since; }
+    if (this.untilInput) { s.until = prev.until; this.untilInput.value = prev.until; }
+    Object.keys(prev.facets).forEach(function (name) {
+      var sel = self.root.querySelector(".imgframe-facet-" + name);
+      if (!sel) return;
+      sel.value = prev.facets[name];
+      if (sel.value === prev.facets[name]) s.facets[name] = prev.facets[name];
+    });
+    s.sort = prev.sort && m.byName[prev.sort.replace(/^-/, "")] ? prev.sort : null;
+    var table = prev.table.filter(function (c) { return m.byName[c]; });
+    if (table.length) s.table = table;
+    s.page = prev.page;
+    this.root.querySelectorAll(".imgframe-columns input").forEach(function (box) { box.checked = s.table.indexOf(box.value) >= 0; });
+  };
+
   App.prototype.update = function (resetPage) {
     var started = performance.now();
     try {
@@ -726,9 +764,12 @@
 
   // -- start ----------------------------------------------------------------------------------
 
-  function start(data) {
+  var live = null;
+
+  function start(data, prev) {
     var model = new Model(data);
     var app = new App(model, document.getElementById("imgframe-report"));
+    if (prev) app.restore(prev);
     function ids(rows) {
       var id = model.byName.id, out = new Array(rows.length);
       for (var k = 0; k < rows.length; k++) out[k] = id ? id.str(rows[k]) : rows[k];
@@ -754,14 +795,88 @@
       selection: function () { return ids(app.rows); },
       lastUpdateMs: function () { return app.lastUpdateMs; },
       parseName: parseName,
-      globRegExp: globRegExp
+      globRegExp: globRegExp,
+      /* the dashboard's load this page shows (null in a report file) */
+      generation: data.generation === undefined ? null : data.generation
     };
-    app.update(true);
+    app.update(!prev);
+    if (live) live.shown(data.generation, app);
+    else if (document.getElementById("imgframe-data").getAttribute("data-status")) live = new Live(app, data.generation);
     requestAnimationFrame(function () {
       performance.mark("imgframe-ready");
       document.documentElement.setAttribute("data-imgframe-ready", "true");
     });
   }
+
+  /* The dashboard's bar: who loaded what when, a Reload button (POST, with the page's
+     CSRF token) and the load's progress, polled from the status URL. A load that
+     finishes, whoever asked for it, is fetched and shown with the same filters. */
+  function Live(app, generation) {
+    var self = this, data = document.getElementById("imgframe-data");
+    this.statusUrl = data.getAttribute("data-status");
+    this.reloadUrl = data.getAttribute("data-reload");
+    this.csrf = data.getAttribute("data-csrf");
+    this.src = data.getAttribute("data-src");
+    this.generation = generation;
+    this.app = app;
+    this.fetching = false;
+    this.button = el("button", { type: "button", "class": "imgframe-reload", text: "Reload from the cloud",
+      title: "load the inventory again, for everyone viewing this dashboard" });
+    this.message = el("span", { "class": "imgframe-live-status", role: "status", "aria-live": "polite" });
+    this.button.addEventListener("click", function () { self.reload(); });
+    this.bar = el("div", { "class": "imgframe-live" }, [this.button, this.message]);
+    var root = document.getElementById("imgframe-report");
+    root.parentNode.insertBefore(this.bar, root);
+    this.poll();
+  }
+
+  Live.prototype.shown = function (generation, app) { this.generation = generation; this.app = app; };
+
+  Live.prototype.reload = function () {
+    var self = this;
+    this.button.disabled = true;
+    fetchJSON(this.reloadUrl, { method: "POST", headers: { "X-Imgframe-CSRF": this.csrf } })
+      .then(function (st) { self.show(st); })
+      .catch(function (e) { self.message.textContent = "\u26a0 " + (e && e.message || e); self.button.disabled = false; });
+    setTimeout(function () { self.poll(true); }, 200);
+  };
+
+  Live.prototype.show = function (st) {
+    var text;
+    this.button.disabled = st.state === "loading";
+    if (st.state === "loading") {
+      text = "Reloading from the cloud\u2026 " + fmt(st.requests || 0) + " requests, " + (st.elapsed || 0).toFixed(1) + " s";
+    } else {
+      text = "loaded " + (st.loaded_at || "").replace("T", " ").replace("Z", " UTC") + " (" + fmt(st.rows) + " images, load " + st.generation + ")";
+      if (st.state === "error") text = "\u26a0 the last reload failed: " + st.error + "; showing the inventory " + text;
+    }
+    this.message.textContent = text;
+    this.bar.setAttribute("data-state", st.state);
+  };
+
+  Live.prototype.poll = function (once) {
+    var self = this;
+    fetchJSON(this.statusUrl).then(function (st) {
+      self.show(st);
+      if (st.generation !== self.generation && !self.fetching) self.refresh();
+      if (!once) setTimeout(function () { self.poll(); }, st.state === "loading" ? 500 : 3000);
+    }).catch(function (e) {
+      self.message.textContent = "\u26a0 the dashboard is unreachable (" + (e && e.message || e) + ")";
+      if (!once) setTimeout(function () { self.poll(); }, 5000);
+    });
+  };
+
+  Live.prototype.refresh = function () {
+    var self = this, prev = JSON.parse(JSON.stringify(this.app.state));
+    this.fetching = true;
+    fetchJSON(this.src).then(function (data) {
+      self.fetching = false;
+      start(data, prev);
+    }).catch(function (e) {
+      self.fetching = false;
+      self.message.textContent = "\u26a0 the new inventory could not be shown: " + (e && e.message || e);
+    });
+  };
 
   function fail(e) {
     var root = document.getElementById("imgframe-report");
