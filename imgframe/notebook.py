@@ -13,6 +13,7 @@ imported on first use so ``import imgframe`` never pays for them.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 __all__ = ["NOTEBOOKS", "execute", "notebook_path", "notebooks_dir", "render_html"]
@@ -78,6 +79,18 @@ def render_html(notebook_path, html_path, *, env: dict | None = None, cwd=None,
     nb = execute(notebook_path, env=env, cwd=cwd, timeout=timeout, kernel_name=kernel_name,
                  store_widget_state=True)
     body, _ = HTMLExporter().from_notebook_node(nb)
+    body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + OFFLINE_NOTE, body, count=1)
     html_path.parent.mkdir(parents=True, exist_ok=True)
     html_path.write_text(body, encoding="utf-8")
     return html_path
+
+
+#: what the page says about itself: nbconvert's widget renderer (and MathJax, require.js)
+#: load from CDNs, so the explorer is drawn only with internet
+OFFLINE_NOTE = (
+    '<div class="imgframe-offline-note" style="border:1px solid #c90;background:#fff8e0;'
+    'padding:.5em 1em;margin:.5em;font-family:sans-serif">This page is an executed '
+    'notebook. Its text, tables and charts show offline; the explorer widget needs internet '
+    '(its renderer loads from a CDN: cdn.jsdelivr.net) and is a picture of its first view. '
+    'For an interactive inventory that works offline, open <code>report.html</code> '
+    '(<code>imgframe report</code>).</div>')

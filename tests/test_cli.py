@@ -115,6 +115,9 @@ def test_demo_writes_csv_charts_and_notebook(tmp_path):
     for name in ("inventory.csv", "status.png", "changes.png", "trend.png", "01_explore.html"):
         assert (out / name).exists(), name
         assert str(out / name) in result.output
+    # every HTML page the demo writes works offline, or says on the page what it needs
+    notebook_html = (out / "01_explore.html").read_text()
+    assert "imgframe-offline-note" in notebook_html and "needs internet" in notebook_html
     df = imgframe.read_csv(out / "inventory.csv")
     listed = sum(1 for r in sample_inventory(600, seed=0)
                  if r["status"] not in ("killed", "deleted", "pending_delete"))

@@ -74,6 +74,7 @@ def test_notebook_runs(name, tmp_path):
         assert "application/vnd.jupyter.widget-view+json" in text
         assert "images from glance" in text       # the Glance section read Glance
         assert "community" in text and "visibility" in text
+        assert "west" in text and "east" in text     # load_many over two sources
     if name == "02_export":
         assert (tmp_path / "inventory.csv").is_file() and (tmp_path / "ubuntu.csv").is_file()
     if name == "03_trends":
