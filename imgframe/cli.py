@@ -150,6 +150,7 @@ def demo(n_images, out_dir, seed, notebook, progress):
             written[name] = _chart(draw, out_dir / name)
 
         written["report.html"] = imgframe.report(df, out_dir / "report.html")
+        history_note = _demo_history(client, srv, df, out_dir, written, progress)
 
         html_note = None
         if notebook:
@@ -183,6 +184,7 @@ def demo(n_images, out_dir, seed, notebook, progress):
     click.echo(f"Changes-since trend: {first} images changed since "
                f"{trend['cutoff'].iloc[0]:%Y-%m-%d}, {last} since "
                f"{trend['cutoff'].iloc[-1]:%Y-%m-%d}")
+    click.echo(history_note)
     click.echo("Wrote:")
     what = {
         "inventory.csv": "every image, spreadsheet-safe CSV",
@@ -190,12 +192,51 @@ def demo(n_images, out_dir, seed, notebook, progress):
         "changes.png": "images updated per month, stacked by status",
         "trend.png": "images changed since each month start (server-side changes-since)",
         "report.html": "the inventory as one interactive page (opens offline, no Jupyter)",
+        "inventory/": "a snapshot store: the load, then the refresh after the changes",
+        "diff.csv": "what changed between the two snapshots, spreadsheet-safe CSV",
+        "history.png": "images per status over the store's snapshots",
         "01_explore.html": "notebook 1 executed, with the explorer widget",
     }
     for name, path in written.items():
         click.echo(f"  {path}  ({what[name]})")
     if html_note:
         click.echo(html_note)
+
+
+def _demo_history(client, srv, df, out_dir: Path, written: dict, progress) -> str:
+    """The demo's inventory over time: snapshot ``df`` into ``<out>/inventory/``, change the
+    embedded catalogue (3 updates, 2 removals, 2 additions), refresh, snapshot again, and
+    write ``diff.csv`` and ``history.png``. Returns a summary line."""
+    import imgframe
+    from imgframe import history_plots
+
+    store = imgframe.SnapshotStore(out_dir / "inventory")
+    first = store.save(df)
+    ids = df["id"].to_numpy(dtype=object).tolist()
+    if len(ids) >= 5:
+        srv.update_image(ids[0], name=f"{df['name'].iloc[0] or 'image'} (renamed)")
+        srv.update_image(ids[1], status="deactivated")
+        srv.update_image(ids[2], properties={"demo": "changed"})
+        for image_id in ids[3:5]:
+            srv.remove_image(image_id)
+    for k in range(2):
+        srv.add_image({"id": f"demo-added-{k}", "name": f"demo added {k}", "status": "active",
+                       "min_ram": 512, "min_disk": 10, "size": 2**30,
+                       "visibility": "public", "tags": ["demo"],
+                       "properties": {"os_distro": "ubuntu"}})
+    later = client.refresh(df, progress=progress)
+    second = store.save(later)
+    d = imgframe.diff(store.load(id=first), store.load(id=second))
+    written["inventory/"] = store.path
+    imgframe.to_csv(d, out_dir / "diff.csv")
+    written["diff.csv"] = out_dir / "diff.csv"
+    table = store.history(query=later)
+    written["history.png"] = _chart(lambda ax: history_plots.history_plot(table, ax=ax),
+                                    out_dir / "history.png")
+    info = later.attrs["imgframe"]
+    return (f"Refreshed after changing the catalogue ({info['refresh']['mode']}, "
+            f"{_plural(info['requests'], 'request')}): "
+            f"{_counts_line(d.attrs['imgframe_diff']['counts'])}")
 
 
 # --------------------------------------------------------------------------- export/trend

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -127,8 +128,29 @@ def test_demo_writes_csv_charts_and_notebook(tmp_path):
         assert f"{status} {count}" in result.output
     html = (out / "01_explore.html").read_text(encoding="utf-8")
     assert "application/vnd.jupyter.widget-state+json" in html
-    for name in ("status.png", "changes.png", "trend.png"):
+    for name in ("status.png", "changes.png", "trend.png", "history.png"):
         assert mpimg.imread(out / name)[..., :3].std() > 0.01
+
+    # inventory over time: two complete snapshots, and a diff of exactly the changes made
+    for name in ("inventory", "diff.csv", "history.png"):
+        assert str(out / name) in result.output, name
+    store = imgframe.SnapshotStore(out / "inventory")
+    listing = store.list()
+    assert len(listing) == 2 and listing["complete"].all()
+    first, second = store.load(previous=1), store.load()
+    assert len(first) == listed and len(second) == listed - 2 + 2
+    with open(out / "diff.csv", encoding="utf-8", newline="") as fh:
+        assert fh.read() == imgframe.to_csv(imgframe.diff(first, second))
+    d = pd.read_csv(out / "diff.csv", dtype=str, keep_default_na=False)
+    changes = dict(zip(d["id"], d["change"], strict=True))
+    ids = df["id"].tolist()
+    assert changes == {**{i: "modified" for i in ids[:3]}, **{i: "removed" for i in ids[3:5]},
+                       "demo-added-0": "added", "demo-added-1": "added"}
+    changed = {i: set(json.loads(c)) for i, c in zip(d["id"], d["changed"], strict=True)}
+    assert changed[ids[0]] == {"name", "updated"}
+    assert {"status", "updated"} <= changed[ids[1]]
+    assert changed[ids[2]] == {"metadata", "updated"}
+    assert "added 2, removed 2, modified 3" in result.output
 
 
 def test_serve_prints_a_working_url():

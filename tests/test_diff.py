@@ -140,3 +140,33 @@ def test_diff_plot_returns_the_axes(loaded):
     ax = history_plots.diff_plot(imgframe.diff(loaded, new), ax=ax1)
     assert ax is ax1
     assert history_plots.diff_plot(imgframe.diff(loaded, copy_of(loaded))) is not None
+
+
+def test_glance_snapshots_diff_tags_booleans_and_metadata(tmp_path):
+    with ImageServer(50, seed=4) as srv:
+        client = imgframe.Client(srv.glance_endpoint, source="glance", token="t")
+        store = imgframe.SnapshotStore(tmp_path)
+        old = client.load(progress=False)
+        store.save(old)
+        ids = old["id"].tolist()
+        srv.update_image(ids[0], tags=["new", *old["tags"].iloc[0]])
+        srv.update_image(ids[1], tags=[])
+        srv.update_image(ids[2], protected=not old["protected"].iloc[2])
+        srv.update_image(ids[3], os_hidden=not old["hidden"].iloc[3])
+        srv.update_image(ids[4], properties={"extra": "1", "nested": ["a", 2]})
+        srv.update_image(ids[5], tags=list(old["tags"].iloc[5]))        # same value: only
+        store.save(client.refresh(store.load()))                         # updated changes
+    d = imgframe.diff(store.load(previous=1), store.load()).set_index("id")
+    assert (d["change"] == "modified").all() and len(d) == 6
+    changed = {i: set(c) - {"updated"} for i, c in d["changed"].items()}
+    assert changed[ids[0]] == {"tags"} and changed[ids[1]] == ({"tags"} if old["tags"].iloc[1]
+                                                               else set())
+    assert changed[ids[2]] == {"protected"} and changed[ids[3]] == {"hidden"}
+    assert changed[ids[4]] == {"metadata"} and changed[ids[5]] == set()
+    assert d.loc[ids[0], "new"]["tags"] == ["new", *old["tags"].iloc[0]]
+    assert d.loc[ids[0], "old"]["tags"] == list(old["tags"].iloc[0])
+    assert d.loc[ids[2], "new"]["protected"] is (not old["protected"].iloc[2])
+    # Glance properties are strings: a list is sent as its JSON text
+    assert d.loc[ids[4], "new"]["metadata"] == {"extra": "1", "nested": '["a", 2]'}
+    text = imgframe.to_csv(d.reset_index())
+    assert '""tags"":[""new""' in text and '""protected"":' in text

@@ -15,6 +15,7 @@ raised AttributeError/AssertionError as soon as they met a correctly built strin
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import io
 import os
@@ -145,6 +146,51 @@ def _many_partial(c, srv):
     return info.value.partial
 
 
+def _glance(c, srv):
+    return imgframe.Client(srv.glance_endpoint, source="glance", token="t",
+                           retries=0).load(progress=False)
+
+
+def _snapshot_load(c, srv):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        store = imgframe.SnapshotStore(d)
+        store.save(_glance(c, srv))
+        return store.load()
+
+
+def _refresh(c, srv):
+    """A Nova refresh (changed rows merged with old ones) over a stored snapshot."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        store = imgframe.SnapshotStore(d)
+        store.save(_detail(c, srv))
+        return c.refresh(store.load())
+
+
+def _glance_refresh(c, srv):
+    """A Glance refresh: old rows (from Parquet) and freshly typed ones, one frame."""
+    import tempfile
+
+    glance = imgframe.Client(srv.glance_endpoint, source="glance", token="t", retries=0)
+    with tempfile.TemporaryDirectory() as d:
+        store = imgframe.SnapshotStore(d)
+        store.save(glance.load(progress=False))
+        srv.update_image(srv.images[0]["id"], name=srv.images[0]["name"])  # a changed row
+        return glance.refresh(store.load())
+
+
+def _diff(c, srv):
+    old = _glance(c, srv)
+    new = old.copy()
+    new.attrs = copy.deepcopy(old.attrs)
+    new.loc[0, "name"] = "renamed"
+    new = new.drop(index=[1, 2]).reset_index(drop=True)
+    return imgframe.diff(old, new)
+
+
 #: name -> function(client, server) -> DataFrame. Add new producers here.
 PRODUCERS = {
     "detail": _detail,
@@ -165,13 +211,18 @@ PRODUCERS = {
     "merge_frames": _merged_frames,
     "load_many": _many,
     "load_many_partial": _many_partial,
+    "glance": _glance,
+    "snapshot_load": _snapshot_load,
+    "refresh": _refresh,
+    "glance_refresh": _glance_refresh,
+    "diff": _diff,
 }
 
 _cache: dict[str, pd.DataFrame] = {}
 
 
 #: producers that need pyarrow (skipped, with the reason, where it is not installed)
-NEEDS_PYARROW = {"read_parquet"}
+NEEDS_PYARROW = {"read_parquet", "snapshot_load", "refresh", "glance_refresh"}
 
 
 @pytest.fixture(params=[pytest.param(f, id=k, marks=[requires_pyarrow] if k in NEEDS_PYARROW

@@ -13,14 +13,35 @@ import imgframe
 from imgframe.refresh import listing_options, load_options
 from imgframe.server import ImageServer
 
-QUERIES = [
-    {},
-    {"status": "SAVING"},
-    {"status": ["ACTIVE", "UNKNOWN"]},
-    {"name": "shared-name"},
-    {"min_disk": 10},
-    {"changes_since": "2026-06-01T00:00:00Z"},
-]
+QUERIES = {
+    "nova": [
+        {},
+        {"status": "SAVING"},
+        {"status": ["ACTIVE", "UNKNOWN"]},
+        {"name": "shared-name"},
+        {"min_disk": 10},
+        {"changes_since": "2026-06-01T00:00:00Z"},
+    ],
+    "glance": [
+        {},
+        {"hidden": True},
+        {"hidden": False, "status": ["ACTIVE", "SAVING"]},
+        {"visibility": "public"},
+        {"tag": "lts"},
+        {"tag": ["lts", "gpu"], "visibility": "all"},
+        {"owner": "p-other", "name": "shared-name"},
+        {"changes_since": "2026-06-01T00:00:00Z"},
+    ],
+    "ims": [
+        {},
+        {"status": "SAVING"},
+        {"visibility": "private"},
+        {"tag": "lts"},
+        {"hidden": False, "min_disk": 10},
+    ],
+}
+#: the modes a refresh of a non-empty frame takes, per source
+MODES = {"nova": "changes", "glance": "listing", "ims": "listing"}
 
 change = st.one_of(
     st.tuples(st.just("add"), st.sampled_from(["active", "queued", "saving", "deactivated"]),
@@ -31,6 +52,11 @@ change = st.one_of(
     st.tuples(st.just("rename"), st.integers(0, 10_000),
               st.sampled_from(["shared-name", "renamed", "ü, \"odd\"\nname"])),
     st.tuples(st.just("delete"), st.integers(0, 10_000)),
+    st.tuples(st.just("glance"), st.integers(0, 10_000),
+              st.sampled_from([{"os_hidden": True}, {"os_hidden": False},
+                               {"tags": []}, {"tags": ["lts", "gpu"]}, {"tags": ["lts"]},
+                               {"visibility": "public"}, {"visibility": "community"},
+                               {"protected": True}, {"owner": "p-other"}])),
 )
 
 
@@ -42,6 +68,9 @@ def apply(srv: ImageServer, step: tuple, n: int) -> None:
         created = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(hours=k)
         srv.add_image({"id": f"added-{n}-{k}", "name": name, "status": status,
                        "created_at": created, "min_ram": 0, "min_disk": 10, "size": k,
+                       "visibility": ("public", "private")[k % 2], "owner": srv.project_id,
+                       "protected": False, "os_hidden": k % 5 == 0,
+                       "tags": ["lts"] if k % 3 else [],
                        "properties": {"k": [k, str(k)]}})
     elif not ids:
         return
@@ -55,34 +84,58 @@ def apply(srv: ImageServer, step: tuple, n: int) -> None:
         srv.update_image(ids[k % len(ids)], **fields)
     elif kind == "rename":
         srv.update_image(ids[step[1] % len(ids)], name=step[2])
+    elif kind == "glance":
+        srv.update_image(ids[step[1] % len(ids)], **step[2])
     else:
         srv.remove_image(ids[step[1] % len(ids)])
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
-@given(query=st.sampled_from(QUERIES), size=st.integers(0, 40), seed=st.integers(0, 50),
-       steps=st.lists(change, max_size=12), page_size=st.sampled_from([7, 1000]))
-def test_refresh_equals_a_fresh_load(query, size, seed, steps, page_size):
-    with ImageServer(size, seed=seed, max_limit=25) as srv:
-        for i in range(size // 4):              # a few images sharing the filtered name
-            if srv.images:
-                srv.update_image(srv.images[(i * 7) % len(srv.images)]["id"],
-                                 name="shared-name", updated_at=srv.images[0]["created_at"])
-        client = imgframe.Client(srv.url, srv.project_id)
-        old = client.load(**query, page_size=page_size, progress=False)
-        for n, step in enumerate(steps):
-            apply(srv, step, n)
-        new = client.refresh(old)
-        fresh = client.load(**query, page_size=page_size, progress=False)
-        mode = new.attrs["imgframe"]["refresh"]["mode"]
-        assert mode == ("changes" if len(old) else "full")
-        pd.testing.assert_frame_equal(new, fresh, check_dtype=True)
-        assert new.attrs["imgframe"]["queries"] == fresh.attrs["imgframe"]["queries"]
-        assert imgframe.diff(fresh, new).empty
-        d = imgframe.diff(old, new)
-        expected_removed = set(old["id"]) - set(fresh["id"])
-        assert set(d[d["change"] == "removed"]["id"]) == expected_removed
-        assert set(d[d["change"] == "added"]["id"]) == set(fresh["id"]) - set(old["id"])
+def make_client(srv: ImageServer, source: str) -> imgframe.Client:
+    if source == "glance":
+        return imgframe.Client(srv.glance_endpoint, source="glance", token="t")
+    if source == "ims":
+        return imgframe.Client(srv.ims_endpoint, srv.project_id, source="ims", token="t")
+    return imgframe.Client(srv.url, srv.project_id)
+
+
+@pytest.mark.parametrize("source", ["nova", "glance", "ims"])
+def test_refresh_equals_a_fresh_load(source):
+    @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(query=st.sampled_from(QUERIES[source]), size=st.integers(0, 40),
+           seed=st.integers(0, 50), steps=st.lists(change, max_size=12),
+           page_size=st.sampled_from([7, 1000]))
+    def check(query, size, seed, steps, page_size):
+        with ImageServer(size, seed=seed, max_limit=25) as srv:
+            for i in range(size // 4):              # a few images sharing the filtered name
+                if srv.images:
+                    rec = srv.images[(i * 7) % len(srv.images)]
+                    srv.update_image(rec["id"], name="shared-name",
+                                     owner="p-other" if i % 2 else rec["owner"],
+                                     updated_at=srv.images[0]["created_at"])
+            client = make_client(srv, source)
+            old = client.load(**query, page_size=page_size, progress=False)
+            for n, step in enumerate(steps):
+                apply(srv, step, n)
+            new = client.refresh(old)
+            fresh = client.load(**query, page_size=page_size, progress=False)
+            mode = new.attrs["imgframe"]["refresh"]["mode"]
+            assert mode == (MODES[source] if len(old) else "full")
+            pd.testing.assert_frame_equal(new, fresh, check_dtype=True)
+            for a, b in zip(new["tags"], fresh["tags"], strict=True):
+                assert type(a) is type(b) and (a is pd.NA or a == b)
+            mine, theirs = new.attrs["imgframe"], fresh.attrs["imgframe"]
+            assert mine["queries"] == theirs["queries"]
+            assert mine["load_options"] == theirs["load_options"]
+            assert mine["filters"] == theirs["filters"]
+            assert imgframe.diff(fresh, new).empty
+            d = imgframe.diff(old, new)
+            expected_removed = set(old["id"]) - set(fresh["id"])
+            assert set(d[d["change"] == "removed"]["id"]) == expected_removed
+            assert set(d[d["change"] == "added"]["id"]) == set(fresh["id"]) - set(old["id"])
+            again = client.refresh(new)               # a refreshed frame refreshes too
+            pd.testing.assert_frame_equal(again, fresh)
+
+    check()
 
 
 @pytest.fixture()
@@ -165,3 +218,45 @@ def test_the_listing_per_source():
          "changes-since": "2026-01-01T00:00:00Z"}]}) == {
         "detail": True, "page_size": 50, "status": ["ACTIVE"], "name": "a:b",
         "min_disk": 10, "changes_since": "2026-01-01T00:00:00Z"}
+
+
+@pytest.mark.parametrize("source", ["glance", "ims"])
+def test_glance_and_ims_refresh_is_one_listing_typing_only_changes(srv, source):
+    client = make_client(srv, source)
+    old = client.load(page_size=50, progress=False)
+    srv.update_image(old["id"].iloc[3], name="renamed", tags=["fresh"])
+    srv.remove_image(old["id"].iloc[9])
+    srv.add_image({"id": "brand-new", "name": "new", "status": "active",
+                   "visibility": "public", "tags": []})
+    new = client.refresh(old)
+    fresh = client.load(page_size=50, progress=False)
+    pd.testing.assert_frame_equal(new, fresh)
+    info = new.attrs["imgframe"]["refresh"]
+    assert info["mode"] == "listing" and "no list view" in info["reason"]
+    assert [f["purpose"] for f in info["fetches"]] == ["listing"]
+    assert new.attrs["imgframe"]["requests"] == fresh.attrs["imgframe"]["requests"]
+    assert info["added"] == 1 and info["removed"] == 1
+    assert info["changed"] < 10 and info["kept"] == len(new) - info["changed"]
+    assert info["since"] == f"{old['updated'].max():%Y-%m-%dT%H:%M:%SZ}"
+
+
+def test_glance_filters_round_trip_through_a_store(srv, tmp_path):
+    client = make_client(srv, "glance")
+    query = {"visibility": "public", "hidden": False, "owner": srv.images[0]["owner"],
+             "tag": ["lts"], "status": ["ACTIVE"]}
+    store = imgframe.SnapshotStore(tmp_path)
+    first = client.load(**query, progress=False)
+    assert len(first)
+    store.save(first)
+    srv.update_image(first["id"].iloc[0], tags=["lts", "more"], protected=True)
+    srv.update_image(first["id"].iloc[1], tags=[])             # leaves the query
+    old = store.load()
+    assert load_options(old.attrs["imgframe"]) == {**query, "detail": True,
+                                                    "page_size": 1000}
+    new = client.refresh(old)
+    fresh = client.load(**query, progress=False)
+    pd.testing.assert_frame_equal(new, fresh)
+    assert new.attrs["imgframe"]["load_options"] == fresh.attrs["imgframe"]["load_options"]
+    store.save(new)
+    d = imgframe.diff(store.load(previous=1), store.load())
+    assert set(d["change"]) == {"modified", "removed"}

@@ -257,3 +257,23 @@ def test_history_by_a_list_column(tmp_path, loaded):
     assert set(hist["tags"].dropna()) == {"[]", '["a", "b, c", "\\u00fc"]'}
     with pytest.raises(imgframe.InvalidQueryError, match="by="):
         store.history("nope")
+
+
+def test_a_glance_load_round_trips_exactly(tmp_path):
+    """Every column Glance fills: tags (lists, empty lists), protected/hidden (booleans,
+    NA where a row lacks them), checksums, metadata dicts."""
+    with ImageServer(60, seed=9) as srv:
+        srv.update_image(srv.images[0]["id"], tags=[], protected=True, os_hidden=True)
+        srv.update_image(srv.images[1]["id"], tags=["ü, \"x\"", "b"])
+        df = imgframe.Client(srv.glance_endpoint, source="glance", token="t").load(
+            progress=False)
+    df.loc[2, "protected"] = pd.NA          # what a Glance without the field would give
+    df.loc[3, "hidden"] = pd.NA
+    store = imgframe.SnapshotStore(tmp_path)
+    store.save(df)
+    back = store.load()
+    pd.testing.assert_frame_equal(back, df)
+    for a, b in zip(back["tags"], df["tags"], strict=True):
+        assert type(a) is list and a == b
+    assert back["hidden"].isna().sum() == 1 and back["hidden"].any()
+    assert back.attrs["imgframe"]["load_options"] == df.attrs["imgframe"]["load_options"]
