@@ -9,21 +9,12 @@ Nova (``mode="changes"``)::
     new      the loader orders (created, id descending). Ids listed but in neither (added
              between 1 and 2) get one more changes-since round; then a full load if needed.
 
-Glance and IMS (``mode="listing"``): they have no list view, so their cheapest full listing
-is the detail listing, which already carries every changed row. Sending the modification
-filter (``updated_at=gte:``) as well would only add requests (and a race between two
-listings), so the same predicate is applied to the listing's pages as they arrive::
-
-    one detail listing of the query (the same requests as a full load)
-      |  per page: an image is *changed* when its id is not in old or its updated_at >= the
-      |  newest `updated` in old (inclusive; unreadable or null: changed). Only changed
-      |  items are typed (FrameBuilder); the others are old's rows, taken by id.
-      v  per stream: rows in the listing's order; streams merged as the loader merges them
-    new
-
-In requests a Glance/IMS refresh cannot beat a full load (it *is* one listing); it saves
-the typing of unchanged rows, the larger part of the client's CPU beyond ``json.loads``
-(bench/README.md has the figures).
+Glance and IMS (``mode="full"``): they have no list view, so the only listing that shows
+removals is the detail listing, which already carries every changed row: a refresh *is* one
+full load (sending ``updated_at=gte:`` as well would only add requests). A version that
+typed only the changed rows of that listing was measured slower end to end (the matching
+and re-ordering cost more than the typing saved: bench/README.md), so a full load it is,
+with ``attrs`` counting what changed against ``old``.
 
 The result equals a fresh ``client.load(...)`` of the same query: the same ids, values,
 dtypes and order. What was fetched is recorded in ``attrs["imgframe"]["refresh"]``
@@ -148,7 +139,12 @@ def refresh(client, old: pd.DataFrame, *, progress=False) -> pd.DataFrame:
     if opts.get("changes_since") is not None:
         since = max(since, parse_time(opts["changes_since"], "changes_since"))
     if listing.get("detail", True):
-        return _refresh_by_listing(client, old, info, opts, since, progress)
+        new = fetch("full")
+        return _finish(new, info, fetches, mode="full", since=since,
+                       counts=_counts(old, new, since),
+                       reason=f"{source} has no list view: the only listing that shows "
+                       "removals is the detail listing, a full load (typing only the "
+                       "changed rows of it was measured slower end to end: bench/README.md)")
     changed = fetch("changed", changes_since=since)
     ids = fetch("listing", **listing)
     listed = pd.Index(_ids(ids))
@@ -179,81 +175,14 @@ def refresh(client, old: pd.DataFrame, *, progress=False) -> pd.DataFrame:
     return _finish(new, info, fetches, mode="changes", since=since, counts=counts, reason=None)
 
 
-def _refresh_by_listing(client, old, info, opts, since, progress) -> pd.DataFrame:
-    """Glance/IMS: one detail listing; type only new and changed items (see module doc).
-
-    Uses the client's own paging (``Client._query``, ``_pages``, the source's builder), so
-    the listing is the very request sequence a full load sends."""
-    from imgframe.client import _gc_paused, _Stats
-
-    query = client._query(**opts)
-    source = client._source
-    streams = source.streams(query)
-    stats = _Stats()
+def _counts(old: pd.DataFrame, new: pd.DataFrame, since: pd.Timestamp) -> dict:
+    """What a full load found against ``old``: changed (new ids, or updated at or after
+    ``since``), kept, listed, added and removed images."""
     old_ids = pd.Index(_ids(old))
-    updated_field = source.fields.get("updated", "updated")
-    frames, built_ids, listed_all = [], [], 0
-    with _gc_paused(), client._bar(progress, query, streams) as bar:
-        for stream in streams:
-            builder = source.builder(query.detail, stream.pinned, client._endpoint.root)
-            listed: list = []
-            for items in client._pages(query, stream, stats):
-                if set(map(type, items)) != {dict}:
-                    builder.add(items)           # raises the loader's own error
-                ids = [item["id"] for item in items]
-                listed.extend(ids)
-                times = pd.to_datetime(pd.Series([item.get(updated_field) for item in items],
-                                                 dtype=object),
-                                       utc=True, errors="coerce", format="ISO8601")
-                changed = (old_ids.get_indexer(ids) < 0) | ~(times < since).to_numpy()
-                if changed.all():
-                    builder.add(items)
-                elif changed.any():
-                    builder.add([item for item, c in zip(items, changed, strict=True) if c])
-                built_ids.extend(i for i, c in zip(ids, changed, strict=True) if c)
-                bar.update(len(items))
-            frames.append(_in_listing_order(builder.frame(), old, listed))
-            listed_all += len(listed)
-    if len(streams) > 1:
-        new, dropped = merge_frames(frames)
-        stats.duplicates += dropped
-    else:
-        new = frames[0]
-    new = _like(new, frames[0])
-    fetches = [{"purpose": "listing", "rows": listed_all, "detail": True,
-                "requests": stats.requests, "pages": stats.pages, "retries": stats.retries,
-                "queries": [dict(q) for q in stats.queries]}]
-    new_ids = pd.Index(_ids(new))
-    from_old = _in(new, old_ids) & ~_in(new, pd.Index(built_ids))
-    counts = {"changed": len(built_ids), "kept": int(from_old.sum()), "listed": listed_all,
-              "added": int((~_in(new, old_ids)).sum()),
-              "removed": int((new_ids.get_indexer(_ids(old)) < 0).sum())}
-    return _finish(new, info, fetches, mode="listing", since=since, counts=counts,
-                   reason=f"{source.name} has no list view: one detail listing (the requests "
-                   "of a full load), typing only new and changed images")
-
-
-def _in_listing_order(changed: pd.DataFrame, old: pd.DataFrame, listed: list) -> pd.DataFrame:
-    """One stream's frame: ``changed`` rows and old's rows for the other listed ids, in the
-    listing's order, with ``changed``'s dtypes and arrays."""
-    order = pd.Index(listed, dtype=object)
-    take = (order.get_indexer(_ids(old)) >= 0) & ~_in(old, pd.Index(_ids(changed)))
-    kept = old[take].reset_index(drop=True)
-    kept.attrs = {}
-    changed = changed.reset_index(drop=True)
-    changed.attrs = {}
-    if not len(kept):
-        return changed
-    kept = _arrays_like(kept, changed)
-    if len(changed):
-        both = pd.concat([changed, kept], ignore_index=True)
-        both = both[[*changed.columns, *(c for c in both.columns if c not in changed.columns)]]
-    else:
-        both = kept[[c for c in changed.columns if c in kept.columns]
-                    + [c for c in kept.columns if c not in changed.columns]]
-    position = order.get_indexer(_ids(both))
-    both = both.iloc[np.argsort(position, kind="stable")].reset_index(drop=True)
-    return _like(both, changed)
+    added = ~_in(new, old_ids)
+    touched = added | ~(new["updated"] < since).to_numpy(dtype=bool, na_value=False)
+    return {"changed": int(touched.sum()), "kept": int((~touched).sum()), "listed": len(new),
+            "added": int(added.sum()), "removed": int((~_in(old, pd.Index(_ids(new)))).sum())}
 
 
 def _ids(frame: pd.DataFrame):

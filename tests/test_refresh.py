@@ -41,7 +41,7 @@ QUERIES = {
     ],
 }
 #: the modes a refresh of a non-empty frame takes, per source
-MODES = {"nova": "changes", "glance": "listing", "ims": "listing"}
+MODES = {"nova": "changes", "glance": "full", "ims": "full"}
 
 change = st.one_of(
     st.tuples(st.just("add"), st.sampled_from(["active", "queued", "saving", "deactivated"]),
@@ -221,7 +221,7 @@ def test_the_listing_per_source():
 
 
 @pytest.mark.parametrize("source", ["glance", "ims"])
-def test_glance_and_ims_refresh_is_one_listing_typing_only_changes(srv, source):
+def test_glance_and_ims_refresh_is_one_full_listing_counting_changes(srv, source):
     client = make_client(srv, source)
     old = client.load(page_size=50, progress=False)
     srv.update_image(old["id"].iloc[3], name="renamed", tags=["fresh"])
@@ -232,8 +232,8 @@ def test_glance_and_ims_refresh_is_one_listing_typing_only_changes(srv, source):
     fresh = client.load(page_size=50, progress=False)
     pd.testing.assert_frame_equal(new, fresh)
     info = new.attrs["imgframe"]["refresh"]
-    assert info["mode"] == "listing" and "no list view" in info["reason"]
-    assert [f["purpose"] for f in info["fetches"]] == ["listing"]
+    assert info["mode"] == "full" and "no list view" in info["reason"]
+    assert [f["purpose"] for f in info["fetches"]] == ["full"]
     assert new.attrs["imgframe"]["requests"] == fresh.attrs["imgframe"]["requests"]
     assert info["added"] == 1 and info["removed"] == 1
     assert info["changed"] < 10 and info["kept"] == len(new) - info["changed"]
