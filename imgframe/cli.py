@@ -636,9 +636,11 @@ def snapshot(store_dir, endpoint, project_id, token, cloud, insecure, do_refresh
         if cloud or (not endpoint and os.environ.get("OS_CLOUD")):
             client = _client(endpoint, project_id, token, cloud, insecure)
         else:
-            client = imgframe.Client(endpoint or old.attrs["imgframe"]["endpoint"],
-                                     project_id, token=token, verify=not insecure,
-                                     source=old.attrs["imgframe"].get("source", "nova"))
+            recorded = old.attrs["imgframe"]
+            client = imgframe.Client(endpoint or recorded["endpoint"],
+                                     project_id or recorded.get("project_id"), token=token,
+                                     verify=not insecure,
+                                     source=recorded.get("source", "nova"))
         df = client.refresh(old, progress=progress)
         info = df.attrs["imgframe"]["refresh"]
         how = (f"refreshed {old.attrs['imgframe']['snapshot_id']}: {info['mode']}, "
