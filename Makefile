@@ -31,7 +31,7 @@ nopyarrow:
 	@! $(NOPA)/bin/python -c 'import pyarrow' 2>/dev/null || { echo "pyarrow leaked into $(NOPA)"; exit 1; }
 
 demo: $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[notebook]'
+	$(BIN)/python -m pip install -q -e '.[demo]'
 	$(BIN)/imgframe demo
 
 bench: install

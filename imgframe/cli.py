@@ -150,7 +150,13 @@ def demo(n_images, out_dir, seed, notebook, progress):
             written[name] = _chart(draw, out_dir / name)
 
         written["report.html"] = imgframe.report(df, out_dir / "report.html")
-        history_note = _demo_history(client, srv, df, out_dir, written, progress)
+        try:
+            import pyarrow  # noqa: F401  (snapshots are Parquet)
+        except ImportError:
+            history_note = ("snapshots, refresh and diff skipped: they need pyarrow "
+                            "(pip install 'imgframe[demo]')")
+        else:
+            history_note = _demo_history(client, srv, df, out_dir, written, progress)
 
         html_note = None
         if notebook:

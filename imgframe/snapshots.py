@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib.util
 import json
 import os
 import secrets
@@ -130,6 +131,9 @@ class SnapshotStore:
     """
 
     def __init__(self, path):
+        if importlib.util.find_spec("pyarrow") is None:
+            raise ImgframeError("SnapshotStore writes Parquet, which needs pyarrow: "
+                                "pip install 'imgframe[parquet]'")
         self.path = Path(path)
         self.files = self.path / "snapshots"
         self.tmp = self.path / "tmp"

@@ -510,3 +510,13 @@ def test_metadata_frame_joins_on_the_index(detail):
     assert len(joined) == len(detail)
     assert joined["id"].tolist() == detail["id"].tolist()
     assert pd.concat([meta, meta]).shape == (2 * len(meta), meta.shape[1])
+
+
+def test_a_core_install_says_what_parquet_features_need(tmp_path):
+    """Without pyarrow (a plain `pip install imgframe`) the snapshot store says what to
+    install; with it, the store works."""
+    if HAVE_PYARROW:
+        assert imgframe.SnapshotStore(tmp_path).list().empty
+    else:
+        with pytest.raises(imgframe.ImgframeError, match=r"pyarrow.*imgframe\[parquet\]"):
+            imgframe.SnapshotStore(tmp_path)
