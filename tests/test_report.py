@@ -221,3 +221,27 @@ def test_demo_writes_report_html(tmp_path):
     assert result.exit_code == 0, result.output
     assert str(tmp_path / "report.html") in result.output
     assert payload((tmp_path / "report.html").read_text("utf-8"))["rows"] > 0
+
+
+def test_a_report_of_a_diff_and_of_several_sources(df, tmp_path):
+    """A diff frame (change, changed, old/new dicts) and a load_many frame (cloud column)
+    make pages too, every column carried, the CSV fields as to_csv writes them."""
+    old = df.copy()
+    new = df.iloc[3:].copy().reset_index(drop=True)
+    new.attrs = old.attrs
+    new.loc[0, "name"] = "renamed"
+    d = imgframe.diff(old, new)
+    assert set(d["change"]) == {"removed", "modified"}
+    data = payload(imgframe.report(d, tmp_path / "diff.html").read_text(encoding="utf-8"))
+    assert data["rows"] == len(d) and [c["name"] for c in data["columns"]] == list(d.columns)
+    cols = {c["name"]: c for c in data["columns"]}
+    text = [cols["old"]["dict"][c] for c in cols["old"]["codes"]] if "dict" in cols["old"] \
+        else cols["old"]["values"]
+    rows = list(csv.reader(io.StringIO(imgframe.to_csv(d[["old"]]), newline="")))[1:]
+    assert text == [r[0] for r in rows]
+    with ImageServer(sample_inventory(50, seed=1)) as a, \
+            ImageServer(sample_inventory(60, seed=2)) as b:
+        many = imgframe.load_many({"a": imgframe.Client(a.url, a.project_id),
+                                   "b": imgframe.Client(b.glance_endpoint, source="glance")})
+    data = payload(imgframe.report(many, tmp_path / "many.html").read_text(encoding="utf-8"))
+    assert "cloud" in [c["name"] for c in data["columns"]] and data["rows"] == len(many)
