@@ -438,7 +438,8 @@ def _marker_start(app, marker: str, matches: np.ndarray, sort: tuple) -> int:
 # --- the item
 
 
-def _isotime(value) -> str | None:
+def isotime(value) -> str | None:
+    """A record's time as Glance and IMS write it: ``YYYY-MM-DDTHH:MM:SSZ`` (UTC)."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -479,8 +480,8 @@ def render_item(rec: dict) -> bytes:
         "os_hash_algo": rec.get("os_hash_algo"),
         "os_hash_value": rec.get("os_hash_value"),
         "id": image_id,
-        "created_at": _isotime(rec.get("created_at")),
-        "updated_at": _isotime(rec.get("updated_at")),
+        "created_at": isotime(rec.get("created_at")),
+        "updated_at": isotime(rec.get("updated_at")),
         "tags": list(field(rec, "tags") or []),
         "self": f"/v2/images/{image_id}",
         "file": f"/v2/images/{image_id}/file",

@@ -39,6 +39,7 @@ import numpy as np
 from imgframe import aksk
 from imgframe.server.catalog import DELETED, REMOVED, Query, field
 from imgframe.server.glance import parse_isotime
+from imgframe.server.glance_api import isotime as _isotime
 from imgframe.server.http import Response
 
 __all__ = ["EMPTY_MD5", "handle", "render_item"]
@@ -269,14 +270,6 @@ def _item_matches(rec: dict, wanted: dict) -> bool:
 # --- the item
 
 
-def _isotime(value) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def huawei_fields(rec: dict) -> dict:
