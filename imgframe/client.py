@@ -246,6 +246,7 @@ class _Task:
     stream: Stream
     lo: int | None = None
     describe: dict = field(default_factory=dict)
+    first: Page | None = None
     stats: _Stats = field(default_factory=_Stats)
     builder: object = None
     frame: pd.DataFrame | None = None
@@ -518,7 +519,8 @@ class Client:
 
                 def run(task: _Task) -> None:
                     task.builder = self._source.builder(query.detail, task.stream.pinned, root)
-                    for items in self._pages(query, task.stream, task.stats, task.lo, cancel):
+                    for items in self._pages(query, task.stream, task.stats, task.lo, cancel,
+                                             task.first):
                         task.builder.add(items)
                         with lock:
                             bar.update(len(items))
@@ -550,8 +552,9 @@ class Client:
         return frame
 
     def _plan(self, query, base, workers, pool, stats, cancel, notes) -> list[_Task]:
-        """Probe each stream's newest and oldest image (concurrently, one image each) and
-        split it into up to ``workers`` ``created_at`` ranges."""
+        """Probe each stream's newest images (its first page, which the newest range then
+        reuses) and its oldest image (one image), concurrently, and split the stream into up
+        to ``workers`` ``created_at`` ranges; none when the first page was the whole stream."""
         url = self._source.list_url(self._endpoint, query.detail)
         key = self._source.partition_key
 
@@ -559,15 +562,17 @@ class Client:
             if cancel.is_set():
                 raise _Cancelled
             part = _Stats()
+            params = streams.probe_params(stream, True) if oldest else list(stream.params)
             try:
-                page = self._fetch(url, streams.probe_params(stream, oldest), part)
+                page = self._fetch(url, params, part)
             except APIError as exc:
                 if oldest and exc.status == 400:   # no ascending sort here: one walk
                     return part, None, (f"no ascending created_at sort ({_short(exc)}): "
                                         f"one walk")
                 raise
             item = page.items[0] if page.items and isinstance(page.items[0], dict) else None
-            return part, streams.epoch(item.get(key)) if item else None, None
+            when = streams.epoch(item.get(key)) if item else None
+            return part, (when if oldest else (when, page)), None
 
         futures = [(i, oldest, pool.submit(probe, s, oldest))
                    for i, s in enumerate(base) for oldest in (False, True)]
@@ -581,11 +586,17 @@ class Client:
                 notes.append(f"stream {i}: {note}")
         tasks = []
         for i, stream in enumerate(base):
-            newest, oldest = found[i, False], found[i, True]
+            (newest, page), oldest = found[i, False], found[i, True]
+            whole = not page.items or (not self._source.until_empty and not page.next_href
+                                       and not page.next_marker
+                                       and len(page.items) < query.page_size)
             cuts = (streams.cut_points(newest, oldest, workers)
-                    if newest is not None and oldest is not None else [])
-            for r in streams.partition(stream, i, cuts, key):
-                tasks.append(_Task(r.stream, r.lo, r.describe()))
+                    if newest is not None and oldest is not None and not whole else [])
+            for n, r in enumerate(streams.partition(stream, i, cuts, key)):
+                tasks.append(_Task(r.stream, r.lo, r.describe(), page if n == 0 else None))
+        # the biggest work first: streams' ranges before single-range (whole) streams
+        tasks.sort(key=lambda t: t.describe["created_from"] is None
+                   and t.describe["created_before"] is None)
         return tasks
 
     def _raise_concurrent(self, exc: BaseException, query, tasks, stats, workers, notes):
@@ -722,9 +733,11 @@ class Client:
     # -- paging --------------------------------------------------------------------------
 
     def _pages(self, query: Query, stream: Stream, stats: _Stats, lo: int | None = None,
-               cancel: threading.Event | None = None) -> Iterator[list]:
+               cancel: threading.Event | None = None,
+               first: Page | None = None) -> Iterator[list]:
         """The pages of one stream; ``lo``: drop images created before it and stop there
-        (a range of :mod:`imgframe.streams`); ``cancel``: set, no further request is sent."""
+        (a range of :mod:`imgframe.streams`); ``cancel``: set, no further request is sent;
+        ``first``: the stream's first page, already fetched (by a probe)."""
         url = self._source.list_url(self._endpoint, query.detail)
         past = False
         params = list(stream.params)
@@ -734,13 +747,16 @@ class Client:
         stats.queries.append(sent)
 
         def fetch(marker: str | None) -> Page:
-            nonlocal past
+            nonlocal past, first
             if cancel is not None and cancel.is_set():
                 raise _Cancelled
             if past:
                 return Page([])   # paged past the range: the listing ends without a request
-            request_params = params + ([("marker", marker)] if marker else [])
-            page = self._fetch(url, request_params, stats)
+            if first is not None and marker is None:
+                page, first = first, None
+            else:
+                request_params = params + ([("marker", marker)] if marker else [])
+                page = self._fetch(url, request_params, stats)
             if page.next_href:
                 self._check_next(page.next_href, stats)
             if lo is not None:

@@ -109,7 +109,7 @@ def test_concurrent_equals_one_walk(srv, source, options, workers):
     assert meta["workers"] == workers and meta["duplicates_dropped"] == 0
     assert sum(p["images"] for p in meta["partitions"]) == len(one)
     assert sum(p["pages"] for p in meta["partitions"]) == meta["pages"]
-    if source != "nova":
+    if source != "nova" and not options:   # the whole inventory: more than a page
         assert len(meta["partitions"]) > len(c._source.streams(c._query(**options)))
 
 
@@ -199,20 +199,23 @@ def test_a_fault_in_one_stream_gives_the_merged_partial(srv):
     _settled(baseline, c)
 
 
+def _client_threads() -> int:
+    """threading.active_count() less the in-process server's handler threads (one per
+    kept-alive connection, which come and go with the server's keep-alive, not the load)."""
+    return threading.active_count() - sum(
+        "process_request_thread" in t.name for t in threading.enumerate())
+
+
 def _baseline(c) -> int:
-    """The thread count after a warm-up load: tqdm's monitor and one in-process server
-    handler thread per kept-alive connection of the client's pool are there for good."""
+    """The count after a warm-up load (tqdm's monitor thread stays for good)."""
     c.load(page_size=50, progress=False, workers=4)
-    return threading.active_count()
+    return _client_threads()
 
 
 def _settled(baseline, c):
     """No load thread is left, and the count is back to the baseline."""
     assert not [t for t in threading.enumerate() if t.name.startswith("imgframe-load")]
-    deadline = time.monotonic() + 5
-    while threading.active_count() > baseline and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert threading.active_count() == baseline, [t.name for t in threading.enumerate()]
+    assert _client_threads() == baseline, [t.name for t in threading.enumerate()]
 
 
 @pytest.mark.parametrize("where", ["worker", "main"])
