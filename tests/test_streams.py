@@ -262,3 +262,50 @@ def test_errors_are_imgframe_errors_with_partial_for_ims(srv):
     with pytest.raises(ImgframeError) as info:
         c.load(page_size=9, progress=False, workers=3)
     assert info.value.resume_marker is None
+
+
+@pytest.mark.parametrize("source,options", [
+    ("glance", {"max_items": 50}), ("ims", {"max_items": 7}),
+    ("nova", {"status": ["SAVING", "UNKNOWN"], "max_items": 5}),
+])
+def test_max_items_truncates_after_the_merge(srv, source, options):
+    c = client(srv, source)
+    one = c.load(page_size=6, progress=False, **options)
+    many = c.load(page_size=6, progress=False, workers=4, **options)
+    pd.testing.assert_frame_equal(many, one)
+    assert many.attrs["imgframe"]["truncated"] and len(many) == options["max_items"]
+
+
+def test_no_ascending_sort_means_one_walk_per_stream(srv, monkeypatch):
+    import imgframe.streams
+
+    real = imgframe.streams.probe_params
+
+    def refused(stream, oldest):   # a server that refuses the ascending sort: a 400
+        params = real(stream, oldest)
+        return [(k, "bogus" if k == "sort_key" else v) for k, v in params]
+
+    monkeypatch.setattr(imgframe.streams, "probe_params", refused)
+    c = client(srv, "ims")
+    many = c.load(page_size=20, progress=False, workers=4)
+    pd.testing.assert_frame_equal(many, c.load(page_size=20, progress=False))
+    meta = many.attrs["imgframe"]
+    assert len(meta["partitions"]) == 1 and "one walk" in meta["workers_note"]
+
+
+def test_progress_bar_counts_every_image(srv, monkeypatch):
+    counted = []
+
+    class Bar:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def update(self, n):
+            counted.append(n)
+
+    monkeypatch.setattr(Client, "_bar", lambda self, progress, query, streams: Bar())
+    df = client(srv, "glance").load(page_size=11, workers=4)
+    assert sum(counted) == len(df)
