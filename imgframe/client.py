@@ -32,7 +32,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -247,9 +247,54 @@ class _Task:
     lo: int | None = None
     describe: dict = field(default_factory=dict)
     first: Page | None = None
+    base_stream: Stream | None = None   # the stream this range splits
+    floor: float | None = None          # that stream's oldest image (epoch seconds)
+    position: float | None = None       # the oldest image this range has kept so far
+    active: bool = True
     stats: _Stats = field(default_factory=_Stats)
     builder: object = None
     frame: pd.DataFrame | None = None
+
+
+def _clip(task: _Task, page: Page, key: str, lock: threading.Lock) -> tuple[Page, bool]:
+    """Keep ``task``'s range of ``page`` and note how far back it has got (under ``lock``,
+    so that :func:`_split` never moves a bound past an image already kept)."""
+    with lock:
+        page, past = streams.within(page, task.lo, key)
+        times = [streams.epoch(i.get(key)) for i in page.items if isinstance(i, dict)]
+        times = [t for t in times if t is not None]
+        if times:
+            oldest = min(times)
+            task.position = oldest if task.position is None else min(task.position, oldest)
+        return page, past
+
+
+def _split(tasks: list[_Task], key: str, lock: threading.Lock) -> _Task | None:
+    """Halve the running range with the most seconds between its position and its lower
+    bound: it keeps ``[m, ...)``, a new range takes ``[lo, m)`` (``created_at=lt:m``).
+    ``m`` is at or below every image the range kept, so none changes side."""
+    with lock:
+        best, span = None, 2.0
+        for task in tasks:
+            low = task.lo if task.lo is not None else task.floor
+            if not task.active or task.position is None or low is None \
+                    or task.base_stream is None:
+                continue
+            if task.position - low >= span:
+                best, span = task, task.position - low
+        if best is None:
+            return None
+        low = best.lo if best.lo is not None else best.floor
+        cut = int(low + span / 2)
+        if not low < cut <= best.position:
+            return None
+        part = streams.partition(best.base_stream, best.describe["stream"], [cut], key)[1]
+        new = _Task(part.stream, best.lo,
+                    {**part.describe(), "created_from": streams.iso(best.lo), "split": True},
+                    base_stream=best.base_stream, floor=best.floor)
+        best.lo = cut
+        best.describe["created_from"] = streams.iso(cut)
+        return new
 
 
 def _is_keystone(session) -> bool:
@@ -510,6 +555,8 @@ class Client:
         notes: list[str] = []
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="imgframe-load")
         tasks: list[_Task] = []
+        key = self._source.partition_key
+        ranges = threading.Lock()   # a range's bounds move only under it
         try:
             with _gc_paused(), self._bar(progress, query, [*base, *base]) as bar:
                 if self._source.partition_key is not None:
@@ -519,22 +566,35 @@ class Client:
 
                 def run(task: _Task) -> None:
                     task.builder = self._source.builder(query.detail, task.stream.pinned, root)
-                    for items in self._pages(query, task.stream, task.stats, task.lo, cancel,
+                    clip = None
+                    if key is not None:
+                        def clip(page, task=task):
+                            return _clip(task, page, key, ranges)
+                    for items in self._pages(query, task.stream, task.stats, clip, cancel,
                                              task.first):
                         task.builder.add(items)
                         with lock:
                             bar.update(len(items))
+                    task.active = False
                     task.frame = task.builder.frame()
 
-                futures = [pool.submit(run, t) for t in tasks]
-                wait(futures, return_when=FIRST_EXCEPTION)
-                failed = next((f for f in futures if f.done() and not f.cancelled()
-                               and f.exception() is not None), None)
-                if failed is not None:
-                    cancel.set()
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    self._raise_concurrent(failed.exception(), query, tasks, stats, workers,
-                                           notes)
+                pending = {pool.submit(run, t) for t in tasks}
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    failed = next((f for f in done if f.exception() is not None), None)
+                    if failed is not None:
+                        cancel.set()
+                        pool.shutdown(wait=True, cancel_futures=True)
+                        self._raise_concurrent(failed.exception(), query, tasks, stats,
+                                               workers, notes)
+                    # a worker is free: split the range with the most time still ahead
+                    while key is not None and query.max_items is None \
+                            and len(pending) < workers:
+                        task = _split(tasks, key, ranges)
+                        if task is None:
+                            break
+                        tasks.append(task)
+                        pending.add(pool.submit(run, task))
         except BaseException:
             cancel.set()
             raise
@@ -593,7 +653,8 @@ class Client:
             cuts = (streams.cut_points(newest, oldest, workers)
                     if newest is not None and oldest is not None and not whole else [])
             for n, r in enumerate(streams.partition(stream, i, cuts, key)):
-                tasks.append(_Task(r.stream, r.lo, r.describe(), page if n == 0 else None))
+                tasks.append(_Task(r.stream, r.lo, r.describe(), page if n == 0 else None,
+                                   base_stream=stream, floor=oldest))
         # the biggest work first: streams' ranges before single-range (whole) streams
         tasks.sort(key=lambda t: t.describe["created_from"] is None
                    and t.describe["created_before"] is None)
@@ -732,12 +793,12 @@ class Client:
 
     # -- paging --------------------------------------------------------------------------
 
-    def _pages(self, query: Query, stream: Stream, stats: _Stats, lo: int | None = None,
+    def _pages(self, query: Query, stream: Stream, stats: _Stats, clip=None,
                cancel: threading.Event | None = None,
                first: Page | None = None) -> Iterator[list]:
-        """The pages of one stream; ``lo``: drop images created before it and stop there
-        (a range of :mod:`imgframe.streams`); ``cancel``: set, no further request is sent;
-        ``first``: the stream's first page, already fetched (by a probe)."""
+        """The pages of one stream; ``clip(page) -> (page, past)``: keep a range's images
+        and say when the stream has paged past it (:mod:`imgframe.streams`); ``cancel``:
+        set, no further request is sent; ``first``: the first page, already fetched."""
         url = self._source.list_url(self._endpoint, query.detail)
         past = False
         params = list(stream.params)
@@ -759,8 +820,8 @@ class Client:
                 page = self._fetch(url, request_params, stats)
             if page.next_href:
                 self._check_next(page.next_href, stats)
-            if lo is not None:
-                page, past = streams.within(page, lo, self._source.partition_key)
+            if clip is not None:
+                page, past = clip(page)
             return page
 
         pager = PageIterator(fetch, page_size=query.page_size, marker=query.marker,
