@@ -12,6 +12,9 @@ The first has no upper bound (images created during the load land there), the la
 lower bound, and each image's ``created_at`` (fixed for its life) falls in exactly one of
 them: ``lt`` on the server and ``>=`` on the client are the same cut seen from its two
 sides, so an image created exactly at a cut second belongs to the newer range only.
+While the load runs, a free worker may halve a running range ``[lo, hi)`` at a cut
+``m`` no later than the oldest image it has kept (client.py ``_split``): it goes on as
+``[m, hi)`` and a new stream takes ``[lo, m)``, which keeps the cover exact.
 Updates never move an image between ranges (``created_at`` does not change) and deletions
 are the per-stream pager's business (vanished markers), as in one walk.
 """
