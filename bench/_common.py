@@ -12,7 +12,8 @@
   (``Client.load``), ``openstacksdk`` (``conn.compute.images(details=True)`` +
   ``pd.DataFrame([i.to_dict() ...])``).
 
-Run directly only as a child:  ``python bench/_common.py serve N [--token T] [--profile F]``
+Run directly only as a child:  ``python bench/_common.py serve N [--token T] [--profile F]
+[--latency S]``
 or ``python bench/_common.py measure METHOD ENDPOINT TOKEN PAGE_SIZE [--profile F]``.
 """
 
@@ -47,9 +48,11 @@ class Server:
     """
 
     def __init__(self, images: int, *, token: str | None = TOKEN, profile: str | None = None,
-                 seed: int = 0):
+                 seed: int = 0, latency: float = 0.0):
         cmd = [sys.executable, str(Path(__file__).resolve()), "serve", str(images),
                "--seed", str(seed)]
+        if latency:
+            cmd += ["--latency", str(latency)]
         if token:
             cmd += ["--token", token]
         if profile:
@@ -66,6 +69,8 @@ class Server:
         self.url = info["url"]
         self.endpoint = info["endpoint"]
         self.project_id = info["project_id"]
+        self.glance_endpoint = info.get("glance_endpoint")
+        self.ims_endpoint = info.get("ims_endpoint")
         self.inventory_s = info["inventory_s"]
         self.start_s = info["start_s"]
         self.pid = self._proc.pid
@@ -90,12 +95,13 @@ class Server:
         self.close()
 
 
-def _serve_child(images: int, token: str | None, profile: str | None, seed: int) -> None:
+def _serve_child(images: int, token: str | None, profile: str | None, seed: int,
+                 latency: float = 0.0) -> None:
     import cProfile
     import pstats
     import threading
 
-    from imgframe.server import ImageServer, sample_inventory
+    from imgframe.server import Faults, ImageServer, sample_inventory
     from imgframe.server.handler import Handler
 
     prof_init = cProfile.Profile(time.process_time) if profile else None
@@ -104,7 +110,8 @@ def _serve_child(images: int, token: str | None, profile: str | None, seed: int)
         prof_init.enable()
     inventory = sample_inventory(images, seed=seed)
     t1 = time.perf_counter()
-    srv = ImageServer(inventory, seed=seed, token=token).start()
+    # latency: every images request (each page) sleeps that long in its handler thread
+    srv = ImageServer(inventory, seed=seed, token=token, faults=Faults(latency=latency)).start()
     if prof_init:
         prof_init.disable()
     t2 = time.perf_counter()
@@ -128,6 +135,7 @@ def _serve_child(images: int, token: str | None, profile: str | None, seed: int)
         Handler.do_GET = do_get
 
     print(json.dumps({"url": srv.url, "endpoint": srv.endpoint, "project_id": srv.project_id,
+                      "glance_endpoint": srv.glance_endpoint, "ims_endpoint": srv.ims_endpoint,
                       "inventory_s": t1 - t0, "start_s": t2 - t1}), flush=True)
     sys.stdin.read()
     requests_served = srv.stats.requests
@@ -424,6 +432,7 @@ def _main(argv=None) -> None:
     s.add_argument("--token")
     s.add_argument("--profile")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--latency", type=float, default=0.0)
     m = sub.add_parser("measure")
     m.add_argument("method", choices=sorted(METHODS))
     m.add_argument("endpoint")
@@ -433,7 +442,7 @@ def _main(argv=None) -> None:
     m.add_argument("--frame-memory", action="store_true")
     args = parser.parse_args(argv)
     if args.cmd == "serve":
-        _serve_child(args.images, args.token, args.profile, args.seed)
+        _serve_child(args.images, args.token, args.profile, args.seed, args.latency)
     else:
         _measure_child(args.method, args.endpoint, args.token or None, args.page_size,
                        args.profile, args.frame_memory)

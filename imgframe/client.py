@@ -32,6 +32,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -41,7 +42,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
-from imgframe import aksk, sources
+from imgframe import aksk, sources, streams
 from imgframe.errors import (
     APIError,
     AuthError,
@@ -55,7 +56,14 @@ from imgframe.errors import (
 )
 from imgframe.frame import merge_frames
 from imgframe.pages import MarkerNotFound, Page, PageIterator
-from imgframe.query import Endpoint, Query, build_query, origin_of, parse_microversion
+from imgframe.query import (
+    Endpoint,
+    Query,
+    build_query,
+    check_int,
+    origin_of,
+    parse_microversion,
+)
 from imgframe.sources import Source, Stream
 
 __all__ = ["BudgetRetry", "Client", "ForeignNextLinkWarning", "SourceFallbackWarning", "load",
@@ -69,7 +77,10 @@ MALFORMED_RETRIES = 2
 _TOKEN_RE = re.compile(r"[\x21-\x7e]+")
 _LOAD_OPTIONS = ("status", "name", "changes_since", "min_ram", "min_disk", "visibility",
                  "hidden", "owner", "tag", "detail", "page_size", "max_items", "progress",
-                 "marker")
+                 "marker", "workers")
+#: ``Client.load(workers=...)``: the default (one walk: see bench/bench_streams.py) and bound
+DEFAULT_WORKERS = 1
+MAX_WORKERS = 32
 
 
 class ForeignNextLinkWarning(UserWarning):
@@ -215,6 +226,77 @@ class _Stats:
     foreign: list = field(default_factory=list)
 
 
+class _Cancelled(BaseException):
+    """Raised in a worker of a concurrent load that is being abandoned (another stream
+    failed, or the caller interrupted): it stops before its next request."""
+
+
+def _add_stats(total: _Stats, part: _Stats) -> None:
+    for name in ("requests", "retries", "reauths", "pages", "duplicates", "recoveries"):
+        setattr(total, name, getattr(total, name) + getattr(part, name))
+    total.truncated = total.truncated or part.truncated
+    total.queries.extend(part.queries)
+    total.foreign.extend(f for f in part.foreign if f not in total.foreign)
+
+
+@dataclass
+class _Task:
+    """One stream of a concurrent load, and what it loaded."""
+
+    stream: Stream
+    lo: int | None = None
+    describe: dict = field(default_factory=dict)
+    first: Page | None = None
+    base_stream: Stream | None = None   # the stream this range splits
+    floor: float | None = None          # that stream's oldest image (epoch seconds)
+    position: float | None = None       # the oldest image this range has kept so far
+    active: bool = True
+    stats: _Stats = field(default_factory=_Stats)
+    builder: object = None
+    frame: pd.DataFrame | None = None
+
+
+def _clip(task: _Task, page: Page, key: str, lock: threading.Lock) -> tuple[Page, bool]:
+    """Keep ``task``'s range of ``page`` and note how far back it has got (under ``lock``,
+    so that :func:`_split` never moves a bound past an image already kept)."""
+    with lock:
+        page, past = streams.within(page, task.lo, key)
+        times = [streams.epoch(i.get(key)) for i in page.items if isinstance(i, dict)]
+        times = [t for t in times if t is not None]
+        if times:
+            oldest = min(times)
+            task.position = oldest if task.position is None else min(task.position, oldest)
+        return page, past
+
+
+def _split(tasks: list[_Task], key: str, lock: threading.Lock) -> _Task | None:
+    """Halve the running range with the most seconds between its position and its lower
+    bound: it keeps ``[m, ...)``, a new range takes ``[lo, m)`` (``created_at=lt:m``).
+    ``m`` is at or below every image the range kept, so none changes side."""
+    with lock:
+        best, span = None, 2.0
+        for task in tasks:
+            low = task.lo if task.lo is not None else task.floor
+            if not task.active or task.position is None or low is None \
+                    or task.base_stream is None:
+                continue
+            if task.position - low >= span:
+                best, span = task, task.position - low
+        if best is None:
+            return None
+        low = best.lo if best.lo is not None else best.floor
+        cut = int(low + span / 2)
+        if not low < cut <= best.position:
+            return None
+        part = streams.partition(best.base_stream, best.describe["stream"], [cut], key)[1]
+        new = _Task(part.stream, best.lo,
+                    {**part.describe(), "created_from": streams.iso(best.lo), "split": True},
+                    base_stream=best.base_stream, floor=best.floor)
+        best.lo = cut
+        best.describe["created_from"] = streams.iso(cut)
+        return new
+
+
 def _is_keystone(session) -> bool:
     return type(session).__module__.startswith("keystoneauth1")
 
@@ -356,7 +438,8 @@ class Client:
 
     def load(self, status=None, name=None, changes_since=None, min_ram=None, min_disk=None,
              visibility=None, hidden=None, owner=None, tag=None, detail=True,
-             page_size=1000, max_items=None, progress=None, marker=None) -> pd.DataFrame:
+             page_size=1000, max_items=None, progress=None, marker=None,
+             workers=DEFAULT_WORKERS) -> pd.DataFrame:
         """Load every image matching the filters into one typed DataFrame.
 
         The filters mean the same on every source (one a source cannot apply is refused
@@ -382,6 +465,11 @@ class Client:
         (``attrs["imgframe"]["truncated"]`` says whether more were there).
         ``marker``: resume after this image id (see ``PaginationError.resume_marker``).
         ``progress``: a tqdm bar; ``None`` means on in a notebook or terminal.
+        ``workers``: 1..32 threads (1: one walk per stream, one request at a time). With
+        more, a load's streams run concurrently: Nova's status streams each on its own, and
+        Glance's and IMS's streams split into disjoint ``created_at`` ranges
+        (:mod:`imgframe.streams`), merged in the API's order, every image once.
+        ``attrs["imgframe"]["partitions"]`` says what ran; a ``marker`` means one walk.
 
         Raises :class:`~imgframe.errors.ImgframeError` subclasses; those raised while paging
         carry ``partial`` (what was loaded) and ``resume_marker``.
@@ -390,9 +478,10 @@ class Client:
                             min_ram=min_ram, min_disk=min_disk, visibility=visibility,
                             hidden=hidden, owner=owner, tag=tag, detail=detail,
                             page_size=page_size, max_items=max_items, marker=marker)
+        workers = check_int(workers, "workers", minimum=1, maximum=MAX_WORKERS)
         if self._fallback is not None:
-            return self._load_or_fall_back(query, progress)
-        return self._load(query, progress)
+            return self._load_or_fall_back(query, progress, workers)
+        return self._load(query, progress, workers)
 
     def _query(self, **options) -> Query:
         query = build_query(**options)
@@ -402,8 +491,15 @@ class Client:
                                     "(detail=False is Nova's list view)", False)
         return query
 
-    def _load(self, query: Query, progress) -> pd.DataFrame:
+    def _load(self, query: Query, progress, workers: int = 1) -> pd.DataFrame:
         streams = self._source.streams(query)
+        if workers > 1 and query.marker is None and (
+                len(streams) > 1 or self._source.partition_key is not None):
+            return self._load_concurrent(query, progress, streams, workers)
+        note = None
+        if workers > 1:
+            note = ("a marker was given: one walk resumes from it (workers=1)" if query.marker
+                    else "one stream and no time partitions here: one walk")
         stats = _Stats()
         frames: list[pd.DataFrame] = []
         root = self._endpoint.root
@@ -424,12 +520,14 @@ class Client:
                     _attach_url(exc, self._source.list_url(self._endpoint, query.detail))
                     exc.partial = self._partial(frames, builder, query, streams, stats)
                     raise
-        return self._finish(frames, query, streams, stats)
+        frame = self._finish(frames, query, streams, stats)
+        frame.attrs["imgframe"].update(workers=1, partitions=None, workers_note=note)
+        return frame
 
-    def _load_or_fall_back(self, query: Query, progress) -> pd.DataFrame:
+    def _load_or_fall_back(self, query: Query, progress, workers: int = 1) -> pd.DataFrame:
         """``source="auto"``: the compute proxy, or Glance when the proxy is gone (404)."""
         try:
-            return self._load(query, progress)
+            return self._load(query, progress, workers)
         except NotFoundError as exc:
             if exc.partial is not None and len(exc.partial):
                 raise
@@ -438,10 +536,166 @@ class Client:
         warnings.warn(f"the compute images proxy answered 404 at {self.endpoint}; reading "
                       f"Glance at {fallback.endpoint} instead (source='auto')",
                       SourceFallbackWarning, stacklevel=3)
-        frame = fallback._load(fallback._query(**_options(query)), progress)
+        frame = fallback._load(fallback._query(**_options(query)), progress, workers)
         frame.attrs["imgframe"]["fallback"] = {"from": self.source, "endpoint": self.endpoint,
                                                "reason": reason}
         return frame
+
+    # -- concurrent streams -------------------------------------------------------------
+
+    def _load_concurrent(self, query: Query, progress, base: list[Stream],
+                         workers: int) -> pd.DataFrame:
+        """``workers`` threads over the query's streams (Nova: one per status word) or over
+        ``created_at`` ranges of each (Glance, IMS: :mod:`imgframe.streams`); merged in the
+        API's order. No thread outlives the call, whatever ends it."""
+        stats = _Stats()
+        cancel = threading.Event()
+        lock = threading.Lock()
+        root = self._endpoint.root
+        notes: list[str] = []
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="imgframe-load")
+        tasks: list[_Task] = []
+        key = self._source.partition_key
+        ranges = threading.Lock()   # a range's bounds move only under it
+        try:
+            with _gc_paused(), self._bar(progress, query, [*base, *base]) as bar:
+                if self._source.partition_key is not None:
+                    tasks = self._plan(query, base, workers, pool, stats, cancel, notes)
+                else:
+                    tasks = [_Task(s, describe={"stream": i}) for i, s in enumerate(base)]
+
+                def run(task: _Task) -> None:
+                    task.builder = self._source.builder(query.detail, task.stream.pinned, root)
+                    clip = None
+                    if key is not None:
+                        def clip(page, task=task):
+                            return _clip(task, page, key, ranges)
+                    for items in self._pages(query, task.stream, task.stats, clip, cancel,
+                                             task.first):
+                        task.builder.add(items)
+                        with lock:
+                            bar.update(len(items))
+                    task.active = False
+                    task.frame = task.builder.frame()
+
+                pending = {pool.submit(run, t) for t in tasks}
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    failed = next((f for f in done if f.exception() is not None), None)
+                    if failed is not None:
+                        cancel.set()
+                        pool.shutdown(wait=True, cancel_futures=True)
+                        self._raise_concurrent(failed.exception(), query, tasks, stats,
+                                               workers, notes)
+                    # a worker is free: split the range with the most time still ahead
+                    while key is not None and query.max_items is None \
+                            and len(pending) < workers:
+                        task = _split(tasks, key, ranges)
+                        if task is None:
+                            break
+                        tasks.append(task)
+                        pending.add(pool.submit(run, task))
+        except BaseException:
+            cancel.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        for task in tasks:
+            _add_stats(stats, task.stats)
+        frame, dropped = merge_frames([t.frame for t in tasks])
+        stats.duplicates += dropped
+        if query.max_items is not None and len(frame) > query.max_items:
+            frame = frame.iloc[:query.max_items].reset_index(drop=True)
+            stats.truncated = True
+        frame.attrs["imgframe"] = self._attrs(query, base, stats)
+        frame.attrs["imgframe"].update(self._concurrency(tasks, workers, notes))
+        return frame
+
+    def _plan(self, query, base, workers, pool, stats, cancel, notes) -> list[_Task]:
+        """Probe each stream's newest images (its first page, which the newest range then
+        reuses) and its oldest image (one image), concurrently, and split the stream into up
+        to ``workers`` ``created_at`` ranges; none when the first page was the whole stream."""
+        url = self._source.list_url(self._endpoint, query.detail)
+        key = self._source.partition_key
+
+        def probe(stream: Stream, oldest: bool):
+            if cancel.is_set():
+                raise _Cancelled
+            part = _Stats()
+            params = streams.probe_params(stream, True) if oldest else list(stream.params)
+            try:
+                page = self._fetch(url, params, part)
+            except APIError as exc:
+                if oldest and exc.status == 400:   # no ascending sort here: one walk
+                    return part, None, (f"no ascending created_at sort ({_short(exc)}): "
+                                        f"one walk")
+                raise
+            item = page.items[0] if page.items and isinstance(page.items[0], dict) else None
+            when = streams.epoch(item.get(key)) if item else None
+            return part, (when if oldest else (when, page)), None
+
+        futures = [(i, oldest, pool.submit(probe, s, oldest))
+                   for i, s in enumerate(base) for oldest in (False, True)]
+        found: dict = {}
+        for i, oldest, future in futures:
+            part, when, note = future.result()
+            stats.requests += part.requests
+            stats.retries += part.retries
+            found[i, oldest] = when
+            if note:
+                notes.append(f"stream {i}: {note}")
+        tasks = []
+        for i, stream in enumerate(base):
+            (newest, page), oldest = found[i, False], found[i, True]
+            whole = not page.items or (not self._source.until_empty and not page.next_href
+                                       and not page.next_marker
+                                       and len(page.items) < query.page_size)
+            cuts = (streams.cut_points(newest, oldest, workers)
+                    if newest is not None and oldest is not None and not whole else [])
+            for n, r in enumerate(streams.partition(stream, i, cuts, key)):
+                tasks.append(_Task(r.stream, r.lo, r.describe(), page if n == 0 else None,
+                                   base_stream=stream, floor=oldest))
+        # the biggest work first: streams' ranges before single-range (whole) streams
+        tasks.sort(key=lambda t: t.describe["created_from"] is None
+                   and t.describe["created_before"] is None)
+        return tasks
+
+    def _raise_concurrent(self, exc: BaseException, query, tasks, stats, workers, notes):
+        """Re-raise a worker's error; an imgframe error gets the merged partial frame and
+        no ``resume_marker`` (several walks have no single place to resume)."""
+        if not isinstance(exc, ImgframeError):
+            raise exc
+        total = _Stats(**{**vars(stats), "queries": list(stats.queries),
+                          "foreign": list(stats.foreign)})
+        for task in tasks:
+            _add_stats(total, task.stats)
+        _attach_url(exc, self._source.list_url(self._endpoint, query.detail))
+        done = []
+        for task in tasks:
+            if task.frame is not None:
+                done.append(task.frame)
+            elif task.builder is not None:
+                with contextlib.suppress(ImgframeError):
+                    done.append(task.builder.frame())
+        partial = merge_frames(done)[0] if done else None
+        if partial is not None:
+            partial.attrs["imgframe"] = self._attrs(query, [], total, partial=True)
+            partial.attrs["imgframe"].update(self._concurrency(tasks, workers, notes))
+        exc.partial = partial
+        exc.resume_marker = None
+        if exc.args and isinstance(exc.args[0], str):
+            exc.args = (f"{exc.args[0]} [concurrent load, workers={workers}: no single "
+                        f"resume_marker; reload, or load with workers=1 to resume by "
+                        f"marker]", *exc.args[1:])
+        raise exc
+
+    @staticmethod
+    def _concurrency(tasks, workers: int, notes: list) -> dict:
+        return {"workers": workers,
+                "partitions": [{**t.describe, "pages": t.stats.pages,
+                                "images": 0 if t.frame is None else len(t.frame)}
+                               for t in tasks],
+                "workers_note": "; ".join(notes) or None}
 
     def iter_pages(self, status=None, name=None, changes_since=None, min_ram=None,
                    min_disk=None, visibility=None, hidden=None, owner=None, tag=None,
@@ -539,8 +793,14 @@ class Client:
 
     # -- paging --------------------------------------------------------------------------
 
-    def _pages(self, query: Query, stream: Stream, stats: _Stats) -> Iterator[list]:
+    def _pages(self, query: Query, stream: Stream, stats: _Stats, clip=None,
+               cancel: threading.Event | None = None,
+               first: Page | None = None) -> Iterator[list]:
+        """The pages of one stream; ``clip(page) -> (page, past)``: keep a range's images
+        and say when the stream has paged past it (:mod:`imgframe.streams`); ``cancel``:
+        set, no further request is sent; ``first``: the first page, already fetched."""
         url = self._source.list_url(self._endpoint, query.detail)
+        past = False
         params = list(stream.params)
         sent = stream.as_dict()
         if query.marker:
@@ -548,10 +808,20 @@ class Client:
         stats.queries.append(sent)
 
         def fetch(marker: str | None) -> Page:
-            request_params = params + ([("marker", marker)] if marker else [])
-            page = self._fetch(url, request_params, stats)
+            nonlocal past, first
+            if cancel is not None and cancel.is_set():
+                raise _Cancelled
+            if past:
+                return Page([])   # paged past the range: the listing ends without a request
+            if first is not None and marker is None:
+                page, first = first, None
+            else:
+                request_params = params + ([("marker", marker)] if marker else [])
+                page = self._fetch(url, request_params, stats)
             if page.next_href:
                 self._check_next(page.next_href, stats)
+            if clip is not None:
+                page, past = clip(page)
             return page
 
         pager = PageIterator(fetch, page_size=query.page_size, marker=query.marker,

@@ -39,6 +39,7 @@ class Source:
 
     ``filters`` are the :func:`~imgframe.query.build_query` filters this API can apply;
     anything else given is refused before a request is sent (:meth:`check`).
+    ``partition_key``: see :mod:`imgframe.streams` (None: one walk per stream).
     ``until_empty``: the API has no reliable end signal (no next link, an undocumented
     page-size cap), so paging continues until an empty page.
     """
@@ -49,6 +50,9 @@ class Source:
     until_empty: bool = False
     api_version: str = "v2"
     fields: dict = field(default_factory=dict)   # frame column -> the API's field name
+    #: the item's creation-time key when the API lists it descending and filters it with
+    #: ``lt:`` (so a load can run concurrent streams over time ranges: imgframe.streams)
+    partition_key: str | None = None
 
     # -- where --------------------------------------------------------------------------
     def parse_endpoint(self, endpoint, project_id=None, api_version=None) -> Endpoint:

@@ -94,4 +94,4 @@ SOURCE = GlanceSource(
     name="glance", title="the Glance v2 image API",
     filters=frozenset({"status", "name", "changes_since", "min_ram", "min_disk",
                        "visibility", "hidden", "owner", "tag"}),
-    fields=GLANCE_FIELDS)
+    fields=GLANCE_FIELDS, partition_key="created_at")

@@ -125,4 +125,4 @@ SOURCE = ImsSource(
     name="ims", title="Huawei IMS (cloudimages)",
     filters=frozenset({"status", "name", "changes_since", "min_ram", "min_disk",
                        "visibility", "owner", "tag"}),
-    until_empty=True, fields={**GLANCE_FIELDS, "size": "__image_size"})
+    until_empty=True, fields={**GLANCE_FIELDS, "size": "__image_size"}, partition_key="created_at")
