@@ -197,6 +197,22 @@ def _gc_paused():
                 gc.enable()
 
 
+class _NoBar:
+    """What a load with ``progress=False`` counts with: nothing."""
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def update(self, n=1) -> None:
+        pass
+
+    def set_postfix(self, *args, **kw) -> None:
+        pass
+
+
 class _Secret:
     """Holds the token; never shows it in a repr or str."""
 
@@ -891,9 +907,11 @@ class Client:
 
     def _request(self, url: str, params: list, stats: _Stats) -> requests.Response:
         headers = self._source.headers(self._microversion)
-        full = redact_url(f"{url}?{urlencode(params)}" if params else url)
+        def full() -> str:   # the token-free URL, built only for a log line or an error
+            return redact_url(f"{url}?{urlencode(params)}" if params else url)
+
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("GET %s", full)
+            log.debug("GET %s", full())
         try:
             if self._kind == "keystone":
                 response = self._ksa_get(url, params, headers)
@@ -912,17 +930,17 @@ class Client:
                 requests.exceptions.ContentDecodingError) as exc:
             stats.requests += 1
             raise MalformedResponseError(f"the response body was cut short or undecodable "
-                                         f"({type(exc).__name__})", url=full) from None
+                                         f"({type(exc).__name__})", url=full()) from None
         except requests.exceptions.SSLError as exc:
             raise TransportError(f"TLS verification failed: {_short(exc)}; pass verify= a CA "
                                  f"bundle path if the endpoint uses a private CA",
-                                 url=full) from None
+                                 url=full()) from None
         except requests.exceptions.Timeout as exc:
             raise TransportError(f"timed out (timeout={self._timeout}): {_short(exc)}",
-                                 url=full) from None
+                                 url=full()) from None
         except requests.exceptions.RequestException as exc:
             raise TransportError(f"could not reach the images API: {_short(exc)}",
-                                 url=full) from None
+                                 url=full()) from None
         retried = len(getattr(getattr(response.raw, "retries", None), "history", ()) or ())
         stats.requests += 1 + retried
         stats.retries += retried
@@ -1048,10 +1066,12 @@ class Client:
         }
 
     def _bar(self, progress, query: Query, streams):
+        if not _want_progress(progress):
+            return _NoBar()   # tqdm is neither imported nor built for a quiet load
         from tqdm.auto import tqdm
 
         return tqdm(total=None if len(streams) > 1 else query.max_items, unit=" images",
-                    desc="imgframe", disable=not _want_progress(progress), leave=True,
+                    desc="imgframe", leave=True,
                     dynamic_ncols=True)
 
     def refresh(self, old: pd.DataFrame, **kwargs) -> pd.DataFrame:
