@@ -55,7 +55,7 @@ from imgframe.errors import (
     server_message,
 )
 from imgframe.frame import merge_frames
-from imgframe.pages import MarkerNotFound, Page, PageIterator
+from imgframe.pages import MarkerNotFound, Page, PageIterator, marker_from_href
 from imgframe.query import (
     Endpoint,
     Query,
@@ -167,6 +167,8 @@ def make_session(retries=5, backoff: float = 0.5, budget: float = 60.0,
 
 
 _gc_lock = threading.Lock()
+#: request the next page while one is typed (sequential loads; bench/README.md measures it)
+PREFETCH = True
 _gc_pauses = 0
 _gc_was_enabled = False
 
@@ -523,14 +525,16 @@ class Client:
             for stream in streams:
                 builder = self._source.builder(query.detail, stream.pinned, root)
                 try:
-                    for items in self._pages(query, stream, stats):
-                        try:
-                            builder.add(items)  # typed checks while the page is hot
-                        except MalformedResponseError as exc:
-                            exc.resume_marker = builder.last_id or query.marker
-                            raise
-                        bar.update(len(items))
-                        bar.set_postfix(pages=stats.pages, refresh=False)
+                    with contextlib.closing(self._pages(query, stream, stats,
+                                                        prefetch=True)) as pages:
+                        for items in pages:
+                            try:
+                                builder.add(items)  # typed checks while the page is hot
+                            except MalformedResponseError as exc:
+                                exc.resume_marker = builder.last_id or query.marker
+                                raise
+                            bar.update(len(items))
+                            bar.set_postfix(pages=stats.pages, refresh=False)
                     frames.append(builder.frame())  # string columns are checked here
                 except ImgframeError as exc:
                     _attach_url(exc, self._source.list_url(self._endpoint, query.detail))
@@ -811,10 +815,12 @@ class Client:
 
     def _pages(self, query: Query, stream: Stream, stats: _Stats, clip=None,
                cancel: threading.Event | None = None,
-               first: Page | None = None) -> Iterator[list]:
+               first: Page | None = None, prefetch: bool = False) -> Iterator[list]:
         """The pages of one stream; ``clip(page) -> (page, past)``: keep a range's images
         and say when the stream has paged past it (:mod:`imgframe.streams`); ``cancel``:
-        set, no further request is sent; ``first``: the first page, already fetched."""
+        set, no further request is sent; ``first``: the first page, already fetched;
+        ``prefetch``: request the next page while this one is typed (close the generator
+        when done with it: that ends the prefetch thread)."""
         url = self._source.list_url(self._endpoint, query.detail)
         past = False
         params = list(stream.params)
@@ -822,6 +828,35 @@ class Client:
         if query.marker:
             sent["marker"] = query.marker
         stats.queries.append(sent)
+
+        # one page ahead: while the caller types page k, page k+1 is on the wire (socket
+        # reads release the GIL). Only where the next request is certain to be sent: not
+        # with max_items (the last page may not need a successor) nor a range's clip (the
+        # range may end on this page), never a marker already asked for.
+        ahead = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="imgframe-prefetch")
+                 if prefetch and PREFETCH and clip is None and query.max_items is None else None)
+        pending: tuple[str, object] | None = None   # (marker, future) in flight
+        asked: set[str | None] = set()
+
+        def get(marker: str | None) -> Page:
+            nonlocal pending
+            asked.add(marker)
+            if pending is not None:
+                wanted, future = pending
+                pending = None
+                if wanted == marker:
+                    return future.result()   # its error, if any, is raised here
+                wait([future])   # a guess the pager did not take: let it end, unread
+            request_params = params + ([("marker", marker)] if marker else [])
+            return self._fetch(url, request_params, stats)
+
+        def prefetch(page: Page) -> None:
+            nonlocal pending
+            following = _next_marker(page, query.page_size, self._source.until_empty)
+            if following is None or following in asked or ahead is None:
+                return
+            request_params = params + [("marker", following)]
+            pending = (following, ahead.submit(self._fetch, url, request_params, stats))
 
         def fetch(marker: str | None) -> Page:
             nonlocal past, first
@@ -832,8 +867,9 @@ class Client:
             if first is not None and marker is None:
                 page, first = first, None
             else:
-                request_params = params + ([("marker", marker)] if marker else [])
-                page = self._fetch(url, request_params, stats)
+                page = get(marker)
+            if ahead is not None:
+                prefetch(page)
             if page.next_href:
                 self._check_next(page.next_href, stats)
             if clip is not None:
@@ -859,6 +895,8 @@ class Client:
             _attach_url(exc, url)
             raise
         finally:
+            if ahead is not None:   # no thread outlives the walk (errors, interrupts)
+                ahead.shutdown(wait=True, cancel_futures=True)
             tally()
 
     def _check_next(self, href: str, stats: _Stats) -> None:
@@ -1090,6 +1128,26 @@ def load(endpoint, project_id=None, *, token=None, session=None, **options) -> p
     load_kw = {k: options.pop(k) for k in list(options) if k in _LOAD_OPTIONS}
     client = Client(endpoint, project_id, token=token, session=session, **options)
     return client.load(**load_kw)
+
+
+def _next_marker(page: Page, page_size: int, until_empty: bool) -> str | None:
+    """The marker :class:`~imgframe.pages.PageIterator` will ask for after ``page`` (its
+    rules, on the raw page), or ``None``; a guess for prefetching only: anything odd in the
+    page (no ids, say) gives ``None`` and the pager decides."""
+    items = page.items
+    try:
+        last = items[-1]["id"] if isinstance(items, list) and items else None
+    except (TypeError, KeyError, IndexError):
+        return None
+    if not isinstance(last, str) or not last:
+        return None
+    if page.next_href:
+        return marker_from_href(page.next_href) or last
+    if page.next_marker:
+        return page.next_marker if isinstance(page.next_marker, str) else None
+    if until_empty or len(items) >= page_size:
+        return last
+    return None
 
 
 def _attach_url(exc: ImgframeError, url: str) -> None:
