@@ -200,6 +200,14 @@ def imgframe_gc_running(endpoint: str, token: str | None, page_size: int):
     return imgframe_load(endpoint, token, page_size)
 
 
+def imgframe_serial(endpoint: str, token: str | None, page_size: int):
+    """``Client.load`` without the one-page prefetch (each page requested when needed)."""
+    import imgframe.client
+
+    imgframe.client.PREFETCH = False
+    return imgframe_load(endpoint, token, page_size)
+
+
 def openstacksdk_load(endpoint: str, token: str | None, page_size: int):
     """What openstacksdk users write: a Connection, then a DataFrame of to_dict()s."""
     import openstack
@@ -277,12 +285,14 @@ def imgframe_ims(endpoint: str, token: str | None, page_size: int):
 
 METHODS = {"floor": floor, "imgframe": imgframe_load, "openstacksdk": openstacksdk_load,
            "imgframe-gc-running": imgframe_gc_running, "floor-glance": floor_glance,
+           "imgframe-serial": imgframe_serial,
            "imgframe-glance": imgframe_glance, "floor-ims": floor_ims,
            "imgframe-ims": imgframe_ims}
 IMPORTS = {"floor": ["requests"],
            "imgframe": ["imgframe.client", "pandas", "requests"],
            "openstacksdk": ["openstack", "pandas"],
            "imgframe-gc-running": ["imgframe.client", "pandas", "requests"],
+           "imgframe-serial": ["imgframe.client", "pandas", "requests"],
            "floor-glance": ["requests"], "floor-ims": ["requests"],
            "imgframe-glance": ["imgframe.client", "pandas", "requests"],
            "imgframe-ims": ["imgframe.client", "pandas", "requests"]}

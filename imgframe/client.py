@@ -39,7 +39,7 @@ from urllib.parse import urlencode
 import pandas as pd
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.exceptions import HTTPError, MaxRetryError, ReadTimeoutError, ResponseError
 from urllib3.util.retry import Retry
 
 from imgframe import aksk, sources, streams
@@ -55,7 +55,7 @@ from imgframe.errors import (
     server_message,
 )
 from imgframe.frame import merge_frames
-from imgframe.pages import MarkerNotFound, Page, PageIterator
+from imgframe.pages import MarkerNotFound, Page, PageIterator, marker_from_href
 from imgframe.query import (
     Endpoint,
     Query,
@@ -167,6 +167,8 @@ def make_session(retries=5, backoff: float = 0.5, budget: float = 60.0,
 
 
 _gc_lock = threading.Lock()
+#: request the next page while one is typed (sequential loads; bench/README.md measures it)
+PREFETCH = True
 _gc_pauses = 0
 _gc_was_enabled = False
 
@@ -195,6 +197,22 @@ def _gc_paused():
             _gc_pauses -= 1
             if _gc_pauses == 0 and _gc_was_enabled:
                 gc.enable()
+
+
+class _NoBar:
+    """What a load with ``progress=False`` counts with: nothing."""
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def update(self, n=1) -> None:
+        pass
+
+    def set_postfix(self, *args, **kw) -> None:
+        pass
 
 
 class _Secret:
@@ -507,14 +525,16 @@ class Client:
             for stream in streams:
                 builder = self._source.builder(query.detail, stream.pinned, root)
                 try:
-                    for items in self._pages(query, stream, stats):
-                        try:
-                            builder.add(items)  # typed checks while the page is hot
-                        except MalformedResponseError as exc:
-                            exc.resume_marker = builder.last_id or query.marker
-                            raise
-                        bar.update(len(items))
-                        bar.set_postfix(pages=stats.pages, refresh=False)
+                    with contextlib.closing(self._pages(query, stream, stats,
+                                                        prefetch=True)) as pages:
+                        for items in pages:
+                            try:
+                                builder.add(items)  # typed checks while the page is hot
+                            except MalformedResponseError as exc:
+                                exc.resume_marker = builder.last_id or query.marker
+                                raise
+                            bar.update(len(items))
+                            bar.set_postfix(pages=stats.pages, refresh=False)
                     frames.append(builder.frame())  # string columns are checked here
                 except ImgframeError as exc:
                     _attach_url(exc, self._source.list_url(self._endpoint, query.detail))
@@ -795,10 +815,12 @@ class Client:
 
     def _pages(self, query: Query, stream: Stream, stats: _Stats, clip=None,
                cancel: threading.Event | None = None,
-               first: Page | None = None) -> Iterator[list]:
+               first: Page | None = None, prefetch: bool = False) -> Iterator[list]:
         """The pages of one stream; ``clip(page) -> (page, past)``: keep a range's images
         and say when the stream has paged past it (:mod:`imgframe.streams`); ``cancel``:
-        set, no further request is sent; ``first``: the first page, already fetched."""
+        set, no further request is sent; ``first``: the first page, already fetched;
+        ``prefetch``: request the next page while this one is typed (close the generator
+        when done with it: that ends the prefetch thread)."""
         url = self._source.list_url(self._endpoint, query.detail)
         past = False
         params = list(stream.params)
@@ -806,6 +828,35 @@ class Client:
         if query.marker:
             sent["marker"] = query.marker
         stats.queries.append(sent)
+
+        # one page ahead: while the caller types page k, page k+1 is on the wire (socket
+        # reads release the GIL). Only where the next request is certain to be sent: not
+        # with max_items (the last page may not need a successor) nor a range's clip (the
+        # range may end on this page), never a marker already asked for.
+        ahead = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="imgframe-prefetch")
+                 if prefetch and PREFETCH and clip is None and query.max_items is None else None)
+        pending: tuple[str, object] | None = None   # (marker, future) in flight
+        asked: set[str | None] = set()
+
+        def get(marker: str | None) -> Page:
+            nonlocal pending
+            asked.add(marker)
+            if pending is not None:
+                wanted, future = pending
+                pending = None
+                if wanted == marker:
+                    return future.result()   # its error, if any, is raised here
+                wait([future])   # a guess the pager did not take: let it end, unread
+            request_params = params + ([("marker", marker)] if marker else [])
+            return self._fetch(url, request_params, stats)
+
+        def prefetch(page: Page) -> None:
+            nonlocal pending
+            following = _next_marker(page, query.page_size, self._source.until_empty)
+            if following is None or following in asked or ahead is None:
+                return
+            request_params = params + [("marker", following)]
+            pending = (following, ahead.submit(self._fetch, url, request_params, stats))
 
         def fetch(marker: str | None) -> Page:
             nonlocal past, first
@@ -816,8 +867,9 @@ class Client:
             if first is not None and marker is None:
                 page, first = first, None
             else:
-                request_params = params + ([("marker", marker)] if marker else [])
-                page = self._fetch(url, request_params, stats)
+                page = get(marker)
+            if ahead is not None:
+                prefetch(page)
             if page.next_href:
                 self._check_next(page.next_href, stats)
             if clip is not None:
@@ -843,6 +895,8 @@ class Client:
             _attach_url(exc, url)
             raise
         finally:
+            if ahead is not None:   # no thread outlives the walk (errors, interrupts)
+                ahead.shutdown(wait=True, cancel_futures=True)
             tally()
 
     def _check_next(self, href: str, stats: _Stats) -> None:
@@ -891,9 +945,11 @@ class Client:
 
     def _request(self, url: str, params: list, stats: _Stats) -> requests.Response:
         headers = self._source.headers(self._microversion)
-        full = redact_url(f"{url}?{urlencode(params)}" if params else url)
+        def full() -> str:   # the token-free URL, built only for a log line or an error
+            return redact_url(f"{url}?{urlencode(params)}" if params else url)
+
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("GET %s", full)
+            log.debug("GET %s", full())
         try:
             if self._kind == "keystone":
                 response = self._ksa_get(url, params, headers)
@@ -902,27 +958,29 @@ class Client:
                 # passed whole (no params= for requests to re-encode)
                 signed = self._aksk.sign("GET", url, params, headers)
                 response = self._session.get(signed.url, headers=signed.headers,
-                                             timeout=self._timeout, allow_redirects=False)
+                                             timeout=self._timeout, allow_redirects=False,
+                                             stream=True)
             else:
                 if self._token is not None:
                     headers["X-Auth-Token"] = self._token.value
                 response = self._session.get(url, params=params, headers=headers,
-                                             timeout=self._timeout, allow_redirects=False)
+                                             timeout=self._timeout, allow_redirects=False,
+                                             stream=True)
         except (requests.exceptions.ChunkedEncodingError,
                 requests.exceptions.ContentDecodingError) as exc:
             stats.requests += 1
             raise MalformedResponseError(f"the response body was cut short or undecodable "
-                                         f"({type(exc).__name__})", url=full) from None
+                                         f"({type(exc).__name__})", url=full()) from None
         except requests.exceptions.SSLError as exc:
             raise TransportError(f"TLS verification failed: {_short(exc)}; pass verify= a CA "
                                  f"bundle path if the endpoint uses a private CA",
-                                 url=full) from None
+                                 url=full()) from None
         except requests.exceptions.Timeout as exc:
             raise TransportError(f"timed out (timeout={self._timeout}): {_short(exc)}",
-                                 url=full) from None
+                                 url=full()) from None
         except requests.exceptions.RequestException as exc:
             raise TransportError(f"could not reach the images API: {_short(exc)}",
-                                 url=full) from None
+                                 url=full()) from None
         retried = len(getattr(getattr(response.raw, "retries", None), "history", ()) or ())
         stats.requests += 1 + retried
         stats.retries += retried
@@ -988,16 +1046,34 @@ class Client:
         kw = {"status": response.status_code, "url": full,
               "request_id": response.headers.get("x-openstack-request-id")}
         try:
-            data = json.loads(response.content)
+            body = self._body(response, kw)
+            data = _loads(body)
         except (ValueError, UnicodeDecodeError):
             kind = response.headers.get("Content-Type", "unknown type")
             raise MalformedResponseError(
-                f"the body is not JSON (truncated, or {kind}; {len(response.content)} bytes)",
+                f"the body is not JSON (truncated, or {kind}; {len(body)} bytes)",
                 **kw) from None
         try:
             return self._source.page(data)
         except MalformedResponseError as exc:
             raise MalformedResponseError(str(exc), **kw) from None
+
+    def _body(self, response: requests.Response, kw: dict) -> bytes:
+        """The body of a 200 in one read (requests' ``.content`` reads 10 KiB at a time:
+        about 100 calls per 1000-image page); a keystoneauth1 response is already read."""
+        if self._kind == "keystone" or response.raw is None \
+                or not hasattr(response.raw, "read"):
+            return response.content
+        try:
+            return response.raw.read(decode_content=True) or b""
+        except ReadTimeoutError as exc:
+            raise TransportError(f"timed out (timeout={self._timeout}) reading the body: "
+                                 f"{_short(exc)}", url=kw["url"]) from None
+        except (HTTPError, OSError) as exc:   # cut short, or an undecodable encoding
+            raise MalformedResponseError(f"the response body was cut short or undecodable "
+                                         f"({type(exc).__name__})", **kw) from None
+        finally:
+            response.close()
 
     # -- results -------------------------------------------------------------------------
 
@@ -1048,10 +1124,12 @@ class Client:
         }
 
     def _bar(self, progress, query: Query, streams):
+        if not _want_progress(progress):
+            return _NoBar()   # tqdm is neither imported nor built for a quiet load
         from tqdm.auto import tqdm
 
         return tqdm(total=None if len(streams) > 1 else query.max_items, unit=" images",
-                    desc="imgframe", disable=not _want_progress(progress), leave=True,
+                    desc="imgframe", leave=True,
                     dynamic_ncols=True)
 
     def refresh(self, old: pd.DataFrame, **kwargs) -> pd.DataFrame:
@@ -1072,6 +1150,26 @@ def load(endpoint, project_id=None, *, token=None, session=None, **options) -> p
     return client.load(**load_kw)
 
 
+def _next_marker(page: Page, page_size: int, until_empty: bool) -> str | None:
+    """The marker :class:`~imgframe.pages.PageIterator` will ask for after ``page`` (its
+    rules, on the raw page), or ``None``; a guess for prefetching only: anything odd in the
+    page (no ids, say) gives ``None`` and the pager decides."""
+    items = page.items
+    try:
+        last = items[-1]["id"] if isinstance(items, list) and items else None
+    except (TypeError, KeyError, IndexError):
+        return None
+    if not isinstance(last, str) or not last:
+        return None
+    if page.next_href:
+        return marker_from_href(page.next_href) or last
+    if page.next_marker:
+        return page.next_marker if isinstance(page.next_marker, str) else None
+    if until_empty or len(items) >= page_size:
+        return last
+    return None
+
+
 def _attach_url(exc: ImgframeError, url: str) -> None:
     """Give an error raised without a URL (by the pager or the frame builder) the listing's
     token-free URL, in its attribute and its message."""
@@ -1083,6 +1181,22 @@ def _attach_url(exc: ImgframeError, url: str) -> None:
 
 
 _VANISHED_PREFIX = "HTTP 400 Bad Request: "
+
+try:  # msgspec: a page parses about twice as fast as with json (bench/README.md)
+    from msgspec import DecodeError as _FastDecodeError
+    from msgspec.json import decode as _fast_loads
+except ImportError:  # pragma: no cover - a core dependency; json still does the job
+    _fast_loads, _FastDecodeError = json.loads, ValueError
+
+
+def _loads(body: bytes):
+    """A page's JSON: msgspec's decoder, and the standard library's answer for what msgspec
+    refuses (NaN, lone surrogates, UTF-16 bodies, and anything malformed), so the result and
+    the errors (ValueError, UnicodeDecodeError) are exactly ``json.loads``'s."""
+    try:
+        return _fast_loads(body)
+    except _FastDecodeError:
+        return json.loads(body)
 
 
 def _options(query: Query) -> dict:

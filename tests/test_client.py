@@ -23,7 +23,7 @@ from imgframe.errors import (
     PaginationError,
     TransportError,
 )
-from imgframe.frame import COLUMNS, DTYPES
+from imgframe.frame import COLUMNS, DTYPES, FrameBuilder
 from imgframe.server import Faults, ImageServer
 
 TOKEN = "tok-SECRET-0123456789"
@@ -767,3 +767,38 @@ def test_unparseable_created_is_one_line():
             c.load(progress=False)
         text = str(info.value)
         assert "\n" not in text and "created" in text and "'last tuesday'" in text
+
+
+
+def _prefetch_threads():
+    return [t for t in threading.enumerate() if t.name.startswith("imgframe-prefetch")]
+
+
+def test_no_prefetch_thread_outlives_a_load(client, srv, monkeypatch):
+    """The sequential walk requests page k+1 while page k is typed: its thread ends with
+    the load, also when a page fails for good and when the caller interrupts it."""
+    assert len(client.load(page_size=100, progress=False)) == len(raw_list(srv))
+    assert _prefetch_threads() == []
+    # a prefetched page that is not JSON, every time it is asked for: the error is the
+    # synchronous one (MalformedResponseError with a resume marker), and the thread ends
+    srv.faults = Faults(schedule={n: "not_json" for n in range(3, 20)})
+    with pytest.raises(MalformedResponseError) as info:
+        client.load(page_size=100, progress=False)
+    assert info.value.resume_marker is not None
+    assert _prefetch_threads() == []
+    srv.faults = Faults()
+    calls = {"n": 0}
+    add = FrameBuilder.add
+
+    def interrupted(self, items):
+        calls["n"] += 1
+        calls.setdefault("alive", bool(_prefetch_threads()))   # the walk does prefetch
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return add(self, items)
+
+    monkeypatch.setattr(FrameBuilder, "add", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        client.load(page_size=100, progress=False)
+    assert calls["alive"]
+    assert _prefetch_threads() == []

@@ -40,17 +40,18 @@ def raw_status(status: list, progress: list) -> list:
     >>> raw_status(["SAVING", "SAVING", "ACTIVE", "ERROR", "UNKNOWN"], [25, 50, 100, 0, 0])
     ['queued', 'saving', 'active', 'killed', None]
     """
-    out = []
-    for s, p in zip(status, progress, strict=True):
-        if s == "ACTIVE":
-            out.append("active")
-        elif s == "ERROR":
-            out.append("killed")
-        elif s == "SAVING":
-            out.append({25: "queued", 50: "saving"}.get(p))
-        else:
-            out.append(None)
+    if len(status) != len(progress):
+        raise ValueError("status and progress differ in length")
+    out = list(map(_RAW_STATUS.get, status))   # one C-level pass; SAVING is fixed below
+    if "SAVING" in status:
+        for i, (s, p) in enumerate(zip(status, progress, strict=True)):
+            if s == "SAVING":
+                out[i] = _SAVING_RAW.get(p)
     return out
+
+
+_RAW_STATUS = {"ACTIVE": "active", "ERROR": "killed", "SAVING": None}
+_SAVING_RAW = {25: "queued", 50: "saving"}
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ class NovaSource(Source):
             cols.update(links_by_rel(column(items, "links")))
             if pinned_raw is None:
                 statuses, progress = cols["status"], cols["progress"]
-                if all(type(s) is str for s in statuses):
+                if set(map(type, statuses)) <= {str}:
                     cols["status_raw"] = raw_status(statuses, progress)
             return cols
 
