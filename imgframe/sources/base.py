@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
 
-from imgframe.errors import InvalidQueryError
+from imgframe.errors import InvalidQueryError, MalformedResponseError
 from imgframe.frame import FrameBuilder, column
 from imgframe.pages import Page
-from imgframe.query import Endpoint, Query, format_time, parse_service_endpoint
+from imgframe.query import GLANCE_STATUSES, Endpoint, Query, format_time, parse_service_endpoint
 
-__all__ = ["Source", "Stream", "absolute", "glance_base_columns"]
+__all__ = ["Source", "Stream", "absolute", "glance_base_columns", "images_of", "status_streams"]
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,24 @@ class Source:
 
     def not_found_hint(self, microversion: str | None) -> str:
         return f" (check the endpoint: it should be the {self.title} root)"
+
+
+def images_of(data) -> list:
+    """The ``images`` list of a page's JSON (every API names it so), or
+    MalformedResponseError saying what came instead."""
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        keys = sorted(data)[:5] if isinstance(data, dict) else type(data).__name__
+        raise MalformedResponseError(f"the JSON has no 'images' list (got {keys})")
+    return data["images"]
+
+
+def status_streams(query: Query, base: list[tuple[str, str]]) -> list[Stream]:
+    """One stream per API status word behind the display statuses asked for (SAVING:
+    queued and saving), each pinning (display, raw); one stream when none was asked."""
+    if not query.statuses:
+        return [Stream(tuple(base))]
+    return [Stream((("status", raw), *base), pinned=(display, raw))
+            for display in query.statuses for raw in GLANCE_STATUSES[display]]
 
 
 def absolute(root: str, hrefs: list) -> list:

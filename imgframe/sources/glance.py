@@ -25,11 +25,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from imgframe.errors import MalformedResponseError
 from imgframe.frame import column
 from imgframe.pages import Page
 from imgframe.query import GLANCE_STATUSES, Endpoint, Query
-from imgframe.sources.base import GLANCE_FIELDS, Source, Stream, glance_base_columns, time_param
+from imgframe.sources.base import (
+    GLANCE_FIELDS,
+    Source,
+    Stream,
+    glance_base_columns,
+    images_of,
+    time_param,
+)
 
 __all__ = ["BASE_KEYS", "SOURCE", "GlanceSource"]
 
@@ -68,11 +74,9 @@ class GlanceSource(Source):
         return [Stream((*base, ("os_hidden", h))) for h in hidden]
 
     def page(self, data) -> Page:
-        if not isinstance(data, dict) or not isinstance(data.get("images"), list):
-            keys = sorted(data)[:5] if isinstance(data, dict) else type(data).__name__
-            raise MalformedResponseError(f"the JSON has no 'images' list (got {keys})")
+        images = images_of(data)
         nxt = data.get("next")
-        return Page(data["images"], nxt if isinstance(nxt, str) and nxt else None)
+        return Page(images, nxt if isinstance(nxt, str) and nxt else None)
 
     def extract(self, detail: bool = True, pinned_raw: str | None = None, root: str = ""):
         def columns(items: list) -> dict:

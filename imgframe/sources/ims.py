@@ -26,8 +26,16 @@ from dataclasses import dataclass, replace
 from imgframe.errors import InvalidQueryError, MalformedResponseError
 from imgframe.frame import column
 from imgframe.pages import Page
-from imgframe.query import GLANCE_STATUSES, Endpoint, Query
-from imgframe.sources.base import GLANCE_FIELDS, Source, Stream, glance_base_columns, time_param
+from imgframe.query import Endpoint, Query
+from imgframe.sources.base import (
+    GLANCE_FIELDS,
+    Source,
+    Stream,
+    glance_base_columns,
+    images_of,
+    status_streams,
+    time_param,
+)
 
 __all__ = ["BASE_KEYS", "PLACEHOLDER_CHECKSUM", "SOURCE", "ImsSource", "image_sizes"]
 
@@ -94,18 +102,13 @@ class ImsSource(Source):
                 base.append((key, str(getattr(query, key))))
         base.extend(("tag", t) for t in query.tags)
         base.append(("limit", str(query.page_size)))
-        if not query.statuses:
-            return [Stream(tuple(base))]
-        return [Stream((("status", raw), *base), pinned=(display, raw))
-                for display in query.statuses for raw in GLANCE_STATUSES[display]]
+        return status_streams(query, base)
 
     def page(self, data) -> Page:
-        if not isinstance(data, dict) or not isinstance(data.get("images"), list):
-            keys = sorted(data)[:5] if isinstance(data, dict) else type(data).__name__
-            raise MalformedResponseError(f"the JSON has no 'images' list (got {keys})")
+        images = images_of(data)
         info = data.get("page_info")
         marker = info.get("next_marker") if isinstance(info, dict) else None
-        return Page(data["images"], None,
+        return Page(images, None,
                     next_marker=marker if isinstance(marker, str) and marker else None)
 
     def extract(self, detail: bool = True, pinned_raw: str | None = None, root: str = ""):

@@ -17,13 +17,13 @@ Huawei ECS serves it too, and calls it discarded. What is particular to it:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from imgframe.errors import MalformedResponseError
 from imgframe.frame import column, links_by_rel
 from imgframe.pages import Page
-from imgframe.query import GLANCE_STATUSES, Endpoint, Query, format_time, parse_endpoint
-from imgframe.sources.base import Source, Stream
+from imgframe.query import Endpoint, Query, format_time, parse_endpoint
+from imgframe.sources.base import Source, Stream, images_of, status_streams
 
 __all__ = ["SOURCE", "NovaSource", "raw_status"]
 
@@ -71,7 +71,7 @@ class NovaSource(Source):
 
     def check(self, query: Query) -> None:
         if query.hidden is False:   # what Nova lists anyway: Glance's default hides them
-            query = _without_hidden(query)
+            query = replace(query, hidden=None)
         super().check(query)
 
     def streams(self, query: Query) -> list[Stream]:
@@ -85,16 +85,11 @@ class NovaSource(Source):
         if query.min_disk is not None:
             base.append(("minDisk", str(query.min_disk)))
         base.append(("limit", str(query.page_size)))
-        if not query.statuses:
-            return [Stream(tuple(base))]
-        return [Stream((("status", glance), *base), pinned=(display, glance))
-                for display in query.statuses for glance in GLANCE_STATUSES[display]]
+        return status_streams(query, base)
 
     def page(self, data) -> Page:
-        if not isinstance(data, dict) or not isinstance(data.get("images"), list):
-            keys = sorted(data)[:5] if isinstance(data, dict) else type(data).__name__
-            raise MalformedResponseError(f"the JSON has no 'images' list (got {keys})")
-        return Page(data["images"], _next_href(data.get("images_links")))
+        images = images_of(data)
+        return Page(images, _next_href(data.get("images_links")))
 
     def extract(self, detail: bool = True, pinned_raw: str | None = None, root: str = ""):
         def detail_columns(items: list) -> dict:
@@ -132,12 +127,6 @@ class NovaSource(Source):
             return (f" (microversion {microversion} was sent; the images API exists only up "
                     f"to 2.35)")
         return " (check the endpoint: it should be the compute API root or .../v2.1/<project>)"
-
-
-def _without_hidden(query: Query) -> Query:
-    from dataclasses import replace
-
-    return replace(query, hidden=None)
 
 
 def _next_href(links) -> str | None:
