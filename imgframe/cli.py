@@ -303,6 +303,18 @@ def _connection_options(func=None, *, many: bool = False):
     return command
 
 
+def _demo_options(verb: str):
+    """``--demo`` (the embedded sample catalogue instead of a cloud), ``--images``, ``--seed``."""
+    def decorate(func):
+        func = click.option("--seed", type=int, default=0, show_default=True,
+                            help="With --demo: seed.")(func)
+        func = click.option("--images", "n_images", type=click.IntRange(1), default=3000,
+                            show_default=True, help="With --demo: number of sample images.")(func)
+        return click.option("--demo", is_flag=True,
+                            help=f"{verb} the embedded sample catalogue instead.")(func)
+    return decorate
+
+
 def _plural(n: int, word: str) -> str:
     """``_plural(1, "page") == "1 page"``; ``_plural(2, "retry") == "2 retries"``."""
     if n == 1:
@@ -449,10 +461,7 @@ def _failed_line(failures: dict) -> str:
 
 @main.command()
 @_connection_options
-@click.option("--demo", is_flag=True, help="Report on the embedded sample catalogue instead.")
-@click.option("--images", "n_images", type=click.IntRange(1), default=3000, show_default=True,
-              help="With --demo: number of sample images.")
-@click.option("--seed", type=int, default=0, show_default=True, help="With --demo: seed.")
+@_demo_options("Report on")
 @click.option("--input", "input_path", type=click.Path(exists=True, dir_okay=False,
                                                        path_type=Path), default=None,
               help="Report on a file written by `imgframe export` (.csv or .parquet).")
@@ -498,10 +507,7 @@ def report(endpoint, project_id, token, cloud, insecure, demo, n_images, seed, i
 
 @main.command()
 @_connection_options
-@click.option("--demo", is_flag=True, help="Serve the embedded sample catalogue instead.")
-@click.option("--images", "n_images", type=click.IntRange(1), default=3000, show_default=True,
-              help="With --demo: number of sample images.")
-@click.option("--seed", type=int, default=0, show_default=True, help="With --demo: seed.")
+@_demo_options("Serve")
 @click.option("--max-items", type=int, default=None, help="Load at most this many images.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (0.0.0.0: every interface; mind who can reach it).")
