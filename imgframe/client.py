@@ -55,7 +55,7 @@ from imgframe.errors import (
     server_message,
 )
 from imgframe.frame import merge_frames
-from imgframe.pages import MarkerNotFound, Page, PageIterator, marker_from_href
+from imgframe.pages import MarkerNotFound, Page, PageIterator, next_marker
 from imgframe.query import (
     Endpoint,
     Query,
@@ -1151,9 +1151,10 @@ def load(endpoint, project_id=None, *, token=None, session=None, **options) -> p
 
 
 def _next_marker(page: Page, page_size: int, until_empty: bool) -> str | None:
-    """The marker :class:`~imgframe.pages.PageIterator` will ask for after ``page`` (its
-    rules, on the raw page), or ``None``; a guess for prefetching only: anything odd in the
-    page (no ids, say) gives ``None`` and the pager decides."""
+    """The marker :class:`~imgframe.pages.PageIterator` will ask for after ``page``
+    (:func:`~imgframe.pages.next_marker` on the raw page), or ``None``; a guess for
+    prefetching only: anything odd in the page (no ids, say) gives ``None`` and the pager
+    decides."""
     items = page.items
     try:
         last = items[-1]["id"] if isinstance(items, list) and items else None
@@ -1161,13 +1162,9 @@ def _next_marker(page: Page, page_size: int, until_empty: bool) -> str | None:
         return None
     if not isinstance(last, str) or not last:
         return None
-    if page.next_href:
-        return marker_from_href(page.next_href) or last
-    if page.next_marker:
-        return page.next_marker if isinstance(page.next_marker, str) else None
-    if until_empty or len(items) >= page_size:
-        return last
-    return None
+    if page.next_marker is not None and not isinstance(page.next_marker, str):
+        return None
+    return next_marker(page, last, len(items), page_size=page_size, until_empty=until_empty)
 
 
 def _attach_url(exc: ImgframeError, url: str) -> None:

@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from imgframe.errors import APIError, MalformedResponseError, PaginationError
 
-__all__ = ["MarkerNotFound", "Page", "PageIterator", "marker_from_href"]
+__all__ = ["MarkerNotFound", "Page", "PageIterator", "marker_from_href", "next_marker"]
 
 
 @dataclass
@@ -69,6 +69,26 @@ def marker_from_href(href: str | None) -> str | None:
         return None
     markers = [v for k, v in parse_qsl(query, keep_blank_values=True) if k == "marker"]
     return markers[-1] if markers and markers[-1] else None
+
+
+def next_marker(page: Page, last_id: str, count: int, *, page_size: int,
+                until_empty: bool = False) -> str | None:
+    """The three rules: a next link (or marker), or a full page, means go on; else stop.
+    With ``until_empty`` (an API whose short page proves nothing) only an empty page ends
+    the listing. ``last_id`` and ``count`` are the page's last id and its length.
+
+    >>> next_marker(Page([], "http://h/images?marker=b"), "a", 2, page_size=2)
+    'b'
+    >>> next_marker(Page([]), "a", 1, page_size=2) is None
+    True
+    """
+    if page.next_href:
+        return marker_from_href(page.next_href) or last_id
+    if page.next_marker:
+        return page.next_marker
+    if until_empty or count >= page_size:
+        return last_id
+    return None
 
 
 def _page_ids(items: list) -> list[str]:
@@ -166,16 +186,8 @@ class PageIterator:
         return new, ids_new
 
     def _next_marker(self, page: Page, ids: list[str]) -> str | None:
-        """The three rules: a next link (or marker), or a full page, means go on; else
-        stop. With ``until_empty`` (an API whose short page proves nothing) only an empty
-        page ends the listing."""
-        if page.next_href:
-            return marker_from_href(page.next_href) or ids[-1]
-        if page.next_marker:
-            return page.next_marker
-        if self.until_empty or len(ids) >= self.page_size:
-            return ids[-1]
-        return None
+        return next_marker(page, ids[-1], len(ids), page_size=self.page_size,
+                           until_empty=self.until_empty)
 
     def _get(self, marker: str | None, previous_ids: list[str]) -> tuple[Page, str | None]:
         """Fetch the page after ``marker``; if the marker vanished, step back through the
