@@ -54,7 +54,7 @@ from imgframe.errors import (
     redact_url,
     server_message,
 )
-from imgframe.frame import merge_frames
+from imgframe.frame import Typed, merge_frames
 from imgframe.pages import MarkerNotFound, Page, PageIterator, next_marker
 from imgframe.query import (
     Endpoint,
@@ -525,8 +525,8 @@ class Client:
             for stream in streams:
                 builder = self._source.builder(query.detail, stream.pinned, root)
                 try:
-                    with contextlib.closing(self._pages(query, stream, stats,
-                                                        prefetch=True)) as pages:
+                    with contextlib.closing(self._pages(query, stream, stats, prefetch=True,
+                                                        typed=True)) as pages:
                         for items in pages:
                             try:
                                 builder.add(items)  # typed checks while the page is hot
@@ -535,7 +535,7 @@ class Client:
                                 raise
                             bar.update(len(items))
                             bar.set_postfix(pages=stats.pages, refresh=False)
-                    frames.append(builder.frame())  # string columns are checked here
+                    frames.append(builder.frame())
                 except ImgframeError as exc:
                     _attach_url(exc, self._source.list_url(self._endpoint, query.detail))
                     exc.partial = self._partial(frames, builder, query, streams, stats)
@@ -591,7 +591,7 @@ class Client:
                         def clip(page, task=task):
                             return _clip(task, page, key, ranges)
                     for items in self._pages(query, task.stream, task.stats, clip, cancel,
-                                             task.first):
+                                             task.first, typed=True):
                         task.builder.add(items)
                         with lock:
                             bar.update(len(items))
@@ -815,13 +815,17 @@ class Client:
 
     def _pages(self, query: Query, stream: Stream, stats: _Stats, clip=None,
                cancel: threading.Event | None = None,
-               first: Page | None = None, prefetch: bool = False) -> Iterator[list]:
+               first: Page | None = None, prefetch: bool = False,
+               typed: bool = False) -> Iterator[list]:
         """The pages of one stream; ``clip(page) -> (page, past)``: keep a range's images
         and say when the stream has paged past it (:mod:`imgframe.streams`); ``cancel``:
         set, no further request is sent; ``first``: the first page, already fetched;
         ``prefetch``: request the next page while this one is typed (close the generator
-        when done with it: that ends the prefetch thread)."""
+        when done with it: that ends the prefetch thread); ``typed``: items may be the
+        source's structs (``Source.typed``: for a frame builder; else they are dicts)."""
         url = self._source.list_url(self._endpoint, query.detail)
+        view = (self._source.typed(query.detail, stream.pinned[1], self._endpoint.root)
+                if typed and clip is None else None)
         past = False
         params = list(stream.params)
         sent = stream.as_dict()
@@ -835,20 +839,20 @@ class Client:
         # range may end on this page), never a marker already asked for.
         ahead = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="imgframe-prefetch")
                  if prefetch and PREFETCH and clip is None and query.max_items is None else None)
-        pending: tuple[str, object] | None = None   # (marker, future) in flight
+        pending: tuple | None = None   # (marker, params, future) in flight
         asked: set[str | None] = set()
 
         def get(marker: str | None) -> Page:
             nonlocal pending
             asked.add(marker)
             if pending is not None:
-                wanted, future = pending
+                wanted, wanted_params, future = pending
                 pending = None
-                if wanted == marker:
-                    return future.result()   # its error, if any, is raised here
+                if wanted == marker:   # read there, decoded here; its error is raised here
+                    return self._decoded(future.result(), url, wanted_params, stats, view)
                 wait([future])   # a guess the pager did not take: let it end, unread
             request_params = params + ([("marker", marker)] if marker else [])
-            return self._fetch(url, request_params, stats)
+            return self._fetch(url, request_params, stats, view)
 
         def prefetch(page: Page) -> None:
             nonlocal pending
@@ -856,7 +860,8 @@ class Client:
             if following is None or following in asked or ahead is None:
                 return
             request_params = params + [("marker", following)]
-            pending = (following, ahead.submit(self._fetch, url, request_params, stats))
+            pending = (following, request_params,
+                       ahead.submit(self._fetch, url, request_params, stats, decode=False))
 
         def fetch(marker: str | None) -> Page:
             nonlocal past, first
@@ -915,21 +920,43 @@ class Client:
                 f"configured endpoint (the server may need compute_link_prefix)",
                 ForeignNextLinkWarning, stacklevel=2)
 
-    def _fetch(self, url: str, params: list, stats: _Stats) -> Page:
-        """One page: send, check the status, parse; malformed bodies are retried a little."""
-        attempt = 0
+    def _fetch(self, url: str, params: list, stats: _Stats, typed: Typed | None = None, *,
+               decode: bool = True, attempt: int = 0):
+        """One page: send, check the status, read, parse; malformed bodies are retried a
+        little. ``decode=False``: stop after reading, and return ``(response, body)`` for
+        :meth:`_decoded` (a prefetch thread reads; the thread that types decodes, so the
+        two do not take turns at the GIL for every page)."""
         while True:
             try:
                 response = self._send(url, params, stats)
                 self._raise_for_status(response, url, params)
-                return self._parse(response, url, params)
+                body = self._body(response, url)
+                if not decode:
+                    return response, body
+                return self._parse(response, body, url, typed)
             except MalformedResponseError:
                 if attempt >= MALFORMED_RETRIES:
                     raise
                 attempt += 1
-                stats.retries += 1
-                time.sleep(min(self._backoff * (2 ** (attempt - 1)), 5.0)
-                           + random.uniform(0, self._backoff))
+                self._pause(attempt, stats)
+
+    def _decoded(self, received: tuple, url: str, params: list, stats: _Stats,
+                 typed: Typed | None) -> Page:
+        """The page of a body :meth:`_fetch` read with ``decode=False``; a malformed one is
+        fetched again, as :meth:`_fetch` does."""
+        response, body = received
+        try:
+            return self._parse(response, body, url, typed)
+        except MalformedResponseError:
+            if MALFORMED_RETRIES < 1:
+                raise
+            self._pause(1, stats)
+            return self._fetch(url, params, stats, typed, attempt=1)
+
+    def _pause(self, attempt: int, stats: _Stats) -> None:
+        stats.retries += 1
+        time.sleep(min(self._backoff * (2 ** (attempt - 1)), 5.0)
+                   + random.uniform(0, self._backoff))
 
     def _send(self, url: str, params: list, stats: _Stats) -> requests.Response:
         response = self._request(url, params, stats)
@@ -1041,24 +1068,26 @@ class Client:
             raise APIError(f"the server failed, still after retrying{said}", **kw)
         raise APIError(f"the server refused the request{said}", **kw)
 
-    def _parse(self, response: requests.Response, url: str, params: list) -> Page:
-        full = redact_url(response.url or url)
-        kw = {"status": response.status_code, "url": full,
-              "request_id": response.headers.get("x-openstack-request-id")}
+    def _parse(self, response: requests.Response, body: bytes, url: str,
+               typed: Typed | None = None) -> Page:
+        if typed is not None:
+            try:   # the source's structs, type-checked as they are decoded
+                return typed.page(typed.decoder.decode(body))
+            except _FAST_ERRORS:
+                pass   # the general way below takes it, or says what is wrong
         try:
-            body = self._body(response, kw)
             data = _loads(body)
         except (ValueError, UnicodeDecodeError):
             kind = response.headers.get("Content-Type", "unknown type")
             raise MalformedResponseError(
                 f"the body is not JSON (truncated, or {kind}; {len(body)} bytes)",
-                **kw) from None
+                **_where(response, url)) from None
         try:
             return self._source.page(data)
         except MalformedResponseError as exc:
-            raise MalformedResponseError(str(exc), **kw) from None
+            raise MalformedResponseError(str(exc), **_where(response, url)) from None
 
-    def _body(self, response: requests.Response, kw: dict) -> bytes:
+    def _body(self, response: requests.Response, url: str) -> bytes:
         """The body of a 200 in one read (requests' ``.content`` reads 10 KiB at a time:
         about 100 calls per 1000-image page); a keystoneauth1 response is already read."""
         if self._kind == "keystone" or response.raw is None \
@@ -1068,10 +1097,11 @@ class Client:
             return response.raw.read(decode_content=True) or b""
         except ReadTimeoutError as exc:
             raise TransportError(f"timed out (timeout={self._timeout}) reading the body: "
-                                 f"{_short(exc)}", url=kw["url"]) from None
+                                 f"{_short(exc)}", url=_where(response, url)["url"]) from None
         except (HTTPError, OSError) as exc:   # cut short, or an undecodable encoding
             raise MalformedResponseError(f"the response body was cut short or undecodable "
-                                         f"({type(exc).__name__})", **kw) from None
+                                         f"({type(exc).__name__})",
+                                         **_where(response, url)) from None
         finally:
             response.close()
 
@@ -1157,7 +1187,10 @@ def _next_marker(page: Page, page_size: int, until_empty: bool) -> str | None:
     decides."""
     items = page.items
     try:
-        last = items[-1]["id"] if isinstance(items, list) and items else None
+        if page.ids is not None:
+            last = page.ids[-1] if page.ids else None
+        else:
+            last = items[-1]["id"] if isinstance(items, list) and items else None
     except (TypeError, KeyError, IndexError):
         return None
     if not isinstance(last, str) or not last:
@@ -1165,6 +1198,13 @@ def _next_marker(page: Page, page_size: int, until_empty: bool) -> str | None:
     if page.next_marker is not None and not isinstance(page.next_marker, str):
         return None
     return next_marker(page, last, len(items), page_size=page_size, until_empty=until_empty)
+
+
+def _where(response: requests.Response, url: str) -> dict:
+    """An error's status, token-free URL and request id (built for an error only: the
+    redacted URL costs a parse)."""
+    return {"status": response.status_code, "url": redact_url(response.url or url),
+            "request_id": response.headers.get("x-openstack-request-id")}
 
 
 def _attach_url(exc: ImgframeError, url: str) -> None:
@@ -1181,9 +1221,12 @@ _VANISHED_PREFIX = "HTTP 400 Bad Request: "
 
 try:  # msgspec: a page parses about twice as fast as with json (bench/README.md)
     from msgspec import DecodeError as _FastDecodeError
+    from msgspec import ValidationError as _FastValidationError
     from msgspec.json import decode as _fast_loads
 except ImportError:  # pragma: no cover - a core dependency; json still does the job
-    _fast_loads, _FastDecodeError = json.loads, ValueError
+    _fast_loads, _FastDecodeError, _FastValidationError = json.loads, ValueError, ValueError
+#: what a typed decoder raises for a body it will not take (DecodeError is a ValueError)
+_FAST_ERRORS = (_FastDecodeError, _FastValidationError, ValueError, UnicodeDecodeError)
 
 
 def _loads(body: bytes):

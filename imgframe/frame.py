@@ -3,10 +3,12 @@
 Columns are always :data:`COLUMNS` in that order (plus ``link_<rel>`` for any other link
 relation, after them), with :data:`DTYPES`, whatever the source or mode, so frames
 concatenate. A source module (:mod:`imgframe.sources`) turns a page of its items into raw
-column lists (``Source.columns``: plain Python values, named by frame column); this module
-types them, column by column, by the column's kind (:data:`KINDS`): one comprehension or
-one C-level call per column (``pa.array``, ``pd.to_datetime``, ``Categorical.from_codes``),
-nothing row by row. Anything that is not the images JSON raises
+column lists (``Source.extract``: plain Python values, named by frame column); this module
+types them page by page, column by column, by the column's kind (:data:`KINDS`): one
+comprehension or one C-level call per column (``pa.array``, ``pd.to_datetime``,
+``Categorical.from_codes``), nothing row by row. A source may also decode its pages
+straight into typed structs (``Source.typed``): their columns skip the type checks, which
+the decoder has made. Anything that is not the images JSON raises
 :class:`~imgframe.errors.MalformedResponseError` naming the API's own field, never
 ``KeyError``/``TypeError``.
 """
@@ -14,8 +16,8 @@ nothing row by row. Anything that is not the images JSON raises
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from itertools import repeat
-from operator import itemgetter
+from itertools import chain, repeat
+from operator import attrgetter, itemgetter
 
 import numpy as np
 import pandas as pd
@@ -29,6 +31,7 @@ __all__ = [
     "STATUSES",
     "STATUS_DTYPE",
     "FrameBuilder",
+    "Typed",
     "display_status",
     "empty_frame",
     "frame_from_pages",
@@ -117,30 +120,42 @@ def _check_types(values: list, field: str, allowed: tuple[type, ...]) -> None:
         raise _bad(field, f"must be {names}, got {odd!r}"[:300])
 
 
-def _strings(values: list, field: str, nullable: bool = True) -> pd.api.extensions.ExtensionArray:
-    """A string column in the storage :data:`STRING` says (pyarrow when installed, else
-    Python objects), validated in C (strings or null only).
+def _strings(values: list, field: str, nullable: bool = True):
+    """A chunk of a string column in the storage :data:`STRING` says (a ``pyarrow``
+    array when pyarrow is installed, else a ``StringArray`` of Python objects), validated
+    in C (strings or null only); :func:`_join_strings` makes the column of the chunks.
 
-    The array is built to match the dtype: pandas 3's ``StringArray(values)`` takes the
-    default dtype (pyarrow storage when pyarrow is installed) over an object array, and such
-    a column breaks ``merge``, ``concat`` and ``isin`` (issue 9).
+    The storage matches the dtype: pandas 3's ``StringArray(values)`` takes the default
+    dtype (pyarrow storage when pyarrow is installed) over an object array, and such a
+    column breaks ``merge``, ``concat`` and ``isin`` (issue 9).
     """
     try:
         out = _build_strings(values)
     except (TypeError, ValueError):
-        odd = next(v for v in values if v is not None and type(v) is not str)
+        odd = next((v for v in values if v is not None and type(v) is not str), None)
+        if odd is None:   # every value is a string: one is not valid Unicode (a lone
+            odd = next(v for v in values if not _encodes(v))   # surrogate, from JSON)
+            raise _bad(field, f"must be valid Unicode text, got {odd!r}"[:300]) from None
         raise _bad(field, f"must be a string or null, got {odd!r}"[:300]) from None
-    if not nullable and out.isna().any():
+    if not nullable and (out.null_count if STRING.storage == "pyarrow" else out.isna().any()):
         raise _bad(field, "must not be null")
     return out
 
 
-def _build_strings(values: list) -> pd.api.extensions.ExtensionArray:
+def _encodes(value) -> bool:
+    try:
+        value is None or value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _build_strings(values: list):
     if STRING.storage == "pyarrow":
         import pyarrow as pa  # present: pandas chose this storage because it is installed
 
         # ArrowTypeError is a TypeError; ArrowInvalid a ValueError
-        return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()))
+        return pa.array(values, type=pa.large_string())
     arr = np.fromiter(values, dtype=object, count=len(values))
     try:
         return pd.arrays.StringArray(arr, dtype=STRING)
@@ -148,7 +163,32 @@ def _build_strings(values: list) -> pd.api.extensions.ExtensionArray:
         return pd.arrays.StringArray(arr)
 
 
+def _null_strings(m: int, constant=None):
+    if constant is None and STRING.storage == "pyarrow":
+        import pyarrow as pa
+
+        return pa.nulls(m, type=pa.large_string())
+    return _build_strings([constant] * m)
+
+
+def _join_strings(chunks: list) -> pd.api.extensions.ExtensionArray:
+    """One string column of its page chunks (see :func:`_strings`): with pyarrow, a
+    chunked array of them (no copy, as pandas' own ``read_parquet`` gives)."""
+    if STRING.storage == "pyarrow":
+        import pyarrow as pa
+
+        return pd.arrays.ArrowStringArray(pa.chunked_array(chunks, type=pa.large_string()))
+    return chunks[0] if len(chunks) == 1 else type(chunks[0])._concat_same_type(chunks)
+
+
 def _ints(values: list, field: str) -> pd.arrays.IntegerArray:
+    if None not in values:   # the usual column: no nulls, straight into int64
+        try:
+            data = np.array(values, dtype=np.int64)
+        except (OverflowError, ValueError, TypeError):
+            pass   # pandas' conversion below says what is wrong
+        else:
+            return pd.arrays.IntegerArray(data, np.zeros(len(data), dtype=bool))
     try:
         return pd.array(values, dtype=INT)
     except (OverflowError, ValueError, TypeError) as exc:
@@ -159,15 +199,48 @@ def _bools(values: list, field: str) -> pd.arrays.BooleanArray:
     return pd.array(values, dtype=BOOL)
 
 
-def _times(values: list, field: str) -> pd.DatetimeIndex:
+def _times(values: list, field: str) -> np.ndarray:
+    """A chunk of a time column: UTC instants as ``datetime64[ns]`` (NaT for null);
+    :func:`_join` makes the tz-aware column of the chunks."""
+    fast = _canonical_times(values)
+    if fast is not None:
+        return fast
     try:
         # "ISO8601" takes %Y-%m-%dT%H:%M:%SZ on pandas' C fast path (15x strptime)
-        out = pd.to_datetime(values, format="ISO8601", utc=True)
-        return pd.DatetimeIndex(out).as_unit("ns")
+        out = pd.DatetimeIndex(pd.to_datetime(values, format="ISO8601", utc=True))
+        return out.as_unit("ns").asi8.view("M8[ns]")
     except (ValueError, TypeError, OverflowError) as exc:
         # one line naming the field and the bad value (not pandas' multi-line hint)
         odd = next((v for v in values if not _parses(v)), None)
         raise _bad(field, f"is not an ISO 8601 time: {odd!r}"[:300]) from exc
+
+
+def _canonical_times(values: list) -> np.ndarray | None:
+    """Where pyarrow is installed and every value is ``YYYY-MM-DDTHH:MM:SSZ`` (what the
+    APIs send) or null, the instants in one C++ cast (about twice as fast as pandas'
+    parser, the same instants); else None, and pandas parses (and names a bad value)."""
+    if STRING.storage != "pyarrow":
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        text = pa.array(values, type=pa.string())
+        lengths = pc.min_max(pc.binary_length(text)).as_py()
+        if lengths["min"] != 20 or lengths["max"] != 20:
+            return None
+        seconds = text.cast(pa.timestamp("s", tz="UTC")).view(pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+    bounds = pc.min_max(seconds).as_py()
+    if bounds["min"] < _MIN_S or bounds["max"] > _MAX_S:
+        return None   # beyond datetime64[ns]: pandas' answer (an error) applies
+    ns = pc.multiply(seconds, 1_000_000_000).fill_null(_NAT)
+    return ns.to_numpy().view("M8[ns]")
+
+
+_MIN_S, _MAX_S = -9_223_372_036, 9_223_372_035   # the seconds datetime64[ns] holds
+_NAT = np.iinfo(np.int64).min
 
 
 def _parses(value) -> bool:
@@ -214,7 +287,9 @@ def _na_chunk(kind: str, m: int, constant=None):
     if kind == "bool":
         return pd.arrays.BooleanArray(np.zeros(m, dtype=bool), np.ones(m, dtype=bool))
     if kind == "time":
-        return pd.DatetimeIndex(np.full(m, np.datetime64("NaT", "ns"))).tz_localize("UTC")
+        return np.full(m, np.datetime64("NaT", "ns"))
+    if kind == "string":
+        return _null_strings(m, constant)
     return [constant] * m
 
 
@@ -224,13 +299,31 @@ def _join(kind: str, chunks: list, n: int):
     if kind in ("int", "bool"):
         return type(chunks[0])._concat_same_type(chunks) if len(chunks) > 1 else chunks[0]
     if kind == "time":
-        return chunks[0].append(chunks[1:]) if len(chunks) > 1 else chunks[0]
-    values = chunks[0] if len(chunks) == 1 else [v for c in chunks for v in c]
-    if kind in ("list", "dict"):
-        out = np.empty(n, dtype=object)
-        out[:] = values
-        return out
-    return values
+        return pd.DatetimeIndex(np.concatenate(chunks)).tz_localize("UTC")
+    if kind == "string":
+        return _join_strings(chunks)
+    out = np.empty(n, dtype=object)   # list, dict
+    out[:] = chunks[0] if len(chunks) == 1 else [v for c in chunks for v in c]
+    return out
+
+
+class Typed:
+    """A source's pages decoded straight into structs (msgspec), and their columns.
+
+    ``item`` is the struct type of an image, ``columns(items) -> {column: values}`` the
+    source's mapping for such items (as ``extract`` is for dicts). The decoder has checked
+    every field's type, so the builder skips those checks; ``decoder`` and
+    ``page(decoded) -> Page`` are the client's (see ``Source.typed``).
+    """
+
+    __slots__ = ("columns", "decoder", "item", "page")
+
+    def __init__(self, item: type, columns: Callable[[list], dict], decoder=None,
+                 page: Callable | None = None):
+        self.item = item
+        self.columns = columns
+        self.decoder = decoder
+        self.page = page
 
 
 class FrameBuilder:
@@ -239,9 +332,10 @@ class FrameBuilder:
     ``extract(items) -> {column: [raw value per item]}`` is the source's mapping (see
     :mod:`imgframe.sources`); columns it leaves out are NA, or ``constants[column]`` (the
     status a query pinned, say). ``fields`` names each column's field in the API, for error
-    messages. Numbers, times and statuses are typed right after each page is parsed, while
-    its dicts are still in the CPU cache; :meth:`frame` only joins the chunks (strings are
-    validated there, in one C-level pass per column).
+    messages. ``typed``: a :class:`Typed`, for pages of the source's structs instead of
+    dicts. Every column is typed right after its page is parsed, while the page is still in
+    the CPU cache (strings in their final storage, so a page's Python strings are freed
+    with it); :meth:`frame` only joins the chunks.
 
     >>> b = FrameBuilder(lambda items: {"id": [i["id"] for i in items]})
     >>> b.add([{"id": "a"}])
@@ -250,42 +344,52 @@ class FrameBuilder:
     """
 
     def __init__(self, extract: Callable[[list], dict] | None = None, *,
-                 constants: dict | None = None, fields: dict | None = None):
+                 constants: dict | None = None, fields: dict | None = None,
+                 typed: Typed | None = None):
         if extract is None:
             from imgframe.sources import nova
 
             extract = nova.SOURCE.extract(detail=True)
         self.extract = extract
+        self.typed = typed
         self.constants = dict(constants or {})
         self.fields = dict(fields or {})
         self.chunks: dict[str, list] = {}
         self.sizes: list[int] = []
-        self.ids: list[str] = []
+        self.last_id: str | None = None
         self.n = 0
 
     def add(self, items: list) -> None:
-        """Take one page (a list of image dicts); raise MalformedResponseError if it is not
-        the images JSON. Nothing is added from a page that fails."""
+        """Take one page (a list of image dicts, or of the source's typed structs); raise
+        MalformedResponseError if it is not the images JSON. Nothing is added from a page
+        that fails."""
         if not isinstance(items, list):
             raise _bad("images", f"must be a list, got {type(items).__name__}")
         if not items:
             return
-        if set(map(type, items)) != {dict}:
-            odd = next(item for item in items if type(item) is not dict)
-            raise _bad("image", f"must be an object, got {odd!r}"[:300])
-        if not all(map(dict.__contains__, items, repeat("id"))):
-            raise _bad("image", "without an 'id'")
-        raw = self.extract(items)
+        typed = self.typed is not None and type(items[0]) is self.typed.item
+        if typed:   # one decoder made the whole page: every item has the struct's type
+            raw = self.typed.columns(items)
+        else:
+            if set(map(type, items)) != {dict}:
+                odd = next(item for item in items if type(item) is not dict)
+                raise _bad("image", f"must be an object, got {odd!r}"[:300])
+            if not all(map(dict.__contains__, items, repeat("id"))):
+                raise _bad("image", "without an 'id'")
+            raw = self.extract(items)
         if "status" not in raw and "status_raw" in raw:
-            _check_types(raw["status_raw"], self._field("status_raw"), (str, _NONE))
+            if not typed:
+                _check_types(raw["status_raw"], self._field("status_raw"), (str, _NONE))
             raw["status"] = display_status(raw["status_raw"])
         page = {}
         for col, values in raw.items():
             kind = _kind(col)
             field = self._field(col)
-            if _ALLOWED[kind] is not None:
+            if not typed and _ALLOWED[kind] is not None:
                 _check_types(values, field, _ALLOWED[kind])
-            if kind == "status":
+            if kind == "string":
+                page[col] = _strings(values, field, nullable=col != "id")
+            elif kind == "status":
                 page[col] = _status_codes(values)
             elif kind == "int":
                 page[col] = _ints(values, field)
@@ -303,16 +407,12 @@ class FrameBuilder:
         for col, chunks in self.chunks.items():
             chunks.append(page[col] if col in page
                           else _na_chunk(_kind(col), m, self.constants.get(col)))
-        self.ids.extend(raw["id"])
+        self.last_id = raw["id"][-1]
         self.sizes.append(m)
         self.n += m
 
     def _field(self, col: str) -> str:
         return self.fields.get(col, col)
-
-    @property
-    def last_id(self) -> str | None:
-        return self.ids[-1] if self.ids else None
 
     def frame(self) -> pd.DataFrame:
         """The typed DataFrame of everything added so far."""
@@ -324,10 +424,7 @@ class FrameBuilder:
         for col in COLUMNS + extra:
             kind = _kind(col)
             chunks = self.chunks.get(col) or [_na_chunk(kind, n, self.constants.get(col))]
-            values = _join(kind, chunks, n)
-            if kind == "string":
-                values = _strings(values, self._field(col), nullable=col != "id")
-            cols[col] = values
+            cols[col] = _join(kind, chunks, n)
         return pd.DataFrame(cols, copy=False)
 
 
@@ -349,43 +446,47 @@ def frame_from_pages(pages: Iterable[list], detail: bool = True,
     return builder.frame()
 
 
-def links_by_rel(all_links: list) -> dict[str, list]:
+def links_by_rel(all_links: list, typed: bool = False) -> dict[str, list]:
     """``{"link_<rel>": [href or None per item]}`` for a page's ``links`` lists (Nova's
-    ``[{rel, href}, ...]`` form)."""
-    fast = _standard_links(all_links)
+    ``[{rel, href}, ...]`` form; ``typed``: lists of structs with ``rel`` and ``href``
+    attributes, whose types the decoder has checked)."""
+    rel, href = (attrgetter("rel"), attrgetter("href")) if typed else \
+        (itemgetter("rel"), itemgetter("href"))
+    fast = _standard_links(all_links, rel, href)
     if fast is not None:
         return fast
-    _check_types(all_links, "links", (list, _NONE))
+    if not typed:
+        _check_types(all_links, "links", (list, _NONE))
     try:
-        maps = [{link["rel"]: link["href"] for link in links} if links else {}
+        maps = [{rel(link): href(link) for link in links} if links else {}
                 for links in all_links]
     except (TypeError, KeyError):
         raise _bad("links", "must be a list of {rel, href} objects") from None
     rels = set().union(*maps)
-    _check_types(list(rels), "links rel", (str,))
-    return {f"link_{rel}": [m.get(rel) for m in maps] for rel in rels}
+    if not typed:
+        _check_types(list(rels), "links rel", (str,))
+    return {f"link_{r}": [m.get(r) for m in maps] for r in rels}
 
 
 _BASE_RELS = ("self", "bookmark", "alternate")
 
 
-def _standard_links(all_links: list) -> dict | None:
+def _standard_links(all_links: list, rel: Callable, href: Callable) -> dict | None:
     """Fast path: every item has exactly the links self, bookmark, alternate, in that order
-    (what Nova sends). Returns ``None`` if not, and the general path takes over."""
-    out = {}
+    (what Nova sends): two C-level passes over all the page's links. Returns ``None`` if
+    not, and the general path takes over."""
     try:
         # len() raises TypeError on null/numbers; a dict or string of length 3 fails below
         if set(map(len, all_links)) != {len(_BASE_RELS)}:
             return None
-        for pos, rel in enumerate(_BASE_RELS):
-            nth = list(map(itemgetter(pos), all_links))
-            # itemgetter("rel") raises TypeError on anything but a mapping (-> general path)
-            if set(map(itemgetter("rel"), nth)) != {rel}:
-                return None
-            out[f"link_{rel}"] = list(map(itemgetter("href"), nth))  # types checked later
-    except (TypeError, KeyError):
+        flat = list(chain.from_iterable(all_links))
+        # rel() raises on anything but a mapping / a struct (-> the general path)
+        if list(map(rel, flat)) != list(_BASE_RELS) * len(all_links):
+            return None
+        hrefs = list(map(href, flat))   # their types are checked with the column's
+    except (TypeError, KeyError, AttributeError):
         return None
-    return out
+    return {f"link_{name}": hrefs[pos::len(_BASE_RELS)] for pos, name in enumerate(_BASE_RELS)}
 
 
 def merge_frames(frames: list[pd.DataFrame]) -> tuple[pd.DataFrame, int]:

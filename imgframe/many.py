@@ -208,10 +208,10 @@ def _run(key: str, job, filters: dict, stop: threading.Event | None = None) -> _
         if stop is not None:
             fetch = client._fetch
 
-            def checked(url, params, stats):
+            def checked(url, params, stats, *args, **kw):
                 if stop.is_set():
                     raise _Cancelled("load_many was interrupted")
-                return fetch(url, params, stats)
+                return fetch(url, params, stats, *args, **kw)
 
             client._fetch = checked
         out.frame = client.load(progress=False, **filters)

@@ -33,12 +33,14 @@ __all__ = ["MarkerNotFound", "Page", "PageIterator", "marker_from_href", "next_m
 
 @dataclass
 class Page:
-    """One page as the server sent it: raw image dicts, and the next href or the next
-    marker (an API without links, e.g. Huawei IMS's ``page_info.next_marker``), if any."""
+    """One page as the server sent it: raw image dicts (or a source's typed structs, with
+    their ``ids`` already read), and the next href or the next marker (an API without
+    links, e.g. Huawei IMS's ``page_info.next_marker``), if any."""
 
     items: list
     next_href: str | None = None
     next_marker: str | None = None
+    ids: list | None = None
 
 
 class MarkerNotFound(Exception):
@@ -102,6 +104,10 @@ def _page_ids(items: list) -> list[str]:
             raise MalformedResponseError(
                 f"an image in the page is not an object: {odd!r}"[:300]) from None
         raise MalformedResponseError("an image in the page has no 'id'") from None
+    return _checked_ids(ids)
+
+
+def _checked_ids(ids: list) -> list[str]:
     if set(map(type, ids)) != {str} or "" in ids:
         odd = next(v for v in ids if type(v) is not str or not v)
         raise MalformedResponseError(f"an image id is not a non-empty string: {odd!r}"[:300])
@@ -142,7 +148,7 @@ class PageIterator:
             page, marker = self._get(marker, previous_ids)
             if not page.items:
                 return
-            ids = _page_ids(page.items)
+            ids = _page_ids(page.items) if page.ids is None else _checked_ids(page.ids)
             id_set = set(ids)
             if len(id_set) == len(ids) and self.seen.isdisjoint(id_set):
                 new, ids_new = list(page.items), ids

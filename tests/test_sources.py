@@ -252,8 +252,8 @@ def test_glance_vanished_marker_recovers(srv):
         full = c.load(hidden=False, progress=False)
         original = c._fetch
 
-        def fetch(url, params, stats):
-            page = original(url, params, stats)
+        def fetch(url, params, stats, *args, **kw):
+            page = original(url, params, stats, *args, **kw)
             if "marker" not in dict(params) and full["id"].iloc[19] in s.catalog.position:
                 s.remove_image(full["id"].iloc[19])
             return page

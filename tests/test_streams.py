@@ -146,7 +146,7 @@ def _changes_during_the_load(srv):
     lock = threading.Lock()
     added, removed = [], []
 
-    def fetch(self, url, params, stats):
+    def fetch(self, url, params, stats, *args, **kw):
         with lock:
             calls["n"] += 1
             k = calls["n"]
@@ -157,7 +157,7 @@ def _changes_during_the_load(srv):
             added.append(srv.add_image(rec)["id"])
             srv.update_image(before["id"].iloc[40], name="renamed")
             removed.append(srv.remove_image(before["id"].iloc[100])["id"])
-        return original(self, url, params, stats)
+        return original(self, url, params, stats, *args, **kw)
 
     try:
         Client._fetch = fetch
@@ -226,14 +226,14 @@ def test_keyboard_interrupt_leaves_no_thread(srv, monkeypatch, where):
     calls = {"n": 0}
     lock = threading.Lock()
 
-    def fetch(self, url, params, stats):
+    def fetch(self, url, params, stats, *args, **kw):
         with lock:
             calls["n"] += 1
             k = calls["n"]
         if where == "worker" and k == 8:
             raise KeyboardInterrupt
         time.sleep(0.01)
-        return original(self, url, params, stats)
+        return original(self, url, params, stats, *args, **kw)
 
     monkeypatch.setattr(Client, "_fetch", fetch)
     if where == "main":

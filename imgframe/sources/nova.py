@@ -18,9 +18,11 @@ Huawei ECS serves it too, and calls it discarded. What is particular to it:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from operator import attrgetter
+from typing import Any
 
 from imgframe.errors import MalformedResponseError
-from imgframe.frame import column, links_by_rel
+from imgframe.frame import Typed, column, links_by_rel
 from imgframe.pages import Page
 from imgframe.query import Endpoint, Query, format_time, parse_endpoint
 from imgframe.sources.base import Source, Stream, images_of, status_streams
@@ -106,7 +108,7 @@ class NovaSource(Source):
                     f"malformed images response: server must be an object or null, "
                     f"got {odd!r}"[:300])
             cols["server_id"] = ([s.get("id") if s else None for s in servers]
-                                 if any(servers) else servers)
+                                 if any(servers) else [None] * len(servers))
             cols["metadata"] = column(items, "metadata")
             cols.update(links_by_rel(column(items, "links")))
             if pinned_raw is None:
@@ -121,6 +123,13 @@ class NovaSource(Source):
             return cols
 
         return detail_columns if detail else list_columns
+
+    def typed(self, detail: bool = True, pinned_raw: str | None = None,
+              root: str = "") -> Typed | None:
+        if msgspec is None:
+            return None
+        return _DETAIL if detail and pinned_raw is None else \
+            _DETAIL_PINNED if detail else _LIST
 
     def not_found_hint(self, microversion):
         if microversion:
@@ -137,6 +146,81 @@ def _next_href(links) -> str | None:
                 and isinstance(link.get("href"), str):
             return link["href"]
     return None
+
+
+# -- typed pages: a detail page straight into structs of the fields the frame needs -------
+
+try:
+    import msgspec
+except ImportError:  # pragma: no cover - a core dependency; the general way still works
+    msgspec = None
+
+if msgspec is not None:
+    class _Link(msgspec.Struct, gc=False):
+        rel: str
+        href: str
+
+    class _Server(msgspec.Struct, gc=False):
+        id: str | None = None
+
+    class _Image(msgspec.Struct, gc=False, rename={k: v for k, v in _FIELDS.items()
+                                                   if k != "server_id"}):
+        id: str
+        name: str | None = None
+        status: str | None = None
+        progress: int | None = None
+        created: str | None = None
+        updated: str | None = None
+        min_ram: int | None = None
+        min_disk: int | None = None
+        size: int | None = None
+        disk_config: str | None = None
+        server: _Server | None = None
+        metadata: dict | None = None
+        links: list[_Link] | None = None
+
+    class _Summary(msgspec.Struct, gc=False):   # the list view (detail=False)
+        id: str
+        name: str | None = None
+        links: list[_Link] | None = None
+
+    class _DetailPage(msgspec.Struct, gc=False):
+        images: list[_Image]
+        images_links: Any = None
+
+    class _ListPage(msgspec.Struct, gc=False):
+        images: list[_Summary]
+        images_links: Any = None
+
+    _DETAIL_COLUMNS = ("id", "name", "status", "progress", "created", "updated", "min_ram",
+                       "min_disk", "size", "disk_config", "server", "metadata", "links")
+
+    def _typed_columns(items: list, raw: bool = True) -> dict:
+        values = zip(*map(attrgetter(*_DETAIL_COLUMNS), items), strict=True)
+        cols = dict(zip(_DETAIL_COLUMNS, map(list, values), strict=True))
+        servers = cols.pop("server")
+        cols["server_id"] = ([s.id if s is not None else None for s in servers]
+                             if any(servers) else [None] * len(servers))
+        cols.update(links_by_rel(cols.pop("links"), typed=True))
+        if raw and None not in cols["status"]:
+            cols["status_raw"] = raw_status(cols["status"], cols["progress"])
+        return cols
+
+    def _summary_columns(items: list) -> dict:
+        cols = {"id": list(map(attrgetter("id"), items)),
+                "name": list(map(attrgetter("name"), items))}
+        cols.update(links_by_rel(list(map(attrgetter("links"), items)), typed=True))
+        return cols
+
+    def _typed_page(decoded) -> Page:
+        images = decoded.images
+        return Page(images, _next_href(decoded.images_links),
+                    ids=list(map(attrgetter("id"), images)))
+
+    _DETAIL = Typed(_Image, _typed_columns, msgspec.json.Decoder(_DetailPage), _typed_page)
+    _DETAIL_PINNED = Typed(_Image, lambda items: _typed_columns(items, raw=False),
+                           _DETAIL.decoder, _typed_page)
+    _LIST = Typed(_Summary, _summary_columns, msgspec.json.Decoder(_ListPage), _typed_page)
 
 
 SOURCE = NovaSource(
