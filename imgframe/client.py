@@ -166,6 +166,17 @@ def make_session(retries=5, backoff: float = 0.5, budget: float = 60.0,
     return session
 
 
+def _settle_environment(session: requests.Session, root: str) -> None:
+    """Read the environment's proxy and CA-bundle settings (``HTTPS_PROXY``, ``NO_PROXY``,
+    ``REQUESTS_CA_BUNDLE``...) once, for the endpoint every request goes to, instead of on
+    every request (requests scans the whole environment each time: about a millisecond a
+    page). ``.netrc`` is not read: the API's credential is the token or the signature."""
+    env = session.merge_environment_settings(root, {}, None, session.verify, None)
+    session.proxies.update(env["proxies"] or {})
+    session.verify = env["verify"]
+    session.trust_env = False
+
+
 _gc_lock = threading.Lock()
 #: request the next page while one is typed (sequential loads; bench/README.md measures it)
 PREFETCH = True
@@ -386,6 +397,7 @@ class Client:
         self._fallback: Client | None = None
         if session is None:
             self._session = make_session(self._retry, verify=verify)
+            _settle_environment(self._session, self._endpoint.root)
             self._kind = "requests"
             self._ksa_retries = False
         elif _is_keystone(session):

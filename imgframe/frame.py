@@ -493,14 +493,13 @@ def merge_frames(frames: list[pd.DataFrame]) -> tuple[pd.DataFrame, int]:
     """Concatenate frames of several queries into Nova's order (``created`` then ``id``,
     both descending; NA last), dropping repeated ids. Returns ``(frame, dropped)``."""
     frames = [f for f in frames if len(f)] or [empty_frame()]
-    if len(frames) == 1:
-        merged = frames[0]
-    else:
-        merged = pd.concat(frames, ignore_index=True)
-        for col in merged.columns:
-            if col not in KINDS:   # an extra link_<rel> some frames lack
-                merged[col] = merged[col].astype(STRING)
-        merged = merged[_ordered(merged.columns)]
+    if len(frames) == 1:   # one stream listed anything: its pager kept it once, in order
+        return frames[0], 0
+    merged = pd.concat(frames, ignore_index=True)
+    for col in merged.columns:
+        if col not in KINDS:   # an extra link_<rel> some frames lack
+            merged[col] = merged[col].astype(STRING)
+    merged = merged[_ordered(merged.columns)]
     before = len(merged)
     merged = merged.drop_duplicates("id", keep="first")
     merged = merged.sort_values(["created", "id"], ascending=False, na_position="last",

@@ -621,7 +621,9 @@ def test_openstack_is_imported_lazily():
     assert out.stdout.split() == ["False", "False"]
 
 
-def test_verify_and_timeouts_are_settable(srv):
+def test_verify_and_timeouts_are_settable(srv, monkeypatch):
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
     assert Client(srv.url, "p")._session.verify is True
     assert Client(srv.url, "p", verify=False)._session.verify is False
     assert Client(srv.url, "p", verify="/etc/ssl/ca.pem")._session.verify == "/etc/ssl/ca.pem"
@@ -631,6 +633,19 @@ def test_verify_and_timeouts_are_settable(srv):
     assert retry.budget == 9 and retry.respect_retry_after_header
     assert set(retry.status_forcelist) == {429, 500, 502, 503, 504}
     assert retry.allowed_methods == frozenset({"GET"})
+
+
+def test_the_environment_is_read_once_as_requests_would_per_request(srv, monkeypatch):
+    """Proxy and CA-bundle variables are settled when the client is made (requests would
+    scan the environment on every request), with requests' own rules (NO_PROXY)."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/bundle.pem")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    session = Client("https://cloud.example/compute/v2.1/p")._session
+    assert session.verify == "/etc/ssl/certs/bundle.pem" and not session.trust_env
+    assert session.proxies.get("https") == "http://proxy.example:3128"
+    assert Client(srv.url, "p")._session.proxies == {}   # NO_PROXY: straight to it
+    assert Client(srv.url, "p", verify=False)._session.verify is False
 
 
 def test_errors_without_a_url_get_the_listing_url(client, srv):
