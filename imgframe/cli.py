@@ -387,13 +387,17 @@ def _client(endpoint, project_id, token, cloud, insecure):
 @click.option("--list", "list_only", is_flag=True, help="List view only (id, name, links).")
 @click.option("--page-size", type=int, default=1000, show_default=True)
 @click.option("--max-items", type=int, default=None)
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Requests in flight at once for one source (1 to 32): Glance and IMS "
+                   "page created_at ranges concurrently, Nova its status streams; 1 is one "
+                   "walk, resumable by marker.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               callback=lambda ctx, param, value: _check_suffix(value),
               help="File to write: .csv (spreadsheet-safe CSV) or .parquet.")
 @click.option("--progress/--no-progress", default=None)
 def export(endpoint, project_id, token, cloud, insecure, regions, allow_partial, status, name,
            changes_since, min_ram, min_disk, visibility, hidden, owner, tag, list_only,
-           page_size, max_items, output, progress):
+           page_size, max_items, workers, output, progress):
     """Load a real cloud's images and write them as spreadsheet-safe CSV (or Parquet).
 
     Several --cloud (or --region) give one file with cloud, region and project_id columns.
@@ -406,12 +410,15 @@ def export(endpoint, project_id, token, cloud, insecure, regions, allow_partial,
                "detail": not list_only, "page_size": page_size, "max_items": max_items}
     missing = ""
     if len(cloud) > 1 or regions:
+        if workers != 1:
+            raise click.UsageError("--workers is for one source (several --cloud/--region "
+                                   "sources are loaded side by side already)")
         df, missing = _load_many(endpoint, token, cloud, regions, allow_partial, filters)
     else:
         if allow_partial:
             raise click.UsageError("--allow-partial is for several --cloud/--region sources")
         client = _client(endpoint, project_id, token, cloud[0] if cloud else None, insecure)
-        df = client.load(progress=progress, **filters)
+        df = client.load(progress=progress, workers=workers, **filters)
     if output.suffix.lower() == ".parquet":
         from imgframe.export import to_parquet
 

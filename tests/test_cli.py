@@ -87,6 +87,26 @@ def test_export_rejects_bad_input_before_sending(server, tmp_path):
     assert "DELETED" in result.output
 
 
+def test_export_workers_loads_glance_ranges_concurrently(server, tmp_path):
+    out = tmp_path / "glance.csv"
+    glance = f"{server.url}/image"
+    result = run("export", "--endpoint", glance, "--source", "glance", "--workers", "4",
+                 "--page-size", "50", "--no-progress", "-o", str(out),
+                 env={"OS_AUTH_TOKEN": TOKEN})
+    assert result.exit_code == 0, result.output
+    expected = imgframe.Client(glance, source="glance", token=TOKEN).load(page_size=50,
+                                                                          progress=False)
+    assert list(imgframe.read_csv(out)["id"]) == list(expected["id"])
+
+    server.stats.reset()
+    for bad in ("0", "33"):
+        result = CliRunner().invoke(main, ["export", "--endpoint", glance, "--source", "glance",
+                                           "--token", TOKEN, "--workers", bad,
+                                           "-o", str(tmp_path / "x.csv")])
+        assert result.exit_code == 1 and "workers" in result.output and bad in result.output
+    assert server.stats.requests == 0 and not (tmp_path / "x.csv").exists()
+
+
 def test_export_needs_credentials(tmp_path):
     result = CliRunner().invoke(main, ["export", "--endpoint", "http://127.0.0.1:9",
                                        "-o", str(tmp_path / "x.csv")], env={"OS_AUTH_TOKEN": ""})
