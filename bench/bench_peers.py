@@ -18,7 +18,8 @@ CPU time of the client process, peak RSS and its growth above the post-import RS
 is warmed by one untimed walk first; rounds interleave the methods; medians are reported.
 Ratios are against the floor and imgframe/openstacksdk, from the same run. Targets at
 100,000 images (issue 11): imgframe at most 0.7x the floor's wall time with a lower peak
-RSS, and at least 50x faster than openstacksdk. Writes bench/results/bench_peers-<utc>.csv (and bench_peers.csv, the latest).
+RSS, and at least 50x faster than openstacksdk. Writes bench/results/bench_peers-<utc>.csv
+(and bench_peers.csv, the latest).
 """
 
 from __future__ import annotations

@@ -154,6 +154,8 @@ def _build_strings(values: list):
     if STRING.storage == "pyarrow":
         import pyarrow as pa  # present: pandas chose this storage because it is installed
 
+        if values.count(None) == len(values):   # a column this API leaves empty
+            return pa.nulls(len(values), type=pa.large_string())
         # ArrowTypeError is a TypeError; ArrowInvalid a ValueError
         return pa.array(values, type=pa.large_string())
     arr = np.fromiter(values, dtype=object, count=len(values))
