@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from imgframe.frame import column
 from imgframe.pages import Page
 from imgframe.query import GLANCE_STATUSES, Endpoint, Query
 from imgframe.sources.base import (
@@ -45,6 +44,11 @@ BASE_KEYS = frozenset({
     "virtual_size", "checksum", "os_hash_algo", "os_hash_value", "container_format",
     "disk_format", "min_ram", "min_disk", "created_at", "updated_at", "tags", "self", "file",
     "schema", "locations", "direct_url", "stores"})
+
+
+#: the keys of Glance's own columns (beside glance_base_columns'), named as the frame's
+#: but ``os_hidden`` (the ``hidden`` column)
+_MORE = ("size", "virtual_size", "checksum", "os_hash_algo", "os_hash_value", "os_hidden")
 
 
 @dataclass(frozen=True)
@@ -80,10 +84,9 @@ class GlanceSource(Source):
 
     def extract(self, detail: bool = True, pinned_raw: str | None = None, root: str = ""):
         def columns(items: list) -> dict:
-            cols = glance_base_columns(items, root, BASE_KEYS)
-            for key in ("size", "virtual_size", "checksum", "os_hash_algo", "os_hash_value"):
-                cols[key] = column(items, key)
-            cols["hidden"] = column(items, "os_hidden")
+            cols, more = glance_base_columns(items, root, BASE_KEYS, _MORE)
+            cols.update(more)
+            cols["hidden"] = cols.pop("os_hidden")
             return cols
 
         return columns

@@ -24,7 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from imgframe.errors import InvalidQueryError, MalformedResponseError
-from imgframe.frame import column
 from imgframe.pages import Page
 from imgframe.query import Endpoint, Query
 from imgframe.sources.base import (
@@ -113,8 +112,8 @@ class ImsSource(Source):
 
     def extract(self, detail: bool = True, pinned_raw: str | None = None, root: str = ""):
         def columns(items: list) -> dict:
-            cols = glance_base_columns(items, root, BASE_KEYS)
-            cols["size"] = image_sizes(column(items, "__image_size"))
+            cols, more = glance_base_columns(items, root, BASE_KEYS, ("__image_size",))
+            cols["size"] = image_sizes(more["__image_size"])
             return cols
 
         return columns
