@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from imgframe.errors import InvalidQueryError, MalformedResponseError
+from imgframe.frame import column
 from imgframe.pages import Page
 from imgframe.query import Endpoint, Query
 from imgframe.sources.base import (
@@ -112,8 +113,10 @@ class ImsSource(Source):
 
     def extract(self, detail: bool = True, pinned_raw: str | None = None, root: str = ""):
         def columns(items: list) -> dict:
-            cols, more = glance_base_columns(items, root, BASE_KEYS, ("__image_size",))
-            cols["size"] = image_sizes(more["__image_size"])
+            # __image_size apart: images still being made lack it, and one missing key
+            # would send the whole page column by column (sources.base.columns_of)
+            cols, _ = glance_base_columns(items, root, BASE_KEYS)
+            cols["size"] = image_sizes(column(items, "__image_size"))
             return cols
 
         return columns
