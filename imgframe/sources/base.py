@@ -7,7 +7,7 @@ from itertools import repeat
 from operator import call, itemgetter
 
 from imgframe.errors import InvalidQueryError, MalformedResponseError
-from imgframe.frame import FrameBuilder, Typed, column
+from imgframe.frame import FrameBuilder, Typed, columns_of
 from imgframe.pages import Page
 from imgframe.query import GLANCE_STATUSES, Endpoint, Query, format_time, parse_service_endpoint
 
@@ -228,22 +228,6 @@ def glance_base_columns(items: list, root: str, base_keys: frozenset,
         "link_file": absolute(root, values["file"]),
     }
     return cols, {key: values[key] for key in more}
-
-
-def columns_of(items: list, keys: tuple) -> dict:
-    """``{key: [value per item]}`` (None where an item lacks the key). When every item has
-    every key (the usual page) they are read row by row, one ``itemgetter`` call an item,
-    which touches each item once (column by column, big items fall out of the CPU cache
-    between passes: 0.11 s against 0.20 s for 84,539 Glance items)."""
-    if len(keys) > 1:
-        try:
-            rows = list(map(itemgetter(*keys), items))
-        except (KeyError, TypeError):
-            pass
-        else:
-            if rows:
-                return dict(zip(keys, map(list, zip(*rows, strict=True)), strict=True))
-    return {key: column(items, key) for key in keys}
 
 
 GLANCE_FIELDS = {

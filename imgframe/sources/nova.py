@@ -22,7 +22,7 @@ from operator import attrgetter
 from typing import Any
 
 from imgframe.errors import MalformedResponseError
-from imgframe.frame import Typed, column, links_by_rel
+from imgframe.frame import Typed, column, columns_of, links_by_rel
 from imgframe.pages import Page
 from imgframe.query import Endpoint, Query, format_time, parse_endpoint
 from imgframe.sources.base import Source, Stream, images_of, status_streams
@@ -196,8 +196,7 @@ if msgspec is not None:
                        "min_disk", "size", "disk_config", "server", "metadata", "links")
 
     def _typed_columns(items: list, raw: bool = True) -> dict:
-        values = zip(*map(attrgetter(*_DETAIL_COLUMNS), items), strict=True)
-        cols = dict(zip(_DETAIL_COLUMNS, map(list, values), strict=True))
+        cols = columns_of(items, _DETAIL_COLUMNS, attrgetter)
         servers = cols.pop("server")
         cols["server_id"] = ([s.id if s is not None else None for s in servers]
                              if any(servers) else [None] * len(servers))
@@ -207,9 +206,8 @@ if msgspec is not None:
         return cols
 
     def _summary_columns(items: list) -> dict:
-        cols = {"id": list(map(attrgetter("id"), items)),
-                "name": list(map(attrgetter("name"), items))}
-        cols.update(links_by_rel(list(map(attrgetter("links"), items)), typed=True))
+        cols = columns_of(items, ("id", "name", "links"), attrgetter)
+        cols.update(links_by_rel(cols.pop("links"), typed=True))
         return cols
 
     def _typed_page(decoded) -> Page:
