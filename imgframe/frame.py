@@ -16,6 +16,7 @@ the decoder has made. Anything that is not the images JSON raises
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from itertools import chain, repeat
 from operator import attrgetter, itemgetter
 
@@ -166,14 +167,6 @@ def _build_strings(values: list):
         return pd.arrays.StringArray(arr)
 
 
-def _null_strings(m: int, constant=None):
-    if constant is None and STRING.storage == "pyarrow":
-        import pyarrow as pa
-
-        return pa.nulls(m, type=pa.large_string())
-    return _build_strings([constant] * m)
-
-
 def _join_strings(chunks: list) -> pd.api.extensions.ExtensionArray:
     """One string column of its page chunks (see :func:`_strings`): with pyarrow, a
     chunked array of them (no copy, as pandas' own ``read_parquet`` gives)."""
@@ -314,7 +307,7 @@ def _na_chunk(kind: str, m: int, constant=None):
     if kind == "time":
         return np.full(m, np.datetime64("NaT", "ns"))
     if kind == "string":
-        return _null_strings(m, constant)
+        return _build_strings([constant] * m)
     return [constant] * m
 
 
@@ -332,6 +325,7 @@ def _join(kind: str, chunks: list, n: int):
     return out
 
 
+@dataclass(frozen=True, slots=True)
 class Typed:
     """A source's pages decoded straight into structs (msgspec), and their columns.
 
@@ -341,14 +335,10 @@ class Typed:
     ``page(decoded) -> Page`` are the client's (see ``Source.typed``).
     """
 
-    __slots__ = ("columns", "decoder", "item", "page")
-
-    def __init__(self, item: type, columns: Callable[[list], dict], decoder=None,
-                 page: Callable | None = None):
-        self.item = item
-        self.columns = columns
-        self.decoder = decoder
-        self.page = page
+    item: type
+    columns: Callable[[list], dict]
+    decoder: object = None
+    page: Callable | None = None
 
 
 class FrameBuilder:
