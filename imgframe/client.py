@@ -591,7 +591,7 @@ class Client:
         ranges = threading.Lock()   # a range's bounds move only under it
         try:
             with _gc_paused(), self._bar(progress, query, [*base, *base]) as bar:
-                if self._source.partition_key is not None:
+                if key is not None:
                     tasks = self._plan(query, base, workers, pool, stats, cancel, notes)
                 else:
                     tasks = [_Task(s, describe={"stream": i}) for i, s in enumerate(base)]
@@ -1046,11 +1046,8 @@ class Client:
         status = response.status_code
         if 200 <= status < 300:
             return
-        full = redact_url(response.url or url)
-        request_id = (response.headers.get("x-openstack-request-id")
-                      or response.headers.get("x-compute-request-id"))
         message = server_message(response.content)
-        kw = {"status": status, "url": full, "request_id": request_id, "server_message": message}
+        kw = {**_where(response, url), "server_message": message}
         said = f": {message}" if message else ""
         marker = dict(params).get("marker")
         if marker and self._source.vanished_marker(status, message, marker):
@@ -1085,7 +1082,7 @@ class Client:
         if typed is not None:
             try:   # the source's structs, type-checked as they are decoded
                 return typed.page(typed.decoder.decode(body))
-            except _FAST_ERRORS:
+            except ValueError:   # msgspec's DecodeError and ValidationError are ValueErrors
                 pass   # the general way below takes it, or says what is wrong
         try:
             data = _loads(body)
@@ -1216,7 +1213,8 @@ def _where(response: requests.Response, url: str) -> dict:
     """An error's status, token-free URL and request id (built for an error only: the
     redacted URL costs a parse)."""
     return {"status": response.status_code, "url": redact_url(response.url or url),
-            "request_id": response.headers.get("x-openstack-request-id")}
+            "request_id": (response.headers.get("x-openstack-request-id")
+                           or response.headers.get("x-compute-request-id"))}
 
 
 def _attach_url(exc: ImgframeError, url: str) -> None:
@@ -1233,12 +1231,9 @@ _VANISHED_PREFIX = "HTTP 400 Bad Request: "
 
 try:  # msgspec: a page parses about twice as fast as with json (bench/README.md)
     from msgspec import DecodeError as _FastDecodeError
-    from msgspec import ValidationError as _FastValidationError
     from msgspec.json import decode as _fast_loads
 except ImportError:  # pragma: no cover - a core dependency; json still does the job
-    _fast_loads, _FastDecodeError, _FastValidationError = json.loads, ValueError, ValueError
-#: what a typed decoder raises for a body it will not take (DecodeError is a ValueError)
-_FAST_ERRORS = (_FastDecodeError, _FastValidationError, ValueError, UnicodeDecodeError)
+    _fast_loads, _FastDecodeError = json.loads, ValueError
 
 
 def _loads(body: bytes):
