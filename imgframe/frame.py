@@ -178,13 +178,19 @@ def _join_strings(chunks: list) -> pd.api.extensions.ExtensionArray:
 
 
 def _ints(values: list, field: str) -> pd.arrays.IntegerArray:
-    if None not in values:   # the usual column: no nulls, straight into int64
-        try:
-            data = np.array(values, dtype=np.int64)
-        except (OverflowError, ValueError, TypeError):
-            pass   # pandas' conversion below says what is wrong
-        else:
-            return pd.arrays.IntegerArray(data, np.zeros(len(data), dtype=bool))
+    """A chunk of an int column (values checked to be ints or None): straight into int64
+    and a null mask, in C; pandas' own conversion (which names what is wrong) only for
+    what numpy refuses (an int beyond int64)."""
+    try:
+        if None not in values:   # the usual column: no nulls
+            return pd.arrays.IntegerArray(np.array(values, dtype=np.int64),
+                                          np.zeros(len(values), dtype=bool))
+        data = np.array(values, dtype=object)
+        mask = np.equal(data, None)
+        data[mask] = 0
+        return pd.arrays.IntegerArray(data.astype(np.int64), mask)
+    except (OverflowError, ValueError, TypeError):
+        pass   # pandas' conversion below says what is wrong
     try:
         return pd.array(values, dtype=INT)
     except (OverflowError, ValueError, TypeError) as exc:
@@ -192,7 +198,11 @@ def _ints(values: list, field: str) -> pd.arrays.IntegerArray:
 
 
 def _bools(values: list, field: str) -> pd.arrays.BooleanArray:
-    return pd.array(values, dtype=BOOL)
+    """A chunk of a bool column (values checked to be bools or None), in C."""
+    data = np.array(values, dtype=object)
+    mask = np.equal(data, None)
+    data[mask] = False
+    return pd.arrays.BooleanArray(data.astype(bool), mask)
 
 
 def _times(values: list, field: str) -> np.ndarray:
@@ -320,8 +330,11 @@ def _join(kind: str, chunks: list, n: int):
         return pd.DatetimeIndex(np.concatenate(chunks)).tz_localize("UTC")
     if kind == "string":
         return _join_strings(chunks)
-    out = np.empty(n, dtype=object)   # list, dict
-    out[:] = chunks[0] if len(chunks) == 1 else [v for c in chunks for v in c]
+    out = np.empty(n, dtype=object)   # list, dict: each chunk copied in by numpy
+    at = 0
+    for chunk in chunks:
+        out[at:at + len(chunk)] = chunk
+        at += len(chunk)
     return out
 
 
@@ -397,13 +410,18 @@ class FrameBuilder:
                 _check_types(raw["status_raw"], self._field("status_raw"), (str, _NONE))
             raw["status"] = display_status(raw["status_raw"])
         page = {}
+        built: dict[tuple, object] = {}   # (id of a values list, is id) -> its chunk
         for col, values in raw.items():
             kind = _kind(col)
             field = self._field(col)
             if not typed and _ALLOWED[kind] is not None:
                 _check_types(values, field, _ALLOWED[kind])
-            if kind == "string":
-                page[col] = _strings(values, field, nullable=col != "id")
+            if kind == "string":   # Glance's self and alternate links: one list, one chunk
+                key = (id(values), col == "id")
+                chunk = built.get(key)
+                if chunk is None:
+                    chunk = built[key] = _strings(values, field, nullable=col != "id")
+                page[col] = chunk
             elif kind == "status":
                 page[col] = _status_codes(values)
             elif kind == "int":

@@ -227,6 +227,53 @@ def test_property_malformed_pages_never_crash(items, detail):
     assert np.all([isinstance(x, (dict, type(None))) for x in df["metadata"]])
 
 
+ints_or_none = st.one_of(st.none(), st.integers(-(2 ** 63), 2 ** 63 - 1))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(ints_or_none, max_size=30))
+def test_property_int_chunks_equal_pandas_conversion(values):
+    """The builder's int64 + mask conversion gives what ``pd.array(dtype="Int64")`` gives."""
+    from imgframe.frame import _ints
+
+    pd.testing.assert_extension_array_equal(_ints(values, "minRam"),
+                                            pd.array(values, dtype="Int64"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.booleans()), max_size=30))
+def test_property_bool_chunks_equal_pandas_conversion(values):
+    from imgframe.frame import _bools
+
+    pd.testing.assert_extension_array_equal(_bools(values, "protected"),
+                                            pd.array(values, dtype="boolean"))
+
+
+@pytest.mark.parametrize("values", [[1, None, 2 ** 63], [None, -(2 ** 63) - 1], [2 ** 64]])
+def test_int_chunk_out_of_range_names_the_field(values):
+    from imgframe.frame import _ints
+
+    with pytest.raises(MalformedResponseError, match="minRam out of range"):
+        _ints(values, "minRam")
+
+
+def test_columns_sharing_one_list_share_a_chunk_and_keep_their_checks():
+    """Glance's self link is both ``link_self`` and ``link_alternate`` (one list): one chunk
+    serves both; ``id`` never borrows another column's chunk, so it is still refused null."""
+    from imgframe.frame import FrameBuilder
+
+    hrefs = ["http://h/v2/images/a", "http://h/v2/images/b"]
+    b = FrameBuilder(lambda items: {"id": [i["id"] for i in items], "link_self": hrefs,
+                                    "link_alternate": hrefs})
+    b.add([{"id": "a"}, {"id": "b"}])
+    df = b.frame()
+    assert df["link_self"].tolist() == df["link_alternate"].tolist() == hrefs
+    ids = ["a", None]
+    b = FrameBuilder(lambda items: {"name": ids, "id": ids})
+    with pytest.raises(MalformedResponseError, match="id must not be null"):
+        b.add([{"id": "a"}, {"id": "b"}])
+
+
 def test_pure_modules_import_no_io_libraries():
     """query, pages, frame and export never import requests/ipywidgets (STYLE: pure core)."""
     import ast
