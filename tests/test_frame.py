@@ -249,6 +249,38 @@ def test_property_bool_chunks_equal_pandas_conversion(values):
                                             pd.array(values, dtype="boolean"))
 
 
+edge_time = st.one_of(
+    st.none(),
+    st.datetimes(min_value=pd.Timestamp("1600-01-01").to_pydatetime(),
+                 max_value=pd.Timestamp("2400-01-01").to_pydatetime()),
+    st.sampled_from([pd.Timestamp(s).to_pydatetime() for s in (
+        "1677-09-21T00:12:43", "1677-09-21T00:12:44", "2262-04-11T23:47:16",
+        "2262-04-11T23:47:17")]),
+).map(lambda d: d if d is None else d.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(edge_time, min_size=1, max_size=8))
+def test_property_time_chunks_equal_pandas_parse(values):
+    """Wire times (the fast Arrow cast where pyarrow is installed) give pandas' instants in
+    nanoseconds, and an instant nanoseconds cannot hold is an error naming the field and
+    the value."""
+    from imgframe.frame import _times
+
+    try:
+        want = pd.DatetimeIndex(pd.to_datetime(values, format="ISO8601", utc=True)).as_unit("ns")
+    except (ValueError, OverflowError):
+        odd = next(v for v in values if v is not None and not
+                   pd.Timestamp("1677-09-21T00:12:44Z") <= pd.Timestamp(v)
+                   <= pd.Timestamp("2262-04-11T23:47:16Z"))
+        with pytest.raises(MalformedResponseError,
+                           match=f"created is not an ISO 8601 time .*'{odd}'"):
+            _times(values, "created")
+        return
+    got = pd.DatetimeIndex(_times(values, "created")).tz_localize("UTC")
+    pd.testing.assert_index_equal(got, want)
+
+
 @pytest.mark.parametrize("values", [[1, None, 2 ** 63], [None, -(2 ** 63) - 1], [2 ** 64]])
 def test_int_chunk_out_of_range_names_the_field(values):
     from imgframe.frame import _ints
