@@ -186,7 +186,7 @@ class _Outcome:
     source: str | None = None
 
 
-class _Cancelled(ImgframeError):
+class _Interrupted(ImgframeError):
     """load_many was interrupted; this source's load stopped at a page boundary."""
 
 
@@ -210,7 +210,7 @@ def _run(key: str, job, filters: dict, stop: threading.Event | None = None) -> _
 
             def checked(url, params, stats, *args, **kw):
                 if stop.is_set():
-                    raise _Cancelled("load_many was interrupted")
+                    raise _Interrupted("load_many was interrupted")
                 return fetch(url, params, stats, *args, **kw)
 
             client._fetch = checked
