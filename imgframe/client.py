@@ -177,37 +177,75 @@ def _settle_environment(session: requests.Session, root: str) -> None:
     session.trust_env = False
 
 
-_gc_lock = threading.Lock()
 #: request the next page while one is typed (sequential loads; bench/README.md measures it)
 PREFETCH = True
-_gc_pauses = 0
-_gc_was_enabled = False
+#: the GIL switch interval while a load runs (bench/README.md measures it; 5 ms is Python's)
+SWITCH_INTERVAL = 0.001
 
 
-@contextlib.contextmanager
-def _gc_paused():
-    """Pause Python's cyclic garbage collector while a load pages and builds its frame.
+class _WhileLoading:
+    """A process-wide setting loads change and the last of them restores: ``change()``
+    returns what ``restore(saved)`` needs. Concurrent and nested loads share one change;
+    it is undone (errors included) when the last of them ends."""
 
-    Page JSON holds no reference cycles, so reference counting frees each page as soon as
-    it is consumed; but the collector's full passes, triggered by the many short-lived page
-    objects, walk everything still alive (the growing columns and metadata dicts) again and
-    again: about half of the CPU time of a 1,000,000-image load (bench/bench_scale.py).
-    Concurrent and nested loads share one pause; the collector is switched back on (if it
-    was on) when the last of them ends, errors included.
-    """
-    global _gc_pauses, _gc_was_enabled
-    with _gc_lock:
-        if _gc_pauses == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pauses += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pauses -= 1
-            if _gc_pauses == 0 and _gc_was_enabled:
-                gc.enable()
+    def __init__(self, change, restore):
+        self._change, self._restore = change, restore
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved = None
+
+    @contextlib.contextmanager
+    def __call__(self):
+        with self._lock:
+            if self._users == 0:
+                self._saved = self._change()
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._users -= 1
+                if self._users == 0:
+                    self._restore(self._saved)
+
+
+def _pause_gc() -> bool:
+    enabled = gc.isenabled()
+    gc.disable()
+    return enabled
+
+
+def _resume_gc(was_enabled: bool) -> None:
+    if was_enabled:
+        gc.enable()
+
+
+def _shorten_switches() -> tuple[float, float]:
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(min(before, SWITCH_INTERVAL))
+    return before, sys.getswitchinterval()
+
+
+def _restore_switches(saved: tuple[float, float]) -> None:
+    before, set_here = saved
+    if sys.getswitchinterval() == set_here:   # not changed by someone else meanwhile
+        sys.setswitchinterval(before)
+
+
+#: Pause Python's cyclic garbage collector while a load pages and builds its frame. Page
+#: JSON holds no reference cycles, so reference counting frees each page as soon as it is
+#: consumed; but the collector's full passes, triggered by the many short-lived page
+#: objects, walk everything still alive (the growing columns and metadata dicts) again and
+#: again: about half of the CPU time of a 1,000,000-image load (bench/bench_scale.py).
+_gc_paused = _WhileLoading(_pause_gc, _resume_gc)
+
+#: Shorten the GIL switch interval (to SWITCH_INTERVAL, never lengthen it) while a load
+#: runs. The prefetch thread needs the GIL for a moment at each step of reading a page
+#: (the response's headers, each chunk of the body); with Python's 5 ms interval it waits
+#: that long each time the thread typing the previous page holds the GIL, so the next page
+#: was often not ready when wanted (2.7 ms a page, 100,000 Nova images). Only threads that
+#: wait for the GIL are switched to, so a thread blocked on a socket costs nothing.
+_quick_switches = _WhileLoading(_shorten_switches, _restore_switches)
 
 
 class _NoBar:
@@ -533,7 +571,7 @@ class Client:
         stats = _Stats()
         frames: list[pd.DataFrame] = []
         root = self._endpoint.root
-        with _gc_paused(), self._bar(progress, query, streams) as bar:
+        with _gc_paused(), _quick_switches(), self._bar(progress, query, streams) as bar:
             for stream in streams:
                 builder = self._source.builder(query.detail, stream.pinned, root)
                 try:

@@ -817,3 +817,66 @@ def test_no_prefetch_thread_outlives_a_load(client, srv, monkeypatch):
         client.load(page_size=100, progress=False)
     assert calls["alive"]
     assert _prefetch_threads() == []
+
+
+def test_a_load_pauses_the_gc_and_shortens_switches_then_restores_them(client, srv,
+                                                                       monkeypatch):
+    """While a load runs the cyclic GC is off and the GIL switch interval is at most
+    SWITCH_INTERVAL; after it (a failure and an interrupt included) both are as they were,
+    and an interval someone else set meanwhile is left alone."""
+    import gc
+    import sys
+
+    seen = []
+    add = FrameBuilder.add
+
+    def watched(self, items):
+        seen.append((gc.isenabled(), sys.getswitchinterval()))
+        return add(self, items)
+
+    monkeypatch.setattr(FrameBuilder, "add", watched)
+    before = sys.getswitchinterval()
+    assert gc.isenabled() and before > client_mod.SWITCH_INTERVAL
+    client.load(page_size=100, progress=False)
+    assert seen and all(g is False and s <= client_mod.SWITCH_INTERVAL for g, s in seen)
+    assert gc.isenabled() and sys.getswitchinterval() == before
+    srv.faults = Faults(schedule={n: "not_json" for n in range(2, 20)})
+    with pytest.raises(MalformedResponseError):
+        client.load(page_size=100, progress=False)
+    srv.faults = Faults()
+    assert gc.isenabled() and sys.getswitchinterval() == before
+
+    def interrupted(self, items):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(FrameBuilder, "add", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        client.load(page_size=100, progress=False)
+    assert gc.isenabled() and sys.getswitchinterval() == before
+
+    def retuned(self, items):   # the user's own setting, made during the load, stays
+        sys.setswitchinterval(0.002)
+        return add(self, items)
+
+    monkeypatch.setattr(FrameBuilder, "add", retuned)
+    try:
+        client.load(page_size=100, progress=False)
+        assert sys.getswitchinterval() == 0.002
+    finally:
+        sys.setswitchinterval(before)
+
+
+def test_overlapping_loads_share_one_change_undone_by_the_last():
+    calls = []
+    setting = client_mod._WhileLoading(lambda: calls.append("change") or "saved",
+                                       lambda saved: calls.append(f"restore {saved}"))
+    first, second = setting(), setting()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert calls == ["change"]
+    second.__exit__(None, None, None)
+    assert calls == ["change", "restore saved"]
+    with pytest.raises(ValueError), setting():
+        raise ValueError
+    assert calls == ["change", "restore saved", "change", "restore saved"]
