@@ -22,7 +22,7 @@ from operator import attrgetter
 from typing import Any
 
 from imgframe.errors import MalformedResponseError
-from imgframe.frame import Typed, column, columns_of, links_by_rel
+from imgframe.frame import Typed, column, links_by_rel
 from imgframe.pages import Page
 from imgframe.query import Endpoint, Query, format_time, parse_endpoint
 from imgframe.sources.base import Source, Stream, images_of, status_streams
@@ -192,11 +192,16 @@ if msgspec is not None:
         images: list[_Summary]
         images_links: Any = None
 
-    _DETAIL_COLUMNS = ("id", "name", "status", "progress", "created", "updated", "min_ram",
-                       "min_disk", "size", "disk_config", "server", "metadata", "links")
+    def _fields(items: list) -> dict:
+        """``{field: [value per item]}`` of a (non-empty) page of one struct type: one
+        C-level ``astuple`` an item and one transposition (half the time of a 13-field
+        ``attrgetter`` an item, which looks each attribute up by name)."""
+        rows = map(msgspec.structs.astuple, items)
+        return dict(zip(type(items[0]).__struct_fields__, map(list, zip(*rows, strict=True)),
+                        strict=True))
 
     def _typed_columns(items: list, raw: bool = True) -> dict:
-        cols = columns_of(items, _DETAIL_COLUMNS, attrgetter)
+        cols = _fields(items)
         servers = cols.pop("server")
         cols["server_id"] = ([s.id if s is not None else None for s in servers]
                              if any(servers) else [None] * len(servers))
@@ -206,7 +211,7 @@ if msgspec is not None:
         return cols
 
     def _summary_columns(items: list) -> dict:
-        cols = columns_of(items, ("id", "name", "links"), attrgetter)
+        cols = _fields(items)
         cols.update(links_by_rel(cols.pop("links"), typed=True))
         return cols
 
