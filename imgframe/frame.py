@@ -411,10 +411,12 @@ class FrameBuilder:
             if not typed and _ALLOWED[kind] is not None:
                 _check_types(values, field, _ALLOWED[kind])
             if kind == "string":   # Glance's self and alternate links: one list, one chunk
-                key = (id(values), col == "id")
+                key = (id(values), col == "id")   # (Arrow chunks only: they are immutable)
                 chunk = built.get(key)
                 if chunk is None:
-                    chunk = built[key] = _strings(values, field, nullable=col != "id")
+                    chunk = _strings(values, field, nullable=col != "id")
+                    if STRING.storage == "pyarrow":
+                        built[key] = chunk
                 page[col] = chunk
             elif kind == "status":
                 page[col] = _status_codes(values)

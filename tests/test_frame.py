@@ -1,5 +1,7 @@
 """The frame builder on hand-made pages, including the reference's API samples."""
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -249,36 +251,36 @@ def test_property_bool_chunks_equal_pandas_conversion(values):
                                             pd.array(values, dtype="boolean"))
 
 
+_NS_MIN, _NS_MAX = dt.datetime(1677, 9, 21, 0, 12, 44), dt.datetime(2262, 4, 11, 23, 47, 16)
 edge_time = st.one_of(
     st.none(),
-    st.datetimes(min_value=pd.Timestamp("1600-01-01").to_pydatetime(),
-                 max_value=pd.Timestamp("2400-01-01").to_pydatetime()),
-    st.sampled_from([pd.Timestamp(s).to_pydatetime() for s in (
-        "1677-09-21T00:12:43", "1677-09-21T00:12:44", "2262-04-11T23:47:16",
-        "2262-04-11T23:47:17")]),
+    st.datetimes(min_value=dt.datetime(1600, 1, 1), max_value=dt.datetime(2400, 1, 1)),
+    st.sampled_from([_NS_MIN - dt.timedelta(seconds=1), _NS_MIN, _NS_MAX,
+                     _NS_MAX + dt.timedelta(seconds=1)]),
 ).map(lambda d: d if d is None else d.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 @settings(max_examples=80, deadline=None)
 @given(st.lists(edge_time, min_size=1, max_size=8))
 def test_property_time_chunks_equal_pandas_parse(values):
-    """Wire times (the fast Arrow cast where pyarrow is installed) give pandas' instants in
-    nanoseconds, and an instant nanoseconds cannot hold is an error naming the field and
-    the value."""
-    from imgframe.frame import _times
+    """Wire times give pandas' instants in nanoseconds (through the one Arrow cast where
+    pyarrow is installed), and an instant nanoseconds cannot hold is an error naming the
+    field and the value."""
+    from imgframe.frame import STRING, _canonical_times, _times
 
-    try:
-        want = pd.DatetimeIndex(pd.to_datetime(values, format="ISO8601", utc=True)).as_unit("ns")
-    except (ValueError, OverflowError):
-        odd = next(v for v in values if v is not None and not
-                   pd.Timestamp("1677-09-21T00:12:44Z") <= pd.Timestamp(v)
-                   <= pd.Timestamp("2262-04-11T23:47:16Z"))
+    stamps = [dt.datetime.strptime(v, "%Y-%m-%dT%H:%M:%SZ") for v in values if v is not None]
+    odd = next((v for v, d in zip([v for v in values if v is not None], stamps, strict=True)
+                if not _NS_MIN <= d <= _NS_MAX), None)
+    if odd is not None:
         with pytest.raises(MalformedResponseError,
                            match=f"created is not an ISO 8601 time .*'{odd}'"):
             _times(values, "created")
         return
+    want = pd.DatetimeIndex(pd.to_datetime(values, format="ISO8601", utc=True)).as_unit("ns")
     got = pd.DatetimeIndex(_times(values, "created")).tz_localize("UTC")
     pd.testing.assert_index_equal(got, want)
+    if STRING.storage == "pyarrow" and stamps:   # the fast path took them
+        assert _canonical_times(values) is not None
 
 
 @pytest.mark.parametrize("values", [[1, None, 2 ** 63], [None, -(2 ** 63) - 1], [2 ** 64]])
@@ -290,16 +292,22 @@ def test_int_chunk_out_of_range_names_the_field(values):
 
 
 def test_columns_sharing_one_list_share_a_chunk_and_keep_their_checks():
-    """Glance's self link is both ``link_self`` and ``link_alternate`` (one list): one chunk
-    serves both; ``id`` never borrows another column's chunk, so it is still refused null."""
-    from imgframe.frame import FrameBuilder
+    """Glance's self link is both ``link_self`` and ``link_alternate`` (one list): with
+    Arrow storage (immutable) one chunk serves both; either way, changing one column leaves
+    the other as it was; ``id`` never borrows another column's chunk, so it is still
+    refused null."""
+    from imgframe.frame import STRING, FrameBuilder
 
     hrefs = ["http://h/v2/images/a", "http://h/v2/images/b"]
     b = FrameBuilder(lambda items: {"id": [i["id"] for i in items], "link_self": hrefs,
                                     "link_alternate": hrefs})
     b.add([{"id": "a"}, {"id": "b"}])
+    shared = b.chunks["link_self"][0] is b.chunks["link_alternate"][0]
+    assert shared == (STRING.storage == "pyarrow")
     df = b.frame()
     assert df["link_self"].tolist() == df["link_alternate"].tolist() == hrefs
+    df.loc[0, "link_self"] = "changed"
+    assert df["link_alternate"].tolist() == hrefs and hrefs[0] == "http://h/v2/images/a"
     ids = ["a", None]
     b = FrameBuilder(lambda items: {"name": ids, "id": ids})
     with pytest.raises(MalformedResponseError, match="id must not be null"):

@@ -114,7 +114,7 @@ class ImsSource(Source):
     def extract(self, detail: bool = True, pinned_raw: str | None = None, root: str = ""):
         def columns(items: list) -> dict:
             # __image_size apart: images still being made lack it, and one missing key
-            # would send the whole page column by column (sources.base.columns_of)
+            # would send the whole page column by column (frame.columns_of)
             cols, _ = glance_base_columns(items, root, BASE_KEYS)
             cols["size"] = image_sizes(column(items, "__image_size"))
             return cols
