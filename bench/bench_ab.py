@@ -34,21 +34,14 @@ sys.path.insert(0, os.environ["BENCH"])
 if tree != "floor":
     sys.path.insert(0, tree)
     import imgframe.client
-    from imgframe.client import Client
     imgframe.client.PREFETCH = not os.environ.get("NO_PREFETCH")
 import pandas, requests
 import _common
 api, ep, token = os.environ["API"], os.environ["ENDPOINT"], os.environ["TOKEN"]
-root = ep.split("/v2.1/")[0]
+kind = "floor" if tree == "floor" else "imgframe"
+load = _common.METHODS[kind if api == "nova" else f"{kind}-{api}"]   # imgframe: the tree's
 w, c = time.perf_counter(), time.process_time()
-if tree == "floor":
-    out = {"nova": _common.floor, "glance": _common.floor_glance,
-           "ims": _common.floor_ims}[api](ep, token, 1000)
-else:
-    client = {"nova": lambda: Client(ep, token=token),
-              "glance": lambda: Client(root + "/image", source="glance", token=token),
-              "ims": lambda: Client(root + "/ims", source="ims", token=token)}[api]()
-    out = client.load(page_size=1000, progress=False)
+out = load(ep, token, 1000)
 print(json.dumps({"wall_s": time.perf_counter() - w, "cpu_s": time.process_time() - c,
                   "rows": len(out),
                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
