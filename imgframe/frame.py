@@ -185,10 +185,7 @@ def _ints(values: list, field: str) -> pd.arrays.IntegerArray:
         if None not in values:   # the usual column: no nulls
             return pd.arrays.IntegerArray(np.array(values, dtype=np.int64),
                                           np.zeros(len(values), dtype=bool))
-        data = np.array(values, dtype=object)
-        mask = np.equal(data, None)
-        data[mask] = 0
-        return pd.arrays.IntegerArray(data.astype(np.int64), mask)
+        return pd.arrays.IntegerArray(*_with_mask(values, 0, np.int64))
     except (OverflowError, ValueError, TypeError):
         pass   # pandas' conversion below says what is wrong
     try:
@@ -199,10 +196,15 @@ def _ints(values: list, field: str) -> pd.arrays.IntegerArray:
 
 def _bools(values: list, field: str) -> pd.arrays.BooleanArray:
     """A chunk of a bool column (values checked to be bools or None), in C."""
+    return pd.arrays.BooleanArray(*_with_mask(values, False, bool))
+
+
+def _with_mask(values: list, fill, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` as a ``dtype`` array with ``fill`` for None, and the mask of the Nones."""
     data = np.array(values, dtype=object)
     mask = np.equal(data, None)
-    data[mask] = False
-    return pd.arrays.BooleanArray(data.astype(bool), mask)
+    data[mask] = fill
+    return data.astype(dtype), mask
 
 
 def _times(values: list, field: str) -> np.ndarray:
