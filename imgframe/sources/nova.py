@@ -22,7 +22,7 @@ from operator import attrgetter
 from typing import Any
 
 from imgframe.errors import MalformedResponseError
-from imgframe.frame import Typed, column, links_by_rel
+from imgframe.frame import Typed, column, links_by_rel, transposed
 from imgframe.pages import Page
 from imgframe.query import Endpoint, Query, format_time, parse_endpoint
 from imgframe.sources.base import Source, Stream, images_of, status_streams
@@ -196,9 +196,8 @@ if msgspec is not None:
         """``{field: [value per item]}`` of a (non-empty) page of one struct type: one
         C-level ``astuple`` an item and one transposition (half the time of a 13-field
         ``attrgetter`` an item, which looks each attribute up by name)."""
-        rows = map(msgspec.structs.astuple, items)
-        return dict(zip(type(items[0]).__struct_fields__, map(list, zip(*rows, strict=True)),
-                        strict=True))
+        return transposed(type(items[0]).__struct_fields__,
+                          map(msgspec.structs.astuple, items))
 
     def _typed_columns(items: list, raw: bool = True) -> dict:
         cols = _fields(items)
