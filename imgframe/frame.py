@@ -544,9 +544,46 @@ def merge_frames(frames: list[pd.DataFrame]) -> tuple[pd.DataFrame, int]:
     merged = merged[_ordered(merged.columns)]
     before = len(merged)
     merged = merged.drop_duplicates("id", keep="first")
-    merged = merged.sort_values(["created", "id"], ascending=False, na_position="last",
-                                kind="stable", ignore_index=True)
+    order = _nova_order(merged)
+    if order is None:   # not imgframe's dtypes (a frame made elsewhere): pandas sorts
+        merged = merged.sort_values(["created", "id"], ascending=False, na_position="last",
+                                    kind="stable", ignore_index=True)
+    else:
+        merged = merged.take(order).reset_index(drop=True)
     return merged, before - len(merged)
+
+
+def _nova_order(frame: pd.DataFrame) -> np.ndarray | None:
+    """The positions that put ``frame`` (ids unique, none null) in Nova's order: ``created``
+    descending with NaT last, then ``id`` descending. One stable numpy sort of the instants;
+    only the rows whose instant another row shares have their ids compared (pandas'
+    ``sort_values`` on both columns factorizes every id: 0.10-0.33 s against about 4 ms
+    for 87,140 Glance images, bench/README.md). ``None`` if the columns are not a time
+    column and a string column without nulls; pandas' answer then applies.
+
+    >>> df = pd.DataFrame({"id": ["a", "b", "c"], "created": pd.to_datetime(
+    ...     ["2020-01-01", None, "2020-01-01"], utc=True)})
+    >>> df["id"].take(_nova_order(df)).tolist()
+    ['c', 'a', 'b']
+    """
+    created, ids = frame["created"], frame["id"]
+    if created.dtype.kind != "M" or not isinstance(ids.dtype, pd.StringDtype) \
+            or ids.hasnans:
+        return None
+    if created.dt.tz is not None:
+        created = created.dt.tz_convert(None)   # the UTC instants, as numpy datetime64
+    # ~x reverses the order of int64 without overflow, and takes NaT (int64's least) last
+    key = ~created.to_numpy().view(np.int64)
+    order = np.argsort(key, kind="stable")
+    in_order = key[order]
+    shared = np.flatnonzero(in_order[1:] == in_order[:-1])
+    if not len(shared):
+        return order
+    tied = np.union1d(order[shared], order[shared + 1])
+    rank = np.zeros(len(key), dtype=np.int64)   # only tied rows' ranks are ever compared
+    by_id = np.argsort(ids.iloc[tied].to_numpy(dtype=object), kind="stable")[::-1]
+    rank[tied[by_id]] = np.arange(len(tied))   # ids are unique: reversed is descending
+    return np.lexsort((rank, key))
 
 
 #: The columns imgframe.load_many adds (string, NA where unknown), placed after ``metadata``.

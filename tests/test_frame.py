@@ -140,6 +140,45 @@ def test_merge_frames_nova_order_and_duplicates():
     assert len(merged) == 0 and dict(merged.dtypes) == DTYPES
 
 
+def _sorted_by_pandas(frames):
+    """merge_frames' order as pandas says it: concat, first of each id, then ``created``
+    and ``id`` descending, NaT last (what merge_frames computed before its own sort)."""
+    merged = pd.concat(frames, ignore_index=True).drop_duplicates("id", keep="first")
+    return merged.sort_values(["created", "id"], ascending=False, na_position="last",
+                              kind="stable", ignore_index=True)
+
+
+_INSTANTS = [None, "2011-01-01T01:02:03Z", "2011-01-01T01:02:04Z", "1970-01-01T00:00:00Z",
+             "2262-04-11T23:47:16Z"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(st.tuples(st.text("ab\u00e9\u65e5\U0001d11e9Z", min_size=1,
+                                           max_size=3),
+                                   st.sampled_from(_INSTANTS)), max_size=12,
+                         unique_by=lambda t: t[0]),   # a pager keeps an id once per frame
+                min_size=1, max_size=4))
+def test_merge_frames_order_is_pandas_sort(pages):
+    # few ids and instants: repeated ids across frames, ties on created, NaT, non-ASCII
+    frames = [frame_from_pages([[sample(i, created=c) for i, c in page]]) for page in pages]
+    merged, dropped = merge_frames(frames)
+    listed = [f for f in frames if len(f)]
+    if len(listed) > 1:
+        pd.testing.assert_frame_equal(merged, _sorted_by_pandas(listed))
+    else:   # one stream listed anything: its pager's order stands
+        pd.testing.assert_frame_equal(merged, listed[0] if listed else empty_frame())
+    assert dropped == sum(map(len, frames)) - len(merged)
+
+
+def test_merge_frames_of_other_dtypes_sorts_as_pandas():
+    # ids as Python objects (a frame changed by its user): pandas' sort_values decides
+    frames = [frame_from_pages([[sample(i, created=c) for i, c in page]]).astype({"id": object})
+              for page in ([("b", _INSTANTS[1]), ("a", None)], [("c", _INSTANTS[1])])]
+    merged, _ = merge_frames(frames)
+    assert merged["id"].tolist() == ["c", "b", "a"]
+    pd.testing.assert_frame_equal(merged, _sorted_by_pandas(frames))
+
+
 @pytest.mark.parametrize("bad", [
     ["not a dict"], [None], [{"name": "no id"}], [{"id": 5}],
     [sample("a", minRam="512")], [sample("a", minRam=1.5)], [sample("a", minRam=True)],
