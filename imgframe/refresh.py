@@ -147,21 +147,20 @@ def refresh(client, old: pd.DataFrame, *, progress=False) -> pd.DataFrame:
                        "changed rows of it was measured slower end to end: bench/README.md)")
     changed = fetch("changed", changes_since=since)
     ids = fetch("listing", **listing)
-    listed = pd.Index(_ids(ids))
-    old_ids = pd.Index(_ids(old))
-    changed = changed[_in(changed, listed)]
-    unknown = listed.difference(old_ids).difference(pd.Index(_ids(changed)))
+    listed = ids["id"]
+    changed = changed[_member(changed["id"], listed)]
+    unknown = listed[~_member(listed, old["id"]) & ~_member(listed, changed["id"])]
     if len(unknown):       # added or changed between the two fetches: one more round
         again = fetch("changed again", changes_since=since)
-        changed = again[_in(again, listed)]
-        unknown = unknown.difference(pd.Index(_ids(changed)))
+        changed = again[_member(again["id"], listed)]
+        unknown = unknown[~_member(unknown, changed["id"])]
     if len(unknown):
         new = fetch("full")
         return _finish(new, info, fetches, mode="full", since=since, counts={},
                        reason=f"{len(unknown)} listed images were in neither old nor the "
                        "changes; loaded in full")
-    changed_ids = pd.Index(_ids(changed))
-    kept = old[_in(old, listed) & ~_in(old, changed_ids)]
+    still_listed = _member(old["id"], listed)
+    kept = old[still_listed & ~_member(old["id"], changed["id"])]
     kept = kept.reset_index(drop=True)
     kept.attrs = {}
     changed = changed.reset_index(drop=True)
@@ -170,29 +169,39 @@ def refresh(client, old: pd.DataFrame, *, progress=False) -> pd.DataFrame:
     new, _ = merge_frames([changed, kept])
     new = _like(new, changed if len(changed) else old)
     counts = {"changed": len(changed), "kept": len(kept), "listed": len(listed),
-              "added": int((~_in(changed, old_ids)).sum()),
-              "removed": int((~_in(old, listed)).sum())}
+              "added": int((~_member(changed["id"], old["id"])).sum()),
+              "removed": int((~still_listed).sum())}
     return _finish(new, info, fetches, mode="changes", since=since, counts=counts, reason=None)
 
 
 def _counts(old: pd.DataFrame, new: pd.DataFrame, since: pd.Timestamp) -> dict:
     """What a full load found against ``old``: changed (new ids, or updated at or after
     ``since``), kept, listed, added and removed images."""
-    old_ids = pd.Index(_ids(old))
-    added = ~_in(new, old_ids)
+    added = ~_member(new["id"], old["id"])
     touched = added | ~(new["updated"] < since).to_numpy(dtype=bool, na_value=False)
     return {"changed": int(touched.sum()), "kept": int((~touched).sum()), "listed": len(new),
-            "added": int(added.sum()), "removed": int((~_in(old, pd.Index(_ids(new)))).sum())}
+            "added": int(added.sum()), "removed": int((~_member(old["id"], new["id"])).sum())}
 
 
-def _ids(frame: pd.DataFrame):
-    """The id column as a numpy object array (plain str: safe with any string storage)."""
-    return frame["id"].to_numpy(dtype=object)
+def _member(ids: pd.Series, of: pd.Series) -> np.ndarray:
+    """Which of ``ids`` are among ``of`` (both id columns), as a bool array: Arrow's hash
+    set when both hold Arrow strings (pandas' own ``isin`` on them goes through Python
+    objects: 0.7 s against 0.01 s for 100,000 ids, and an Index of their Python strings
+    takes 0.1-0.2 s), else a hash lookup of their Python strings."""
+    if isinstance(ids.array, pd.arrays.ArrowStringArray) \
+            and isinstance(of.array, pd.arrays.ArrowStringArray):
+        import pyarrow as pa  # Arrow-backed strings: pyarrow is installed
+        import pyarrow.compute as pc
 
-
-def _in(frame: pd.DataFrame, ids: pd.Index):
-    """Boolean array: which rows of ``frame`` have an id in ``ids``."""
-    return ids.get_indexer(_ids(frame)) >= 0
+        values = pa.array(ids.array)   # no copy: the column's own Arrow data
+        table = pa.array(of.array)
+        if isinstance(table, pa.ChunkedArray):
+            table = table.combine_chunks()
+        if table.type != values.type:
+            table = table.cast(values.type)
+        return pc.is_in(values, value_set=table).to_numpy(zero_copy_only=False)
+    values = pd.Series(ids.to_numpy(dtype=object), copy=False)
+    return values.isin(of.to_numpy(dtype=object)).to_numpy(dtype=bool)
 
 
 def _arrays_like(frame: pd.DataFrame, model: pd.DataFrame) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import imgframe
-from imgframe.refresh import listing_options, load_options
+from imgframe.refresh import _member, listing_options, load_options
 from imgframe.server import ImageServer
 
 QUERIES = {
@@ -260,3 +260,25 @@ def test_glance_filters_round_trip_through_a_store(srv, tmp_path):
     store.save(new)
     d = imgframe.diff(store.load(previous=1), store.load())
     assert set(d["change"]) == {"modified", "removed"}
+
+
+_IDS = st.lists(st.text("ab\u00e9\U0001d11e-", max_size=4), max_size=15)
+try:
+    import pyarrow as pa
+except ImportError:   # a core install: Python string storage only
+    pa = None
+_ARROW = st.sampled_from([None]) if pa is None else \
+    st.sampled_from([None, "string", "large_string"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(_IDS, _IDS, _ARROW, _ARROW)
+def test_membership_of_ids_is_set_membership(ids, of, ids_arrow, of_arrow):
+    # refresh matches ids with Arrow's hash set when both columns hold Arrow strings (of
+    # either width: Parquet gives large_string back), else by hashing their Python strings
+    def column(values, arrow):
+        if arrow is None:
+            return pd.Series(values, dtype=pd.StringDtype("python"))
+        return pd.Series(pd.arrays.ArrowStringArray(pa.array(values, type=getattr(pa, arrow)())))
+    got = _member(column(ids, ids_arrow), column(of, of_arrow))
+    assert got.dtype == bool and got.tolist() == [i in set(of) for i in ids]
