@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import logging
 import random
 import re
@@ -55,7 +54,7 @@ from imgframe.errors import (
     server_message,
 )
 from imgframe.frame import Typed, merge_frames
-from imgframe.pages import MarkerNotFound, Page, PageIterator, next_marker
+from imgframe.pages import MarkerNotFound, Page, PageIterator, loads, next_marker
 from imgframe.query import (
     Endpoint,
     Query,
@@ -1123,7 +1122,7 @@ class Client:
             except ValueError:   # msgspec's DecodeError and ValidationError are ValueErrors
                 pass   # the general way below takes it, or says what is wrong
         try:
-            data = _loads(body)
+            data = loads(body)
         except (ValueError, UnicodeDecodeError):
             kind = response.headers.get("Content-Type", "unknown type")
             raise MalformedResponseError(
@@ -1266,23 +1265,6 @@ def _attach_url(exc: ImgframeError, url: str) -> None:
 
 
 _VANISHED_PREFIX = "HTTP 400 Bad Request: "
-
-try:  # msgspec: a page parses about twice as fast as with json (bench/README.md)
-    from msgspec import DecodeError as _FastDecodeError
-    from msgspec.json import decode as _fast_loads
-except ImportError:  # pragma: no cover - a core dependency; json still does the job
-    _fast_loads, _FastDecodeError = json.loads, ValueError
-
-
-def _loads(body: bytes):
-    """A page's JSON: msgspec's decoder, and the standard library's answer for what msgspec
-    refuses (NaN, lone surrogates, UTF-16 bodies, and anything malformed), so the result and
-    the errors (ValueError, UnicodeDecodeError) are exactly ``json.loads``'s."""
-    try:
-        return _fast_loads(body)
-    except _FastDecodeError:
-        return json.loads(body)
-
 
 def _options(query: Query) -> dict:
     """The :meth:`Client.load` options that give ``query`` (for another source)."""

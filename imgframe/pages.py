@@ -21,6 +21,7 @@ resume from; the caller attaches what was loaded so far.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from operator import itemgetter
@@ -28,7 +29,28 @@ from urllib.parse import parse_qsl, urlsplit
 
 from imgframe.errors import APIError, MalformedResponseError, PaginationError
 
-__all__ = ["MarkerNotFound", "Page", "PageIterator", "marker_from_href", "next_marker"]
+__all__ = ["MarkerNotFound", "Page", "PageIterator", "loads", "marker_from_href", "next_marker"]
+
+try:  # msgspec: a page parses about twice as fast as with json (bench/README.md)
+    from msgspec import DecodeError as _FastDecodeError
+    from msgspec.json import decode as _fast_loads
+except ImportError:  # pragma: no cover - a core dependency; json still does the job
+    _fast_loads, _FastDecodeError = json.loads, ValueError
+
+
+def loads(text: bytes | str):
+    """JSON (a page's body, a stored row's text): msgspec's decoder, and the standard
+    library's answer for what msgspec refuses (NaN, lone surrogates, UTF-16 bodies, and
+    anything malformed), so the result and the errors (ValueError, UnicodeDecodeError) are
+    exactly ``json.loads``'s.
+
+    >>> loads(b'{"a": [1, NaN]}')
+    {'a': [1, nan]}
+    """
+    try:
+        return _fast_loads(text)
+    except _FastDecodeError:
+        return json.loads(text)
 
 
 @dataclass

@@ -39,6 +39,7 @@ import pandas as pd
 
 from imgframe.diff import completeness, diff, query_key
 from imgframe.errors import ImgframeError, InvalidQueryError, redact_url
+from imgframe.pages import loads
 
 __all__ = ["SnapshotStore"]
 
@@ -336,7 +337,7 @@ class SnapshotStore:
             arr = table.column(col)
             kind = meta["object_columns"].get(col)
             if kind == "json":
-                values = [None if v is None else json.loads(v) for v in arr.to_pylist()]
+                values = [None if v is None else loads(v) for v in arr.to_pylist()]
             elif kind == "list":
                 values = arr.to_pylist()
             else:

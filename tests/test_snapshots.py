@@ -52,6 +52,21 @@ def test_round_trip_is_exact(tmp_path, loaded):
     assert info["queries"] == loaded.attrs["imgframe"]["queries"]
 
 
+def test_metadata_values_come_back_exactly(tmp_path, loaded):
+    # rows are decoded with msgspec, and with json where msgspec refuses (NaN): the values
+    # are json's either way
+    odd = [{"big": 2**70, "small": -2**64, "f": 0.1, "e": 1e300, "t": "\u00fc\U0001d11e\n"},
+           {"nan": float("nan"), "inf": float("inf"), "k": [True, None, {"x": ""}]}, {}]
+    for row, value in enumerate(odd, start=4):
+        loaded.at[row, "metadata"] = value
+    imgframe.SnapshotStore(tmp_path).save(loaded)
+    back = imgframe.SnapshotStore(tmp_path).load()["metadata"]
+    assert back.iloc[4] == odd[0] and type(back.iloc[4]["big"]) is int
+    assert json.dumps(back.iloc[5], sort_keys=True) == json.dumps(odd[1], sort_keys=True)  # NaN
+    assert back.iloc[6] == {} and back.iloc[2] is None
+    assert back.drop(index=[4, 5]).tolist() == loaded["metadata"].drop(index=[4, 5]).tolist()
+
+
 def test_attrs_stay_token_free(tmp_path, loaded):
     loaded.attrs["imgframe"] = dict(loaded.attrs["imgframe"], token="s3cret",
                                     endpoint="https://u:pw@h/v2.1/p")

@@ -19,8 +19,9 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from imgframe.client import Client, _loads
+from imgframe.client import Client
 from imgframe.errors import MalformedResponseError
+from imgframe.pages import loads as _loads
 from imgframe.server import ImageServer
 from imgframe.sources import nova
 
