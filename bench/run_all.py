@@ -29,6 +29,7 @@ QUICK = {
     "bench_server": ["--sizes", "1000", "10000", "--seconds", "1"],
     "bench_trend": ["--images", "20000"],
     "bench_refresh": ["--images", "20000", "--rounds", "2"],
+    "bench_floors": ["--images", "100000"],
 }
 
 
