@@ -67,6 +67,28 @@ def test_metadata_values_come_back_exactly(tmp_path, loaded):
     assert back.drop(index=[4, 5]).tolist() == loaded["metadata"].drop(index=[4, 5]).tolist()
 
 
+def test_a_read_pauses_the_collector_and_restores_it(tmp_path, loaded):
+    import gc
+
+    big = pd.concat([loaded] * 20, ignore_index=True)   # a dict per row: > 700 allocations
+    big["id"] = big["id"] + "-" + pd.Series(big.index.astype(str), dtype=big["id"].dtype)
+    big.attrs = loaded.attrs
+    imgframe.SnapshotStore(tmp_path).save(big)
+    store = imgframe.SnapshotStore(tmp_path)
+    passes = []
+    gc.collect()   # the allocation counts start from zero: finding the file allocates little
+    gc.callbacks.append(lambda phase, info: phase == "start" and passes.append(info))
+    try:
+        assert gc.isenabled()
+        back = store.load()
+    finally:
+        gc.callbacks.pop()
+    assert len(back) == len(big) > 700 and back["metadata"].tolist() == big["metadata"].tolist()
+    # none while rows are decoded (8 at this size without the pause); one may run as the
+    # pause ends, over what the read made
+    assert len(passes) <= 1 and gc.isenabled()
+
+
 def test_attrs_stay_token_free(tmp_path, loaded):
     loaded.attrs["imgframe"] = dict(loaded.attrs["imgframe"], token="s3cret",
                                     endpoint="https://u:pw@h/v2.1/p")
