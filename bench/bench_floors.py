@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import struct
 import subprocess
 import sys
@@ -38,7 +38,16 @@ from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import TOKEN, Server, machine, measure, print_table, write_csv  # noqa: E402
+from _common import (  # noqa: E402
+    TOKEN,
+    Server,
+    _peak_rss_mib,
+    _rss_of,
+    machine,
+    measure,
+    print_table,
+    write_csv,
+)
 
 MODES = ("read", "decode", "metadata", "interned-page", "interned-walk", "frame")
 
@@ -73,8 +82,7 @@ def _child(mode: str, path: str) -> None:
 
     decoder = nova._DETAIL.decoder
     builder = nova.SOURCE.builder(True)
-    with open("/proc/self/statm") as f:
-        base = int(f.read().split()[1]) * resource.getpagesize() / 2**20
+    base = _rss_of(os.getpid())
     gc.disable()   # as Client.load pauses it
     kept: list = []
     seen: dict = {}
@@ -97,17 +105,21 @@ def _child(mode: str, path: str) -> None:
     if mode == "frame":
         kept.append(builder.frame())
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"images": n, "wall_s": wall, "cpu_s": cpu, "peak_rss_mib": peak,
+    print(json.dumps({"images": n, "wall_s": wall, "cpu_s": cpu, "peak_rss_mib": _peak_rss_mib(),
                       "rss_base_mib": base}))
 
 
-def _dump(srv: Server, path: str, page_size: int) -> list:
-    """Walk the detail pages once into ``path``; returns the markers of the walk."""
+def _session():
     import requests
 
     session = requests.Session()
     session.headers["X-Auth-Token"] = TOKEN
+    return session
+
+
+def _dump(srv: Server, path: str, page_size: int) -> list:
+    """Walk the detail pages once into ``path``; returns the markers of the walk."""
+    session = _session()
     url, markers = f"{srv.endpoint}/images/detail", [None]
     with open(path, "wb") as f:
         while True:
@@ -122,10 +134,7 @@ def _dump(srv: Server, path: str, page_size: int) -> list:
 
 
 def _receive(srv: Server, markers: list, page_size: int) -> dict:
-    import requests
-
-    session = requests.Session()
-    session.headers["X-Auth-Token"] = TOKEN
+    session = _session()
     url, total = f"{srv.endpoint}/images/detail", 0
     t0, c0 = time.perf_counter(), time.process_time()
     for marker in markers:
