@@ -56,8 +56,9 @@ def many_columns(columns) -> list[str]:
     """The column order of a many-source frame: COLUMNS with the source columns after
     ``metadata``, then extra ``link_<rel>`` columns, sorted.
 
-    >>> many_columns(["id", "link_self", "cloud"])[-6:]
-    ['metadata', 'cloud', 'region', 'project_id', 'link_self', 'link_bookmark']
+    >>> cols = many_columns(["id", "cloud", "link_describedby"])
+    >>> cols[cols.index("metadata"):][:4], cols[-1]
+    (['metadata', 'cloud', 'region', 'project_id'], 'link_describedby')
     """
     at = COLUMNS.index("metadata") + 1
     base = COLUMNS[:at] + list(SOURCE_COLUMNS) + COLUMNS[at:]

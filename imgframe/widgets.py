@@ -425,7 +425,11 @@ def _message(exc: BaseException) -> str:
 def explore(df: pd.DataFrame, **options) -> Explorer:
     """An :class:`Explorer` over ``df`` (a frame from ``client.load``); display it yourself.
 
-    >>> ex = imgframe.explore(df)      # doctest: +SKIP
-    >>> ex                             # the last expression of a cell shows it
+    >>> from imgframe.frame import empty_frame
+    >>> ex = explore(empty_frame())    # in a notebook: imgframe.explore(client.load())
+    >>> len(ex.selection)
+    0
+    >>> ex                             # doctest: +SKIP
+    (the last expression of a cell shows it)
     """
     return Explorer(df, **options)
