@@ -22,13 +22,16 @@ NOTEBOOKS = ("01_explore", "02_export", "03_trends", "04_history")
 
 
 def notebooks_dir() -> Path:
-    """Where the shipped notebooks are: ``imgframe/notebooks/`` (package data, in the
-    wheel and in a checkout alike; ``imgframe notebooks DIR`` copies them out)."""
-    where = Path(__file__).resolve().parent / "notebooks"
-    if not (where / f"{NOTEBOOKS[0]}.ipynb").is_file():
-        raise FileNotFoundError(f"imgframe's notebooks were not found in {where} "
-                                "(a broken install? reinstall imgframe)")
-    return where
+    """Where the shipped notebooks are: ``imgframe/notebooks/`` in an installed wheel (built
+    from the repository's top-level ``notebooks/``, which a source checkout or an editable
+    install reads directly); ``imgframe notebooks DIR`` copies them out."""
+    package = Path(__file__).resolve().parent
+    candidates = (package / "notebooks", package.parent / "notebooks")
+    for where in candidates:
+        if (where / f"{NOTEBOOKS[0]}.ipynb").is_file():
+            return where
+    raise FileNotFoundError(f"imgframe's notebooks were not found in {candidates[0]} "
+                            f"(an install) or {candidates[1]} (a checkout); reinstall imgframe")
 
 
 def notebook_path(name: str) -> Path:
