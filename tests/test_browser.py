@@ -97,9 +97,10 @@ def voila(tmp_path_factory, chromium):
                 pytest.fail(f"voila exited with {proc.returncode}:\n{log.read_text()}",
                             pytrace=False)
             try:
-                urllib.request.urlopen(url + "voila/static/", timeout=2)
+                urllib.request.urlopen(url + "voila/static/", timeout=2).close()
                 break
-            except urllib.error.HTTPError:   # any HTTP answer: the server is up
+            except urllib.error.HTTPError as answer:   # any HTTP answer: the server is up
+                answer.close()
                 break
             except OSError:
                 if time.monotonic() > deadline:

@@ -17,16 +17,15 @@ from click.testing import CliRunner
 
 import imgframe
 from imgframe.cli import main
-from imgframe.server import ImageServer, sample_inventory
+from imgframe.server import sample_inventory
 
-TOKEN = "cli-secret-token-0123456789"
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def server():
-    with ImageServer(sample_inventory(400, seed=3), token=TOKEN) as srv:
-        yield srv
+@pytest.fixture
+def server(sample_server):
+    """The session's read-only sample server (conftest); ``server.token`` opens it."""
+    return sample_server
 
 
 def run(*args, env=None):
@@ -47,15 +46,15 @@ def test_export_writes_the_same_rows_as_load(server, tmp_path):
     out = tmp_path / "active.csv"
     result = run("export", "--endpoint", server.url, "--project-id", server.project_id,
                  "--status", "active", "--no-progress", "-o", str(out),
-                 env={"OS_AUTH_TOKEN": TOKEN})
+                 env={"OS_AUTH_TOKEN": server.token})
     assert result.exit_code == 0, result.output
-    expected = imgframe.Client(server.url, server.project_id, token=TOKEN).load(
+    expected = imgframe.Client(server.url, server.project_id, token=server.token).load(
         status="ACTIVE", progress=False)
     assert f"Wrote {len(expected)} images to {out}" in result.output
     back = imgframe.read_csv(out)
     assert list(back["id"]) == list(expected["id"])
     assert set(back["status"].astype(str)) == {"ACTIVE"}
-    assert TOKEN not in out.read_text(encoding="utf-8")
+    assert server.token not in out.read_text(encoding="utf-8")
 
 
 def test_export_with_a_bad_token_is_one_clear_line(server, tmp_path):
@@ -74,14 +73,14 @@ def test_export_with_a_bad_token_is_one_clear_line(server, tmp_path):
 def test_export_rejects_bad_input_before_sending(server, tmp_path):
     server.stats.reset()
     result = CliRunner().invoke(main, ["export", "--endpoint", server.url, "--project-id",
-                                       server.project_id, "--token", TOKEN,
+                                       server.project_id, "--token", server.token,
                                        "--changes-since", "last tuesday",
                                        "-o", str(tmp_path / "x.csv")])
     assert result.exit_code == 1
     assert "changes_since" in result.output and "last tuesday" in result.output
     assert server.stats.requests == 0
 
-    result = CliRunner().invoke(main, ["export", "--endpoint", server.url, "--token", TOKEN,
+    result = CliRunner().invoke(main, ["export", "--endpoint", server.url, "--token", server.token,
                                        "--status", "DELETED", "-o", str(tmp_path / "x.csv")])
     assert result.exit_code == 2
     assert "DELETED" in result.output
@@ -92,16 +91,16 @@ def test_export_workers_loads_glance_ranges_concurrently(server, tmp_path):
     glance = f"{server.url}/image"
     result = run("export", "--endpoint", glance, "--source", "glance", "--workers", "4",
                  "--page-size", "50", "--no-progress", "-o", str(out),
-                 env={"OS_AUTH_TOKEN": TOKEN})
+                 env={"OS_AUTH_TOKEN": server.token})
     assert result.exit_code == 0, result.output
-    expected = imgframe.Client(glance, source="glance", token=TOKEN).load(page_size=50,
+    expected = imgframe.Client(glance, source="glance", token=server.token).load(page_size=50,
                                                                           progress=False)
     assert list(imgframe.read_csv(out)["id"]) == list(expected["id"])
 
     server.stats.reset()
     for bad in ("0", "33"):
         result = CliRunner().invoke(main, ["export", "--endpoint", glance, "--source", "glance",
-                                           "--token", TOKEN, "--workers", bad,
+                                           "--token", server.token, "--workers", bad,
                                            "-o", str(tmp_path / "x.csv")])
         assert result.exit_code == 1 and "workers" in result.output and bad in result.output
     assert server.stats.requests == 0 and not (tmp_path / "x.csv").exists()
@@ -116,7 +115,7 @@ def test_export_needs_credentials(tmp_path):
 
 def test_trend_writes_png_and_csv(server, tmp_path):
     png, csv = tmp_path / "trend.png", tmp_path / "trend.csv"
-    result = run("trend", "--endpoint", server.endpoint, "--token", TOKEN,
+    result = run("trend", "--endpoint", server.endpoint, "--token", server.token,
                  "--start", "2025-01-01", "--end", "2025-12-31", "--freq", "M",
                  "-o", str(png), "--csv", str(csv))
     assert result.exit_code == 0, result.output
@@ -194,15 +193,17 @@ def test_serve_prints_a_working_url():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        proc.stdout.close()
+        proc.stderr.close()
 
 
 def test_export_refuses_conflicting_sources_and_unknown_formats(server, tmp_path):
-    result = CliRunner().invoke(main, ["export", "--endpoint", server.url, "--token", TOKEN,
+    result = CliRunner().invoke(main, ["export", "--endpoint", server.url, "--token", server.token,
                                        "--cloud", "mycloud", "-o", str(tmp_path / "x.csv")])
     assert result.exit_code == 2
     assert "not both" in result.output
     server.stats.reset()
-    result = CliRunner().invoke(main, ["export", "--endpoint", server.url, "--token", TOKEN,
+    result = CliRunner().invoke(main, ["export", "--endpoint", server.url, "--token", server.token,
                                        "-o", str(tmp_path / "x.xlsx")])
     assert result.exit_code == 2
     assert ".csv or .parquet" in result.output and "x.xlsx" in result.output
@@ -213,31 +214,28 @@ def test_export_parquet_round_trip(server, tmp_path):
     from imgframe.export import read_parquet
 
     out = tmp_path / "all.parquet"
-    result = run("export", "--endpoint", server.endpoint, "--token", TOKEN, "--no-progress",
+    result = run("export", "--endpoint", server.endpoint, "--token", server.token, "--no-progress",
                  "-o", str(out))
     assert result.exit_code == 0, result.output
     back = read_parquet(out)
-    expected = imgframe.Client(server.endpoint, token=TOKEN).load(progress=False)
+    expected = imgframe.Client(server.endpoint, token=server.token).load(progress=False)
     assert list(back["id"]) == list(expected["id"])
     assert back.dtypes.equals(expected.dtypes)
 
 
-def test_snapshot_refresh_diff_history(server, tmp_path):
+def test_snapshot_refresh_diff_history(image_server, tmp_path):
+    server = image_server(sample_inventory(400, seed=3), token="cli-secret-token-0123456789")
     store = tmp_path / "inv"
-    env = {"OS_AUTH_TOKEN": TOKEN}
+    env = {"OS_AUTH_TOKEN": server.token}
     result = run("snapshot", "--store", str(store), "--endpoint", server.url, "--project-id",
                  server.project_id, "--no-progress", env=env)
     assert result.exit_code == 0, result.output
     assert result.output.startswith("Saved snapshot ")
-    # one image renamed (and put back afterwards: the server is shared by this module)
-    victim = server.images[5]
+    victim = server.images[5]              # one image renamed (the test's own server)
     server.update_image(victim["id"], name="renamed by the cli test")
-    try:
-        result = run("snapshot", "--store", str(store), "--refresh", "--no-progress", env=env)
-        assert result.exit_code == 0, result.output
-        assert "refreshed" in result.output and "changes" in result.output
-    finally:
-        server.update_image(victim["id"], name=victim["name"])
+    result = run("snapshot", "--store", str(store), "--refresh", "--no-progress", env=env)
+    assert result.exit_code == 0, result.output
+    assert "refreshed" in result.output and "changes" in result.output
     out = tmp_path / "diff.csv"
     result = run("diff", "--store", str(store), "-o", str(out))
     assert result.exit_code == 0, result.output
@@ -263,7 +261,7 @@ def test_snapshot_commands_fail_in_one_clear_line(server, tmp_path):
         assert result.output.startswith("Error: ") and "has no snapshots" in result.output
         assert len(result.output.strip().splitlines()) == 1
     store = tmp_path / "two"
-    env = {"OS_AUTH_TOKEN": TOKEN}
+    env = {"OS_AUTH_TOKEN": server.token}
     for status in ("ACTIVE", "SAVING"):
         assert run("snapshot", "--store", str(store), "--endpoint", server.url,
                    "--project-id", server.project_id, "--status", status, "--no-progress",

@@ -46,9 +46,8 @@ def test_environment_is_the_one_ci_asked_for():
 # -- producers ----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def server():
-    with ImageServer(400, seed=11, token="t") as srv:
-        yield srv
+def server(module_image_server):
+    return module_image_server(400, seed=11, token="t")
 
 
 @pytest.fixture(scope="module")
@@ -490,12 +489,12 @@ def test_operation(frame, operation, request, detail, client, server, tmp_path):
         operation(**{name: available[name] for name in params})
 
 
-def test_pagination_error_partial_is_plain(server, detail):
+def test_pagination_error_partial_is_plain(server, detail, image_server):
     """The partial frame of a pager error (a looping next link) concatenates and merges."""
-    with ImageServer(server.images[:60], token="t", faults=Faults(loop_next=2)) as bad:
-        c = imgframe.Client(bad.url, bad.project_id, token="t", retries=0)
-        with pytest.raises(PaginationError) as info:
-            c.load(page_size=20, progress=False)
+    bad = image_server(server.images[:60], token="t", faults=Faults(loop_next=2))
+    c = imgframe.Client(bad.url, bad.project_id, token="t", retries=0)
+    with pytest.raises(PaginationError) as info:
+        c.load(page_size=20, progress=False)
     partial = info.value.partial
     assert partial is not None and len(partial) > 0
     test_string_arrays_match_their_dtype(partial)

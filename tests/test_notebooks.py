@@ -119,27 +119,23 @@ def outputs_text(nb) -> str:
     return json.dumps([o for c in nb.cells if c.cell_type == "code" for o in c.outputs])
 
 
-def test_notebook_uses_a_configured_endpoint(tmp_path):
+def test_notebook_uses_a_configured_endpoint(tmp_path, image_server):
     """IMGFRAME_ENDPOINT/PROJECT_ID and OS_AUTH_TOKEN, as the top cell names them."""
-    from imgframe.server import ImageServer
-
-    with ImageServer(700, seed=5, token="nb-secret-token") as srv:
-        env = {"IMGFRAME_ENDPOINT": srv.url, "IMGFRAME_PROJECT_ID": srv.project_id,
-               "OS_AUTH_TOKEN": "nb-secret-token"}
-        nb = execute(notebook_path("02_export"), env=env, cwd=tmp_path, timeout=300)
-        listed = len(imgframe_client(srv, token="nb-secret-token").load(progress=False))
+    srv = image_server(700, seed=5, token="nb-secret-token")
+    env = {"IMGFRAME_ENDPOINT": srv.url, "IMGFRAME_PROJECT_ID": srv.project_id,
+           "OS_AUTH_TOKEN": "nb-secret-token"}
+    nb = execute(notebook_path("02_export"), env=env, cwd=tmp_path, timeout=300)
+    listed = len(imgframe_client(srv, token="nb-secret-token").load(progress=False))
     text = outputs_text(nb)
     assert "embedded server" not in text
     assert f"{listed:,} images, " in text
     assert "nb-secret-token" not in text
 
 
-def test_notebook_uses_os_cloud(tmp_path, monkeypatch):
+def test_notebook_uses_os_cloud(tmp_path, monkeypatch, image_server):
     """OS_CLOUD names a cloud in clouds.yaml: keystone password auth, then the catalogue."""
-    from imgframe.server import ImageServer
-
-    with ImageServer(600, seed=6, users={"carol": "pw-carol"}) as srv:
-        (tmp_path / "clouds.yaml").write_text(f"""
+    srv = image_server(600, seed=6, users={"carol": "pw-carol"})
+    (tmp_path / "clouds.yaml").write_text(f"""
 clouds:
   nbcloud:
     auth:
@@ -151,9 +147,9 @@ clouds:
     region_name: RegionOne
     identity_api_version: 3
 """)
-        env = {"OS_CLOUD": "nbcloud", "OS_CLIENT_CONFIG_FILE": str(tmp_path / "clouds.yaml")}
-        nb = execute(notebook_path("01_explore"), env=env, cwd=tmp_path, timeout=300)
-        listed = len(imgframe_client(srv, token=srv.issue_token()).load(progress=False))
+    env = {"OS_CLOUD": "nbcloud", "OS_CLIENT_CONFIG_FILE": str(tmp_path / "clouds.yaml")}
+    nb = execute(notebook_path("01_explore"), env=env, cwd=tmp_path, timeout=300)
+    listed = len(imgframe_client(srv, token=srv.issue_token()).load(progress=False))
     text = outputs_text(nb)
     assert "embedded server" not in text and "pw-carol" not in text
     assert f"{listed:,} images" in text

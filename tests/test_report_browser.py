@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 import imgframe
-from imgframe.server import ImageServer, sample_inventory
+from imgframe.server import sample_inventory
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -65,9 +65,9 @@ def with_new_columns(df: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def sample_df():
-    with ImageServer(sample_inventory(1500, seed=7)) as srv:
-        df = imgframe.Client(srv.url, srv.project_id, token="t").load(progress=False)
+def sample_df(module_image_server):
+    srv = module_image_server(sample_inventory(1500, seed=7))
+    df = imgframe.Client(srv.url, srv.project_id, token="t").load(progress=False)
     return with_new_columns(df)
 
 

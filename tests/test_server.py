@@ -66,9 +66,8 @@ def records():
 
 
 @pytest.fixture(scope="module")
-def srv(records):
-    with ImageServer(records) as server:
-        yield server
+def srv(records, module_image_server):
+    return module_image_server(records)
 
 
 @pytest.fixture(params=["v2", "v2.1"])
@@ -249,10 +248,10 @@ def test_unknown_marker_is_400(srv, base, marker):
                                        f"HTTP 400 Bad Request: No image found with ID {marker}"}}
 
 
-def test_killed_marker_pages_on_in_order(records):
+def test_killed_marker_pages_on_in_order(records, image_server):
     killed = next(r for r in records if r["status"] == "killed")
-    with ImageServer(records) as server:
-        body = get(f"{server.endpoint}/images", limit=4, marker=killed["id"]).json()
+    server = image_server(records)
+    body = get(f"{server.endpoint}/images", limit=4, marker=killed["id"]).json()
     order = sorted(records, key=lambda r: (r["created_at"], r["id"]), reverse=True)
     after = order[order.index(killed) + 1:]
     assert ids(body["images"]) == ids([r for r in after if r["status"] not in NOT_LISTED][:4])
@@ -424,28 +423,28 @@ def test_detail_items_match_records(srv, records, base):
             assert item["OS-DCF:diskConfig"] == ("AUTO" if adc == "True" else "MANUAL")
 
 
-def test_every_status_by_id(records):
+def test_every_status_by_id(records, image_server):
     statuses = list(STATUS_VIEW)
     recs = [dict(records[i], status=s, id=f"00000000-0000-4000-8000-{i:012d}")
             for i, s in enumerate(statuses)]
-    with ImageServer(recs) as server:
-        for rec in recs:
-            image = get(f"{server.endpoint}/images/{rec['id']}").json()["image"]
-            assert (image["status"], image["progress"]) == STATUS_VIEW[rec["status"]]
-        listed_ids = ids(get(f"{server.endpoint}/images/detail").json()["images"])
+    server = image_server(recs)
+    for rec in recs:
+        image = get(f"{server.endpoint}/images/{rec['id']}").json()["image"]
+        assert (image["status"], image["progress"]) == STATUS_VIEW[rec["status"]]
+    listed_ids = ids(get(f"{server.endpoint}/images/detail").json()["images"])
     assert set(listed_ids) == {r["id"] for r in recs if r["status"] not in NOT_LISTED}
 
 
-def test_null_updated_and_null_name(records):
+def test_null_updated_and_null_name(records, image_server):
     recs = [dict(records[0], name=None, updated_at=None, size=None)]
-    with ImageServer(recs) as server:
-        image = get(f"{server.endpoint}/images/detail").json()["images"][0]
-        assert image["name"] is None and image["updated"] is None
-        assert image["OS-EXT-IMG-SIZE:size"] == 0
-        assert get(f"{server.endpoint}/images").json()["images"][0]["name"] is None
-        cutoff = "2000-01-01T00:00:00Z"
-        assert get(f"{server.endpoint}/images", **{"changes-since": cutoff}).json() == \
-            {"images": []}
+    server = image_server(recs)
+    image = get(f"{server.endpoint}/images/detail").json()["images"][0]
+    assert image["name"] is None and image["updated"] is None
+    assert image["OS-EXT-IMG-SIZE:size"] == 0
+    assert get(f"{server.endpoint}/images").json()["images"][0]["name"] is None
+    cutoff = "2000-01-01T00:00:00Z"
+    assert get(f"{server.endpoint}/images", **{"changes-since": cutoff}).json() == \
+        {"images": []}
 
 
 # --- paging ----------------------------------------------------------------------------------
@@ -481,11 +480,10 @@ def test_exact_multiple_ends_with_empty_page(srv, base):
 
 
 @pytest.fixture(scope="module")
-def small_max():
+def small_max(module_image_server):
     """max_limit=10 over 40 listed images: the 'beyond max_limit' rows at small scale."""
     recs = [dict(r, status="active") for r in observed_records()[:40]]
-    with ImageServer(recs, max_limit=10) as server:
-        yield server
+    return module_image_server(recs, max_limit=10)
 
 
 def test_beyond_max_limit(small_max):
@@ -501,10 +499,10 @@ def test_beyond_max_limit(small_max):
     assert len(body["images"]) == 40 and "images_links" not in body
 
 
-def test_link_prefix_replaces_scheme_host_and_prepends_path(records):
+def test_link_prefix_replaces_scheme_host_and_prepends_path(records, image_server):
     prefix = "https://compute.example.com:443/nova"
-    with ImageServer(records[:30], link_prefix=prefix, glance_url="http://glance:9292") as s:
-        body = get(f"{s.endpoint}/images", limit=2).json()
+    s = image_server(records[:30], link_prefix=prefix, glance_url="http://glance:9292")
+    body = get(f"{s.endpoint}/images", limit=2).json()
     first, second = body["images"]
     assert next_href(body) == (f"{prefix}/v2.1/{s.project_id}/images?limit=2"
                                f"&marker={second['id']}")
@@ -533,18 +531,18 @@ def test_next_link_encodes_values_like_nova(srv, records):
 
 # --- auth ---------------------------------------------------------------------------------
 
-def test_token_required_when_configured(records):
-    with ImageServer(records[:20], token="secret") as s:
-        for headers in ({}, {"X-Auth-Token": "wrong"}):
-            r = requests.get(f"{s.endpoint}/images", headers=headers, timeout=10)
-            assert r.status_code == 401
-            assert r.json() == {"error": {"code": 401, "title": "Unauthorized", "message":
-                                          "The request you have made requires authentication."}}
-        r = requests.get(f"{s.endpoint}/images", headers={"X-Auth-Token": "secret"}, timeout=10)
-        assert r.status_code == 200
-        r = requests.get(f"{s.endpoint}/images", headers={"X-Auth-Token": s.issue_token()},
-                         timeout=10)
-        assert r.status_code == 200
+def test_token_required_when_configured(records, image_server):
+    s = image_server(records[:20], token="secret")
+    for headers in ({}, {"X-Auth-Token": "wrong"}):
+        r = requests.get(f"{s.endpoint}/images", headers=headers, timeout=10)
+        assert r.status_code == 401
+        assert r.json() == {"error": {"code": 401, "title": "Unauthorized", "message":
+                                      "The request you have made requires authentication."}}
+    r = requests.get(f"{s.endpoint}/images", headers={"X-Auth-Token": "secret"}, timeout=10)
+    assert r.status_code == 200
+    r = requests.get(f"{s.endpoint}/images", headers={"X-Auth-Token": s.issue_token()},
+                     timeout=10)
+    assert r.status_code == 200
 
 
 def test_serve_yields_url_and_stops(records):
@@ -566,14 +564,14 @@ def test_bodies_are_plain_json(srv, base):
     assert b"\x00" not in r.content
 
 
-def test_names_with_percent_nul_and_markers_round_trip(records):
+def test_names_with_percent_nul_and_markers_round_trip(records, image_server):
     odd = ["100% off %(S)s %s", "nul\x00byte \x00S", "\\x00G %%", 'quote " and \n newline',
            "=cmd|' /C calc'!A0", "ünïcödé, 镜像"]
     recs = [dict(records[i], name=name, properties={"note": name}) for i, name in enumerate(odd)]
-    with ImageServer(recs) as server:
-        detail = get(f"{server.endpoint}/images/detail").json()["images"]
-        index = get(f"{server.endpoint}/images").json()["images"]
-        by_name = {n: get(f"{server.endpoint}/images", name=n).json()["images"] for n in odd}
+    server = image_server(recs)
+    detail = get(f"{server.endpoint}/images/detail").json()["images"]
+    index = get(f"{server.endpoint}/images").json()["images"]
+    by_name = {n: get(f"{server.endpoint}/images", name=n).json()["images"] for n in odd}
     assert sorted(i["name"] for i in detail) == sorted(odd)
     assert all(i["metadata"]["note"] == i["name"] for i in detail)
     assert sorted(i["name"] for i in index) == sorted(odd)
@@ -582,14 +580,14 @@ def test_names_with_percent_nul_and_markers_round_trip(records):
         assert item["links"][0]["href"].endswith(f"/images/{item['id']}")
 
 
-def test_unknown_glance_status_lists_as_unknown(records):
+def test_unknown_glance_status_lists_as_unknown(records, image_server):
     recs = [dict(records[0], status="frobnicating"), dict(records[1], status="uploading")]
-    with ImageServer(recs) as server:
-        detail = get(f"{server.endpoint}/images/detail").json()["images"]
-        assert {(i["id"], i["status"], i["progress"]) for i in detail} == {
-            (recs[0]["id"], "UNKNOWN", 0), (recs[1]["id"], "UNKNOWN", 0)}
-        assert ids(get(f"{server.endpoint}/images", status="uploading").json()["images"]) == \
-            [recs[1]["id"]]
+    server = image_server(recs)
+    detail = get(f"{server.endpoint}/images/detail").json()["images"]
+    assert {(i["id"], i["status"], i["progress"]) for i in detail} == {
+        (recs[0]["id"], "UNKNOWN", 0), (recs[1]["id"], "UNKNOWN", 0)}
+    assert ids(get(f"{server.endpoint}/images", status="uploading").json()["images"]) == \
+        [recs[1]["id"]]
 
 
 def test_exported_members():
@@ -603,22 +601,22 @@ def test_exported_members():
 
 
 def test_head_requests_have_no_body(srv):
-    session = requests.Session()            # one keep-alive connection: framing must hold
-    for url in (f"{srv.url}/", f"{srv.url}/v2.1", f"{srv.endpoint}/images?limit=3",
-                f"{srv.endpoint}/images/nope", f"{srv.url}/nowhere", f"{srv.auth_url}"):
-        head = session.head(url, timeout=10)
-        got = session.get(url, timeout=10)
-        assert head.content == b""
-        assert head.status_code == got.status_code
-        assert int(head.headers["Content-Length"]) == len(got.content)
+    with requests.Session() as session:     # one keep-alive connection: framing must hold
+        for url in (f"{srv.url}/", f"{srv.url}/v2.1", f"{srv.endpoint}/images?limit=3",
+                    f"{srv.endpoint}/images/nope", f"{srv.url}/nowhere", f"{srv.auth_url}"):
+            head = session.head(url, timeout=10)
+            got = session.get(url, timeout=10)
+            assert head.content == b""
+            assert head.status_code == got.status_code
+            assert int(head.headers["Content-Length"]) == len(got.content)
 
 
-def test_a_non_hex_project_id_still_routes_when_it_is_the_served_one(records):
-    with ImageServer(records[:12], project_id="demo_project") as s:
-        body = get(f"{s.endpoint}/images", limit=2).json()
-        assert len(body["images"]) == 2
-        assert next_href(body).startswith(f"{s.url}/v2.1/demo_project/images?limit=2&marker=")
-        assert get(f"{s.url}/v2.1/other_project/images").status_code == 404
+def test_a_non_hex_project_id_still_routes_when_it_is_the_served_one(records, image_server):
+    s = image_server(records[:12], project_id="demo_project")
+    body = get(f"{s.endpoint}/images", limit=2).json()
+    assert len(body["images"]) == 2
+    assert next_href(body).startswith(f"{s.url}/v2.1/demo_project/images?limit=2&marker=")
+    assert get(f"{s.url}/v2.1/other_project/images").status_code == 404
 
 
 def test_ipv6_loopback(records):

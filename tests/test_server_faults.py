@@ -18,9 +18,8 @@ def inventory():
 
 
 @pytest.fixture
-def srv(inventory):
-    with ImageServer(inventory) as server:
-        yield server
+def srv(inventory, image_server):
+    return image_server(inventory)
 
 
 def listed_ids(records):
@@ -107,16 +106,16 @@ def test_invalid_fault_settings_are_refused():
         Faults(error_rate=2)
 
 
-def test_token_ttl(inventory):
-    with ImageServer(inventory, token="secret", faults=Faults(token_ttl=2)) as srv:
-        headers = {"X-Auth-Token": "secret"}
-        codes = [requests.get(f"{srv.endpoint}/images", headers=headers, timeout=10).status_code
-                 for _ in range(3)]
-        assert codes == [200, 200, 401]
-        fresh = {"X-Auth-Token": srv.issue_token()}
-        codes = [requests.get(f"{srv.endpoint}/images", headers=fresh, timeout=10).status_code
-                 for _ in range(3)]
-        assert codes == [200, 200, 401]
+def test_token_ttl(inventory, image_server):
+    srv = image_server(inventory, token="secret", faults=Faults(token_ttl=2))
+    headers = {"X-Auth-Token": "secret"}
+    codes = [requests.get(f"{srv.endpoint}/images", headers=headers, timeout=10).status_code
+             for _ in range(3)]
+    assert codes == [200, 200, 401]
+    fresh = {"X-Auth-Token": srv.issue_token()}
+    codes = [requests.get(f"{srv.endpoint}/images", headers=fresh, timeout=10).status_code
+             for _ in range(3)]
+    assert codes == [200, 200, 401]
 
 
 def test_loop_next_points_back(srv, inventory):
@@ -210,28 +209,29 @@ def test_stop_closes_idle_keepalive_connections(inventory):
     assert not srv._thread.is_alive()
     with pytest.raises(requests.ConnectionError):
         session.get(f"{srv.endpoint}/images", params={"limit": 1}, timeout=2)
+    session.close()
     srv.stop()                              # idempotent
 
 
-def test_concurrent_paging_is_consistent(inventory):
+def test_concurrent_paging_is_consistent(inventory, image_server):
     expected = listed_ids(inventory)
-    with ImageServer(inventory, faults=Faults(latency=0.01)) as srv:
-        results = []
+    srv = image_server(inventory, faults=Faults(latency=0.01))
+    results = []
 
-        def walk():
-            s = requests.Session()
-            got, url = [], f"{srv.endpoint}/images/detail?limit=9"
+    def walk():
+        got, url = [], f"{srv.endpoint}/images/detail?limit=9"
+        with requests.Session() as s:
             while url:
                 body = s.get(url, timeout=10).json()
                 got += [i["id"] for i in body["images"]]
                 url = (body.get("images_links") or [{}])[0].get("href")
-            results.append(got)
+        results.append(got)
 
-        threads = [threading.Thread(target=walk) for _ in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+    threads = [threading.Thread(target=walk) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     assert results == [expected] * 6
     assert srv.stats.max_in_flight > 1
 
@@ -255,10 +255,11 @@ def test_sequential_client_is_never_counted_twice(srv):
     assert (srv.stats.requests, srv.stats.max_in_flight, srv.stats.in_flight) == (40, 1, 0)
 
 
-def test_warm_renders_ahead_without_changing_answers(inventory):
-    with ImageServer(inventory) as cold, ImageServer(inventory) as warm:
-        assert warm.warm(("detail", "list")) == 2 * len(inventory)
-        for path in ("images/detail?limit=7", "images?limit=7", "images/detail"):
-            a = get(f"{cold.endpoint}/{path}").json()
-            b = get(f"{warm.endpoint}/{path}").json()
-            assert a == json.loads(json.dumps(b).replace(str(warm.port), str(cold.port)))
+def test_warm_renders_ahead_without_changing_answers(inventory, image_server):
+    cold = image_server(inventory)
+    warm = image_server(inventory)
+    assert warm.warm(("detail", "list")) == 2 * len(inventory)
+    for path in ("images/detail?limit=7", "images?limit=7", "images/detail"):
+        a = get(f"{cold.endpoint}/{path}").json()
+        b = get(f"{warm.endpoint}/{path}").json()
+        assert a == json.loads(json.dumps(b).replace(str(warm.port), str(cold.port)))

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
-from imgframe.server import DEFAULT_PROJECT_ID, Faults, ImageServer, sample_inventory
+from imgframe.server import DEFAULT_PROJECT_ID, Faults, sample_inventory
 
 TOKEN = "glance-test-token"
 H = {"X-Auth-Token": TOKEN}
@@ -29,9 +29,8 @@ def records():
 
 
 @pytest.fixture(scope="module")
-def srv(records):
-    with ImageServer(records, token=TOKEN) as s:
-        yield s
+def srv(records, module_image_server):
+    return module_image_server(records, token=TOKEN)
 
 
 def seen(rec, member=True):
@@ -108,12 +107,12 @@ def test_exact_multiple_ends_with_an_extra_empty_page(srv, records):
                     "schema": "/v2/schemas/images"}
 
 
-def test_api_limit_max_is_silent_and_next_keeps_the_asked_limit(records):
-    with ImageServer(records, api_limit_max=10, glance_limit_default=4) as s:
-        body = get(s, "limit=100", headers={}).json()
-        assert len(body["images"]) == 10
-        assert body["next"] == f"/v2/images?limit=100&marker={body['images'][-1]['id']}"
-        assert len(get(s, headers={}).json()["images"]) == 4
+def test_api_limit_max_is_silent_and_next_keeps_the_asked_limit(records, image_server):
+    s = image_server(records, api_limit_max=10, glance_limit_default=4)
+    body = get(s, "limit=100", headers={}).json()
+    assert len(body["images"]) == 10
+    assert body["next"] == f"/v2/images?limit=100&marker={body['images'][-1]['id']}"
+    assert len(get(s, headers={}).json()["images"]) == 4
 
 
 def test_limit_zero_and_invalid_limits(srv):
@@ -163,15 +162,15 @@ def test_name_eq_in_and_colon(srv, records):
     assert get(srv, "name=neq:x").status_code == 400
 
 
-def test_name_with_colons_needs_eq(records):
+def test_name_with_colons_needs_eq(records, image_server):
     recs = [dict(r) for r in records[:40]]
     for r in recs:
         r.update(owner=ME, status="active", os_hidden=False)
     recs[3]["name"] = "win:2019-special"
-    with ImageServer(recs) as s:
-        assert get(s, "name=win:2019-special", headers={}).status_code == 400
-        assert ids(get(s, "name=eq:win:2019-special", headers={}).json()["images"]) == \
-            [recs[3]["id"]]
+    s = image_server(recs)
+    assert get(s, "name=win:2019-special", headers={}).status_code == 400
+    assert ids(get(s, "name=eq:win:2019-special", headers={}).json()["images"]) == \
+        [recs[3]["id"]]
 
 
 def test_status_is_raw_and_case_sensitive(srv, records):
@@ -384,12 +383,12 @@ def test_hidden_killed_and_community_markers_page_on(srv, records):
         assert ids(body["images"]) == after
 
 
-def test_vanished_marker_is_400(records):
-    with ImageServer(records) as s:
-        page = get(s, "limit=2", headers={}).json()
-        s.remove_image(page["images"][-1]["id"])
-        r = requests.get(s.glance_endpoint + page["next"], timeout=10)
-        assert r.status_code == 400 and "No image found with ID" in r.text
+def test_vanished_marker_is_400(records, image_server):
+    s = image_server(records)
+    page = get(s, "limit=2", headers={}).json()
+    s.remove_image(page["images"][-1]["id"])
+    r = requests.get(s.glance_endpoint + page["next"], timeout=10)
+    assert r.status_code == 400 and "No image found with ID" in r.text
 
 
 # ------------------------------------------------------------------ bodies
@@ -464,11 +463,11 @@ def test_first_and_next_encode_like_urlencode(srv, records):
                                     ("marker", body["images"][-1]["id"])]
 
 
-def test_faults_apply_to_glance(records):
-    with ImageServer(records[:100], faults=Faults(latency=0.3, schedule={2: 503})) as s:
-        started = time.perf_counter()
-        assert get(s, headers={}).status_code == 200
-        assert time.perf_counter() - started >= 0.3
-        r = get(s, headers={"Accept": "application/json"})
-        assert r.status_code == 503 and r.json()["code"] == "503 Service Unavailable"
-        assert s.stats.requests == 2
+def test_faults_apply_to_glance(records, image_server):
+    s = image_server(records[:100], faults=Faults(latency=0.3, schedule={2: 503}))
+    started = time.perf_counter()
+    assert get(s, headers={}).status_code == 200
+    assert time.perf_counter() - started >= 0.3
+    r = get(s, headers={"Accept": "application/json"})
+    assert r.status_code == 503 and r.json()["code"] == "503 Service Unavailable"
+    assert s.stats.requests == 2

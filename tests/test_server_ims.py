@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from imgframe import aksk
-from imgframe.server import DEFAULT_PROJECT_ID, ImageServer, sample_inventory
+from imgframe.server import DEFAULT_PROJECT_ID, sample_inventory
 from imgframe.server.ims_api import EMPTY_MD5
 
 TOKEN = "ims-test-token"
@@ -25,9 +25,8 @@ def records():
 
 
 @pytest.fixture(scope="module")
-def srv(records):
-    with ImageServer(records, token=TOKEN, ims_max_limit=100, aksk={AK: SK}) as s:
-        yield s
+def srv(records, module_image_server):
+    return module_image_server(records, token=TOKEN, ims_max_limit=100, aksk={AK: SK})
 
 
 def ims_visible(records, where=lambda r: True):
@@ -70,19 +69,19 @@ def test_walk_by_marker_finds_everything_and_short_pages_are_not_the_end(srv, re
     assert pages[-1] == 0
 
 
-def test_page_info_next_marker_only_when_enabled_and_only_on_full_pages(records):
-    with ImageServer(records, ims_page_info=True, ims_max_limit=50) as s:
-        body = get(s, {}, limit=80).json()
-        assert body["page_info"] == {"next_marker": body["images"][-1]["id"]}
-        total = len(ims_visible(records))
-        seen, marker = [], None
-        while True:
-            body = get(s, {}, limit=50, **({"marker": marker} if marker else {})).json()
-            seen += [i["id"] for i in body["images"]]
-            if "page_info" not in body:
-                break
-            marker = body["page_info"]["next_marker"]
-        assert len(seen) == total == len(set(seen))
+def test_page_info_next_marker_only_when_enabled_and_only_on_full_pages(records, image_server):
+    s = image_server(records, ims_page_info=True, ims_max_limit=50)
+    body = get(s, {}, limit=80).json()
+    assert body["page_info"] == {"next_marker": body["images"][-1]["id"]}
+    total = len(ims_visible(records))
+    seen, marker = [], None
+    while True:
+        body = get(s, {}, limit=50, **({"marker": marker} if marker else {})).json()
+        seen += [i["id"] for i in body["images"]]
+        if "page_info" not in body:
+            break
+        marker = body["page_info"]["next_marker"]
+    assert len(seen) == total == len(set(seen))
 
 
 def test_item_shape_placeholders_and_huawei_strings(srv, records):
@@ -212,15 +211,15 @@ def test_unknown_ims_path_is_a_gateway_404(srv):
 # ------------------------------------------------------------------ one catalogue, three APIs
 
 
-def test_same_catalogue_through_nova_glance_and_ims(records):
-    with ImageServer(records, max_limit=1000, ims_max_limit=1000) as s:
-        nova = requests.get(f"{s.endpoint}/images/detail", timeout=30).json()["images"]
-        glance = []
-        for hidden in ("false", "true"):
-            glance += requests.get(f"{s.glance_endpoint}/v2/images", timeout=30, params={
-                "limit": 1000, "visibility": "all", "os_hidden": hidden}).json()["images"]
-        ims = requests.get(f"{s.ims_endpoint}/v2/cloudimages", params={"limit": 1000},
-                           timeout=30).json()["images"]
+def test_same_catalogue_through_nova_glance_and_ims(records, image_server):
+    s = image_server(records, max_limit=1000, ims_max_limit=1000)
+    nova = requests.get(f"{s.endpoint}/images/detail", timeout=30).json()["images"]
+    glance = []
+    for hidden in ("false", "true"):
+        glance += requests.get(f"{s.glance_endpoint}/v2/images", timeout=30, params={
+            "limit": 1000, "visibility": "all", "os_hidden": hidden}).json()["images"]
+    ims = requests.get(f"{s.ims_endpoint}/v2/cloudimages", params={"limit": 1000},
+                       timeout=30).json()["images"]
     by_nova = {i["id"]: i for i in nova}
     by_glance = {i["id"]: i for i in glance}
     by_ims = {i["id"]: i for i in ims}

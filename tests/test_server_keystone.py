@@ -4,7 +4,7 @@ imgframe.server docstring)."""
 import pytest
 import requests
 
-from imgframe.server import ImageServer, sample_inventory
+from imgframe.server import sample_inventory
 
 keystoneauth1 = pytest.importorskip("keystoneauth1")
 openstack = pytest.importorskip("openstack")
@@ -21,9 +21,8 @@ def inventory():
 
 
 @pytest.fixture(scope="module")
-def srv(inventory):
-    with ImageServer(inventory, users={"alice": "s3cret"}) as server:
-        yield server
+def srv(inventory, module_image_server):
+    return module_image_server(inventory, users={"alice": "s3cret"})
 
 
 def listed(inventory):
@@ -116,41 +115,41 @@ def test_openstacksdk_password(srv, inventory):
 
 
 @pytest.mark.filterwarnings("ignore")
-def test_openstacksdk_admin_token_without_keystone(inventory):
-    with ImageServer(inventory, token="tok") as srv:
-        conn = openstack.connect(auth_type="admin_token",
-                                 auth={"endpoint": srv.endpoint, "token": "tok"},
-                                 compute_endpoint_override=srv.endpoint)
-        try:
-            got = [img.id for img in conn.compute.images(limit=10)]
-        finally:
-            conn.close()
-        assert got == [r["id"] for r in listed(inventory)]
-        assert srv.stats.requests >= -(-len(got) // 10)
-        assert all("limit=10" in p for p in srv.stats.paths)
+def test_openstacksdk_admin_token_without_keystone(inventory, image_server):
+    srv = image_server(inventory, token="tok")
+    conn = openstack.connect(auth_type="admin_token",
+                             auth={"endpoint": srv.endpoint, "token": "tok"},
+                             compute_endpoint_override=srv.endpoint)
+    try:
+        got = [img.id for img in conn.compute.images(limit=10)]
+    finally:
+        conn.close()
+    assert got == [r["id"] for r in listed(inventory)]
+    assert srv.stats.requests >= -(-len(got) // 10)
+    assert all("limit=10" in p for p in srv.stats.paths)
 
 
-def test_keystoneauth1_reauthenticates_when_token_ttl_expires(inventory):
+def test_keystoneauth1_reauthenticates_when_token_ttl_expires(inventory, image_server):
     from imgframe.server import Faults
 
-    with ImageServer(inventory, users={"alice": "s3cret"}, faults=Faults(token_ttl=2)) as srv:
-        sess = ks_session.Session(auth=password(srv))
-        codes = [sess.get(f"{srv.endpoint}/images", params={"limit": 1}).status_code
-                 for _ in range(5)]
-        assert codes == [200] * 5
-        assert srv.stats.auth_requests == 3           # first token, then two re-auths
-        assert srv.stats.requests == 7                # two refused (401) requests retried
+    srv = image_server(inventory, users={"alice": "s3cret"}, faults=Faults(token_ttl=2))
+    sess = ks_session.Session(auth=password(srv))
+    codes = [sess.get(f"{srv.endpoint}/images", params={"limit": 1}).status_code
+             for _ in range(5)]
+    assert codes == [200] * 5
+    assert srv.stats.auth_requests == 3           # first token, then two re-auths
+    assert srv.stats.requests == 7                # two refused (401) requests retried
 
 
-def test_keystoneauth1_token_endpoint_recipe(inventory):
+def test_keystoneauth1_token_endpoint_recipe(inventory, image_server):
     from keystoneauth1 import token_endpoint
 
-    with ImageServer(inventory, token="tok") as srv:
-        sess = ks_session.Session(auth=token_endpoint.Token(srv.endpoint, "tok"))
-        assert sess.get_endpoint(service_type="compute") == srv.endpoint
-        body = sess.get("/images", endpoint_filter={"service_type": "compute"},
-                        params={"limit": 3}).json()
-        assert [i["id"] for i in body["images"]] == [r["id"] for r in listed(inventory)[:3]]
-        bad = ks_session.Session(auth=token_endpoint.Token(srv.endpoint, "nope"))
-        with pytest.raises(ks_exc.Unauthorized):
-            bad.get(f"{srv.endpoint}/images")
+    srv = image_server(inventory, token="tok")
+    sess = ks_session.Session(auth=token_endpoint.Token(srv.endpoint, "tok"))
+    assert sess.get_endpoint(service_type="compute") == srv.endpoint
+    body = sess.get("/images", endpoint_filter={"service_type": "compute"},
+                    params={"limit": 3}).json()
+    assert [i["id"] for i in body["images"]] == [r["id"] for r in listed(inventory)[:3]]
+    bad = ks_session.Session(auth=token_endpoint.Token(srv.endpoint, "nope"))
+    with pytest.raises(ks_exc.Unauthorized):
+        bad.get(f"{srv.endpoint}/images")

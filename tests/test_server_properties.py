@@ -8,7 +8,7 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imgframe.server import GLANCE_STATUSES, ImageServer, sample_inventory
+from imgframe.server import GLANCE_STATUSES, sample_inventory
 
 NOT_LISTED = {"killed", "deleted", "pending_delete"}
 STATUSES = [s for s, _ in GLANCE_STATUSES]
@@ -16,9 +16,9 @@ UTC = dt.timezone.utc
 
 
 @pytest.fixture(scope="module")
-def srv():
-    with ImageServer(sample_inventory(250, seed=21), max_limit=40) as server:
-        server.session = requests.Session()
+def srv(module_image_server):
+    server = module_image_server(sample_inventory(250, seed=21), max_limit=40)
+    with requests.Session() as server.session:
         yield server
 
 

@@ -14,13 +14,11 @@ import pytest
 
 import imgframe
 from imgframe import history_plots
-from imgframe.server import ImageServer
 
 
 @pytest.fixture(scope="module")
-def server():
-    with ImageServer(80, seed=5) as srv:
-        yield srv
+def server(module_image_server):
+    return module_image_server(80, seed=5)
 
 
 @pytest.fixture()
@@ -296,14 +294,14 @@ def test_history_by_a_list_column(tmp_path, loaded):
         store.history("nope")
 
 
-def test_a_glance_load_round_trips_exactly(tmp_path):
+def test_a_glance_load_round_trips_exactly(tmp_path, image_server):
     """Every column Glance fills: tags (lists, empty lists), protected/hidden (booleans,
     NA where a row lacks them), checksums, metadata dicts."""
-    with ImageServer(60, seed=9) as srv:
-        srv.update_image(srv.images[0]["id"], tags=[], protected=True, os_hidden=True)
-        srv.update_image(srv.images[1]["id"], tags=["ü, \"x\"", "b"])
-        df = imgframe.Client(srv.glance_endpoint, source="glance", token="t").load(
-            progress=False)
+    srv = image_server(60, seed=9)
+    srv.update_image(srv.images[0]["id"], tags=[], protected=True, os_hidden=True)
+    srv.update_image(srv.images[1]["id"], tags=["ü, \"x\"", "b"])
+    df = imgframe.Client(srv.glance_endpoint, source="glance", token="t").load(
+        progress=False)
     df.loc[2, "protected"] = pd.NA          # what a Glance without the field would give
     df.loc[3, "hidden"] = pd.NA
     store = imgframe.SnapshotStore(tmp_path)
