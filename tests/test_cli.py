@@ -128,6 +128,7 @@ def test_trend_writes_png_and_csv(server, tmp_path):
     assert image[..., :3].std() > 0.01  # not a blank canvas
 
 
+@pytest.mark.slow
 def test_demo_writes_csv_charts_and_notebook(tmp_path):
     out = tmp_path / "demo"
     result = run("demo", "--images", "600", "--out", str(out), "--no-progress")

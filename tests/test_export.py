@@ -105,6 +105,7 @@ names = st.one_of(st.none(), st.text(
     max_size=15))
 
 
+@pytest.mark.slow
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(names, min_size=1, max_size=6))
 def test_property_roundtrip(name_list):

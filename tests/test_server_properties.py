@@ -43,6 +43,7 @@ def walk(srv, params):
         body = srv.session.get(links[0]["href"], timeout=10).json()
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None)
 @given(limit=st.integers(8, 60),
        statuses=st.none() | st.sets(st.sampled_from(STATUSES), min_size=1),
@@ -62,6 +63,7 @@ def test_walk_equals_filtered_list(srv, limit, statuses, min_ram):
         assert (got, pages) == (want[:limit], 1)
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None)
 @given(when=st.datetimes(min_value=dt.datetime(2024, 9, 1), max_value=dt.datetime(2026, 12, 1)),
        offset=st.integers(-12, 12), form=st.sampled_from(["Z", "offset", "naive", "date"]))
