@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import pytest
 import requests
 
-from imgframe.server import DEFAULT_PROJECT_ID, ImageServer, serve
+from imgframe.server import DEFAULT_PROJECT_ID, serve
 
 UTC = dt.timezone.utc
 CYCLE = ["active"] * 6 + ["queued", "saving", "killed", "deactivated", "importing", "uploading"]
@@ -619,18 +619,15 @@ def test_a_non_hex_project_id_still_routes_when_it_is_the_served_one(records, im
     assert get(f"{s.url}/v2.1/other_project/images").status_code == 404
 
 
-def test_ipv6_loopback(records):
+def test_ipv6_loopback(records, image_server):
     import socket
 
     if not socket.has_ipv6:
         pytest.skip("no IPv6")
     try:
-        server = ImageServer(records[:5], host="::1").start()
+        server = image_server(records[:5], host="::1")
     except OSError:
         pytest.skip("no IPv6 loopback")
-    try:
-        assert server.url.startswith("http://[::1]:")
-        body = get(f"{server.endpoint}/images", limit=1).json()
-        assert next_href(body).startswith(f"{server.url}/v2.1/")
-    finally:
-        server.stop()
+    assert server.url.startswith("http://[::1]:")
+    body = get(f"{server.endpoint}/images", limit=1).json()
+    assert next_href(body).startswith(f"{server.url}/v2.1/")
