@@ -163,6 +163,16 @@ def wait_for_count(page, n: int, timeout_ms: int = 30_000) -> None:
         arg=n, timeout=timeout_ms)
 
 
+def wait_for_rows(page, prefix: str, n: int, timeout_ms: int = 30_000) -> None:
+    """Until the table shows `n` rows whose first cell (the name) starts with `prefix`."""
+    page.wait_for_function(
+        """([prefix, n]) => {
+             const cells = [...document.querySelectorAll(
+               '.imgframe-table tbody tr td:nth-child(1)')];
+             return cells.length === n && cells.every(c => c.innerText.startsWith(prefix)); }""",
+        arg=[prefix, n], timeout=timeout_ms)
+
+
 def test_explorer_in_voila_and_chromium(voila, chromium):
     from playwright.sync_api import sync_playwright
 
@@ -215,6 +225,8 @@ def test_explorer_in_voila_and_chromium(voila, chromium):
             page.locator(".imgframe-name input").press("Enter")
             wait_for_count(page, expected["saving_named"])
             assert shown_count(page) == (expected["saving_named"], expected["total"])
+            # the count and the table are separate widget updates: wait for the table too
+            wait_for_rows(page, "ubuntu", min(10, expected["saving_named"]))
             rows = page.locator(".imgframe-table tbody tr")
             assert rows.count() == min(10, expected["saving_named"])
             assert all(t.startswith("ubuntu") for t in
