@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,6 @@ import pytest
 HERE = Path(__file__).resolve().parent
 _spec = importlib.util.spec_from_file_location("make_golden", HERE / "data" / "make_golden.py")
 golden = importlib.util.module_from_spec(_spec)
-sys.modules.setdefault("make_golden", golden)
 _spec.loader.exec_module(golden)
 
 CASES = {case: (source, options) for case, source, options in golden.CASES}

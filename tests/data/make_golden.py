@@ -319,7 +319,8 @@ def _origin() -> dict:
         run = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
         return run.stdout.strip()
 
-    return {"imgframe": str(root), "commit": git("rev-parse", "HEAD"),
+    # the tree of imgframe/ says which code made the frames whatever else was committed
+    return {"commit": git("rev-parse", "HEAD"), "imgframe_tree": git("rev-parse", "HEAD:imgframe"),
             "dirty": bool(git("status", "--porcelain", "--", "imgframe"))}
 
 
