@@ -23,12 +23,19 @@ golden = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(golden)
 
 CASES = {case: (source, options) for case, source, options in golden.CASES}
+DERIVED = {case: (source, options) for case, source, options in golden.DERIVED}
 
 
 @pytest.fixture(scope="module")
 def srv():
     with golden.server(golden.read_catalogue()) as s:
         yield s
+
+
+@pytest.fixture(scope="module")
+def derived():
+    """(URL, case -> frame): load_many, refresh and diff on a server of their own."""
+    return golden.derived_frames(golden.read_catalogue())
 
 
 @pytest.fixture(scope="module")
@@ -84,11 +91,22 @@ def test_frame_is_the_golden_one(srv, dtypes, case):
     check_frame(case, df, srv.url, dtypes)
 
 
+@pytest.mark.parametrize("case", list(DERIVED))
+def test_derived_frame_is_the_golden_one(derived, dtypes, case):
+    source, options = DERIVED[case]
+    stored = golden.read_frame(golden.GOLDEN / f"{case}.json")
+    assert (stored["case"], stored["source"], stored["load"]) == (case, source, options)
+    url, frames = derived
+    assert len(frames[case]) == stored["rows"] > 0
+    check_frame(case, frames[case], url, dtypes)
+
+
 def test_golden_data_covers_every_case_and_environment():
     files = {p.stem for p in golden.GOLDEN.glob("*.json")}
-    assert files == set(CASES) | {"catalogue", "dtypes-pyarrow", "dtypes-python"}
+    cases = set(CASES) | set(DERIVED)
+    assert files == cases | {"catalogue", "dtypes-pyarrow", "dtypes-python"}
     for env in ("pyarrow", "python"):
-        assert set(golden.read_dtypes(golden.GOLDEN / f"dtypes-{env}.json")) == set(CASES)
+        assert set(golden.read_dtypes(golden.GOLDEN / f"dtypes-{env}.json")) == cases
     total = sum(p.stat().st_size for p in golden.GOLDEN.iterdir())
     assert total < 700_000, f"the golden data grew to {total} bytes"
 

@@ -91,6 +91,22 @@ CASES = (
 )
 
 
+#: frames made from loads: load_many, then refresh and diff after the catalogue changed
+#: (`changed_catalogue`), each on a server of its own; `derived_frames` makes them
+OLD = {"changes_since": "2026-06-01", "page_size": 10}
+DERIVED = (
+    ("many_saving_since", "many", {"load_many": ["nova", "glance", "ims"],
+                                   "status": ["SAVING"], "changes_since": "2025-06-01"}),
+    ("nova_refresh", "nova", {"refresh": OLD}),
+    ("glance_refresh", "glance", {"refresh": OLD}),
+    ("ims_refresh", "ims", {"refresh": OLD}),
+    ("nova_diff", "nova", {"diff": OLD, "with": "nova_refresh"}),
+    ("glance_diff", "glance", {"diff": OLD, "with": "glance_refresh"}),
+)
+#: attrs keys whose value is a time stamp of the run (normalised) or its duration (dropped)
+STAMP_KEYS = ("loaded_at", "based_on")
+SECONDS = "<seconds>"
+
 #: attrs that vary from run to run in a time-partitioned load (a free worker splits the range
 #: with the most time ahead, when it happens to be free); `_attrs` keeps what does not vary
 VARIES = ("queries", "pages", "requests", "partitions")
@@ -149,6 +165,47 @@ def client(srv: ImageServer, source: str) -> imgframe.Client:
 
 def load(srv: ImageServer, source: str, options: dict) -> pd.DataFrame:
     return client(srv, source).load(progress=False, **options)
+
+
+# -- frames made from loads ----------------------------------------------------------------
+
+def _iso(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)
+
+
+def changed_catalogue(srv: ImageServer, records: list[dict]) -> None:
+    """Change the served catalogue as a day of work would, every change one that every
+    source lists (times given, so the result does not depend on the clock): in the window
+    of `OLD` one image renamed, one deactivated, one removed; one older image touched
+    into the window; one public image added."""
+    since = _iso(OLD["changes_since"])
+    inside = [r for r in records if r["updated_at"] is not None and r["updated_at"] >= since]
+    outside = [r for r in records if r["updated_at"] is not None and r["updated_at"] < since]
+    srv.update_image(inside[1]["id"], name="renamed-by-golden",
+                     updated_at=_iso("2026-11-25T01:02:03"))
+    srv.update_image(inside[4]["id"], status="deactivated",
+                     updated_at=_iso("2026-11-26T04:05:06"))
+    srv.remove_image(inside[7]["id"])
+    srv.update_image(outside[0]["id"], min_ram=4096, updated_at=_iso("2026-11-27T07:08:09"))
+    model = next(r for r in records if r["visibility"] == "public" and r["status"] == "active")
+    srv.add_image({**model, "id": "00000000-0000-4000-8000-00000000601d",
+                   "name": "added-by-golden", "created_at": _iso("2026-11-28T10:11:12"),
+                   "updated_at": _iso("2026-11-28T10:11:12")})
+
+
+def derived_frames(records: list[dict]) -> tuple[str, dict]:
+    """(the server's URL, case -> frame) of `DERIVED`, on a server of their own."""
+    with server(records) as srv:
+        clients = {s: client(srv, s) for s in ("nova", "glance", "ims")}
+        many = imgframe.load_many(clients, status=["SAVING"], changes_since="2025-06-01")
+        old = {s: c.load(progress=False, **OLD) for s, c in clients.items()}
+        changed_catalogue(srv, records)
+        new = {s: imgframe.refresh(clients[s], old[s]) for s in ("nova", "glance", "ims")}
+        frames = {"many_saving_since": many, "nova_refresh": new["nova"],
+                  "glance_refresh": new["glance"], "ims_refresh": new["ims"],
+                  "nova_diff": imgframe.diff(old["nova"], new["nova"]),
+                  "glance_diff": imgframe.diff(old["glance"], new["glance"])}
+        return srv.url, frames
 
 
 # -- one frame as JSON ---------------------------------------------------------------------
@@ -211,15 +268,27 @@ def normalise(text: str, url: str) -> str:
 
 def _attrs(attrs: dict, url: str, partitioned: bool = False):
     info = attrs.get("imgframe")
-    if isinstance(info, dict) and "loaded_at" in info:
-        stamp = info["loaded_at"]
-        if not (isinstance(stamp, str) and STAMP.fullmatch(stamp)):
-            raise ValueError(f"attrs loaded_at={stamp!r} is not YYYY-MM-DDTHH:MM:SSZ")
-        info = {**info, "loaded_at": LOADED_AT}
-        if partitioned:
-            info.update(_varies(info))
-        attrs = {**attrs, "imgframe": info}
-    return json.loads(normalise(dumps(_exact(attrs)), url))
+    if partitioned and isinstance(info, dict):
+        attrs = {**attrs, "imgframe": {**info, **_varies(info)}}
+    return json.loads(normalise(dumps(_volatile(_exact(attrs))), url))
+
+
+def _volatile(value, key=None):
+    """`value` (JSON) with the run's time stamps (`STAMP_KEYS`, their format checked) read
+    as ``<loaded_at>`` and durations (``seconds``, a number) as ``<seconds>``."""
+    if key in STAMP_KEYS and value is not None:
+        if not (isinstance(value, str) and STAMP.fullmatch(value)):
+            raise ValueError(f"attrs {key}={value!r} is not YYYY-MM-DDTHH:MM:SSZ")
+        return LOADED_AT
+    if key == "seconds" and value is not None:
+        if type(value) not in (int, float):
+            raise ValueError(f"attrs seconds={value!r} is not a number")
+        return SECONDS
+    if isinstance(value, dict):
+        return {k: _volatile(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_volatile(v) for v in value]
+    return value
 
 
 def _varies(info: dict) -> dict:
@@ -344,9 +413,14 @@ def main(argv: list[str] | None = None) -> int:
             write_frame(out / f"{case}.json", case, source, options, df, srv.url)
             dtypes[case] = frame_dtypes(df)
             print(f"{case}: {len(df)} rows", file=sys.stderr)
+    url, frames = derived_frames(records)
+    for case, source, options in DERIVED:
+        write_frame(out / f"{case}.json", case, source, options, frames[case], url)
+        dtypes[case] = frame_dtypes(frames[case])
+        print(f"{case}: {len(frames[case])} rows", file=sys.stderr)
     write_dtypes(out / f"dtypes-{env}.json", env, dtypes)
-    print(f"wrote {len(CASES)} frames and dtypes-{env}.json to {out} from {_origin()}",
-          file=sys.stderr)
+    print(f"wrote {len(CASES) + len(DERIVED)} frames and dtypes-{env}.json to {out} "
+          f"from {_origin()}", file=sys.stderr)
     return 0
 
 
