@@ -1,17 +1,22 @@
 """Write the golden frames tests/test_golden.py compares against (issue 21: "the frames are
 identical (columns, dtypes, values, order, attrs) before and after for each source").
 
-The frames were saved from main at 613755a, before the core was carved up. Regenerate them
-only from that tree (or from a tree whose frames are meant to change, saying why in the
-commit), in both environments, pointing ``PYTHONPATH`` at the tree whose imgframe is
-recorded and ``--out`` at this directory::
+The frames were saved from main at 613755a, before the core was carved up (the dtypes
+files record the commit and the tree of ``imgframe/`` that made them). Regenerate them only
+from that tree (or from a tree whose frames are meant to change, saying why in the commit),
+in both environments: ``PYTHONPATH`` names the tree whose imgframe is recorded, ``--out``
+this directory (REPO is this checkout; the venvs are the project's two)::
 
-    git worktree add /tmp/golden-base 613755a
+    git -C $REPO worktree add --detach /tmp/golden-base 613755a
     cd /tmp/golden-base
-    PYTHONPATH=$PWD /work/main/.venv/bin/python \\
-        /work/wt/golden/tests/data/make_golden.py --out /work/wt/golden/tests/data/golden
-    PYTHONPATH=$PWD /work/main/.venv-nopyarrow/bin/python \\
-        /work/wt/golden/tests/data/make_golden.py --out /work/wt/golden/tests/data/golden
+    PYTHONPATH=$PWD $REPO/.venv/bin/python $REPO/tests/data/make_golden.py \
+        --out $REPO/tests/data/golden
+    PYTHONPATH=$PWD $REPO/.venv-nopyarrow/bin/python $REPO/tests/data/make_golden.py \
+        --out $REPO/tests/data/golden
+    git -C $REPO worktree remove /tmp/golden-base
+
+Frames that change show in ``git diff`` (one row a line); the test then says which rows
+and columns differ.
 
 What is stored (plain JSON, no pyarrow and no pickle):
 
@@ -20,10 +25,13 @@ What is stored (plain JSON, no pyarrow and no pickle):
   and owned by the caller's project; none is hidden, community, killed or deleted: every
   source lists all of them, whatever the server's visibility rules (issue 22 changes the
   Nova proxy's).
-* ``<case>.json``, one per load in `CASES`: columns, index, ``attrs`` and one row a line,
-  values encoded by `encode_cell` (timestamps as ISO strings, a column's missing value as
-  null, Python containers as JSON). The server's ``http://127.0.0.1:<port>`` reads
-  ``http://SERVER`` and ``loaded_at`` reads ``<loaded_at>`` (its format is checked).
+* ``<case>.json``, one per load in `CASES` and per frame in `DERIVED` (load_many, refresh
+  and diff): columns, index, ``attrs`` and one row a line, values encoded by `encode_cell`
+  (timestamps as ISO strings, a column's missing value as null, Python containers as
+  JSON). The server's ``http://127.0.0.1:<port>`` reads ``http://SERVER``, the run's
+  stamps (``loaded_at``, a refresh's ``based_on``; their format checked) ``<loaded_at>``,
+  durations (``seconds``) ``<seconds>``; a time-partitioned load's ranges, which depend on
+  which worker is free when, are summed up (`VARIES`).
 * ``dtypes-<env>.json``: each case's dtypes as that environment had them (``pyarrow``:
   strings in pyarrow storage; ``python``: without pyarrow): ``str`` and ``repr`` of each
   column's dtype, its array's class and pyarrow type if any (a typed column's missing value
