@@ -40,7 +40,7 @@ browser:
 test: install browser nopyarrow
 	IMGFRAME_EXPECT_PYARROW=1 $(BIN)/python -m pytest -q
 	@echo "== the interop and frame tests again, without pyarrow (a core install: Python string storage)"
-	IMGFRAME_EXPECT_PYARROW=0 $(NOPA)/bin/python -m pytest -q -p no:cacheprovider tests/test_interop.py tests/test_frame.py
+	IMGFRAME_EXPECT_PYARROW=0 $(NOPA)/bin/python -m pytest -q -p no:cacheprovider tests/test_interop.py tests/test_frame.py tests/test_golden.py
 
 # The fast loop: everything but the slow and the browser tests.
 check: install

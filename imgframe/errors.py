@@ -1,4 +1,4 @@
-"""imgframe's exceptions: one root, a few meaningful branches.
+"""imgframe's exceptions and warnings: one root, a few meaningful branches.
 
 ::
 
@@ -11,8 +11,19 @@
      |    +-- MalformedResponseError           200 with a body that is not the images JSON
      +-- PaginationError                       the listing cannot be completed safely
      +-- IncompleteSnapshotError               a diff/refresh/snapshot needs a complete frame
- +-- PartialLoadError                      load_many: some sources failed (``.partial``,
-                                           ``.failures``)
+     +-- PartialLoadError                      load_many: some sources failed (``.partial``,
+     |                                         ``.failures``)
+     +-- aksk.SignatureError                   an AK/SK signature was refused (the verifying
+                                               side: the embedded server, a test double)
+
+    UserWarning
+     +-- PartialLoadWarning                    load_many (strict=False): some sources missing
+     +-- ForeignNextLinkWarning                a next link named another host: not followed
+     +-- SourceFallbackWarning                 source="auto": no compute proxy, Glance read
+     +-- CatalogueChangedWarning               the catalogue changed while a trend was measured
+
+Every name here is importable from ``imgframe``, but ``aksk.SignatureError`` from
+``imgframe.aksk``; tests/test_exported_members.py holds this drawing to the classes.
 
 Every error that concerns a request carries the token-free URL. Errors raised while
 paging carry what was loaded so far (``partial``, a DataFrame) and the marker to resume

@@ -44,6 +44,7 @@ from imgframe.errors import (
 )
 from imgframe.frame import COLUMNS, DTYPES, SOURCE_COLUMNS, STRING, empty_frame
 from imgframe.query import build_query
+from imgframe.timefmt import utc_stamp
 
 __all__ = ["SOURCE_COLUMNS", "Credentials", "LoadSpec", "load_many", "many_columns"]
 
@@ -478,7 +479,7 @@ def _assemble(jobs, outcomes, filters, strict, executor, workers, seconds) -> pd
         "sources": entries, "incomplete_sources": incomplete,
         "executor": "threads" if executor is None else type(executor).__name__,
         "workers": workers if executor is None else None, "seconds": round(seconds, 3),
-        "loaded_at": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "loaded_at": utc_stamp(),
     }
     if failures and strict:
         raise PartialLoadError(failures, partial=frame)

@@ -30,6 +30,7 @@ from imgframe.diff import completeness, query_key
 from imgframe.errors import IncompleteSnapshotError, InvalidQueryError
 from imgframe.frame import merge_frames
 from imgframe.query import GLANCE_STATUSES, parse_time
+from imgframe.timefmt import utc_stamp
 
 __all__ = ["listing_options", "load_options", "refresh"]
 
@@ -242,9 +243,9 @@ def _finish(new, info, fetches, *, mode, reason, since, counts) -> pd.DataFrame:
         "requests": sum(f["requests"] for f in fetches),
         "retries": sum(f["retries"] for f in fetches),
         "truncated": bool(last.get("truncated", False)),
-        "loaded_at": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "loaded_at": utc_stamp(),
         "refresh": {"mode": mode, "reason": reason, "based_on": info.get("loaded_at"),
-                    "since": None if since is None else since.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "since": None if since is None else utc_stamp(since),
                     **counts, "fetches": fetches},
     })
     for key in ("partial", "snapshot_id", "taken_at"):

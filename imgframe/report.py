@@ -56,6 +56,7 @@ import pandas as pd
 
 from imgframe.errors import InvalidQueryError
 from imgframe.export import to_csv
+from imgframe.timefmt import utc_stamp
 
 __all__ = ["ATTRS_KEYS", "build_html", "encode_frame", "page_html", "report"]
 
@@ -229,7 +230,7 @@ def encode_frame(df: pd.DataFrame) -> dict:
         "rows": len(df),
         "attrs": info,
         "complete": complete,
-        "generated_at": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "generated_at": utc_stamp(),
         "columns": [_column(name, df[name], ids) for name in df.columns],
     }
 
