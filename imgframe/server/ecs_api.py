@@ -134,15 +134,32 @@ def list_servers(app, query: str, admin: bool) -> dict:
     status = params.get("status", "").upper() or None
     if status == "DELETED" and not admin:
         raise ECSError(403, "Ecs.0003", "Only administrators may list deleted servers")
+    rows, position = _matching(app, status, params.get("name") or None, params.get("flavor"))
+    if params.get("marker"):
+        if params["marker"] not in position:
+            raise ECSError(400, "Ecs.0005", f"Invalid marker: {params['marker']}")
+        start = position[params["marker"]] + 1
+    else:
+        start = (page - 1) * limit
+    return {"count": len(rows),
+            "servers": [_detail(app, s) for s in rows[start:start + limit]]}
+
+
+def _matching(app, status: str | None, name_text: str | None, flavor: str | None):
+    """The project's servers matching the filters, newest first, and each one's position
+    (cached on the cloud per filter set)."""
+    key = ("ecs", app.project_id, status, name_text, flavor)
+    hit = app.cloud.cache.get(key)
+    if hit is not None:
+        return hit
     name = None
-    if params.get("name"):
+    if name_text:
         try:
-            name = re.compile(params["name"])
+            name = re.compile(name_text)
         except re.error:
-            name = re.compile(re.escape(params["name"]))
-    flavor = params.get("flavor")
+            name = re.compile(re.escape(name_text))
     rows = []
-    for s in cloud.servers_sorted:
+    for s in app.cloud.servers_sorted:
         if s["project_id"] != app.project_id or s["status"] == "SOFT_DELETED":
             continue
         if (status or "") != "DELETED" and s["status"] == "DELETED":
@@ -154,15 +171,11 @@ def list_servers(app, query: str, admin: bool) -> dict:
         if flavor is not None and s["flavor"]["id"] != flavor:
             continue
         rows.append(s)
-    if params.get("marker"):
-        ids = [s["id"] for s in rows]
-        if params["marker"] not in ids:
-            raise ECSError(400, "Ecs.0005", f"Invalid marker: {params['marker']}")
-        start = ids.index(params["marker"]) + 1
-    else:
-        start = (page - 1) * limit
-    return {"count": len(rows),
-            "servers": [_detail(app, s) for s in rows[start:start + limit]]}
+    hit = rows, {s["id"]: i for i, s in enumerate(rows)}
+    if len(app.cloud.cache) >= 64:
+        app.cloud.cache.clear()
+    app.cloud.cache[key] = hit
+    return hit
 
 
 def _isotime(when: dt.datetime) -> str:

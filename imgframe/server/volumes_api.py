@@ -25,6 +25,7 @@ As reference usage.md section 2.1 reads Cinder's code (nothing here was run agai
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
 import uuid
@@ -127,15 +128,13 @@ def _answer(req, url_project: str, detail: bool, query: str, headers: list) -> d
     projects = None if all_tenants else {app.project_id}
     if all_tenants and params.get("project_id"):
         projects = {params["project_id"]}
-    rows = [v for v in app.cloud.volumes_sorted if _matches(v, params, projects)]
+    rows, keys = _matching(app, params, projects)
     start = 0
     if params.get("marker"):
         marker = app.cloud.volume_by_id.get(params["marker"])
         if marker is None or (projects is not None and marker["project_id"] not in projects):
             raise _fault(404, f"Volume {params['marker']} could not be found.")
-        key = (marker["created_at"], marker["id"])
-        start = next((i for i, v in enumerate(rows) if (v["created_at"], v["id"]) < key),
-                     len(rows))
+        start = len(keys) - bisect.bisect_left(keys, (marker["created_at"], marker["id"]))
     page = rows[start + offset:start + offset + limit] if limit else []
     base = req.base_url() + "/volume"
     items = [_detail(v, admin, base) if detail else
@@ -152,6 +151,21 @@ def _answer(req, url_project: str, detail: bool, query: str, headers: list) -> d
     if with_count:
         body["count"] = len(rows)
     return body
+
+
+def _matching(app, params: dict, projects: set | None) -> tuple[list, list]:
+    """Matching volumes newest first, and their ascending (created_at, id) keys (cached on
+    the cloud per filter set)."""
+    key = ("volumes", frozenset(projects) if projects else None, params.get("name"),
+           params.get("status"), params.get("bootable"))
+    hit = app.cloud.cache.get(key)
+    if hit is None:
+        rows = [v for v in app.cloud.volumes_sorted if _matches(v, params, projects)]
+        hit = rows, [(v["created_at"], v["id"]) for v in reversed(rows)]
+        if len(app.cloud.cache) >= 64:
+            app.cloud.cache.clear()
+        app.cloud.cache[key] = hit
+    return hit
 
 
 def _limit(value: str | None, maximum: int) -> int:
