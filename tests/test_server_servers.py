@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import re
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
@@ -436,3 +437,24 @@ def test_servers_routes_are_off_without_a_cloud(records):
         r = get(s)
         assert r.status_code == 404 and "itemNotFound" in r.text
         assert requests.get(f"{s.volume_endpoint}/volumes", timeout=10).status_code == 404
+
+
+def test_next_link_carries_the_request_parameters_sorted(srv):
+    body = get(srv, limit=2, name="^w", deleted="true").json()
+    href = body["servers_links"][0]["href"]
+    query = dict(parse_qsl(urlsplit(href).query))
+    assert list(query) == ["deleted", "limit", "name", "marker"]
+    assert query == {"deleted": "true", "limit": "2", "name": "^w",
+                     "marker": body["servers"][-1]["id"]}
+
+
+def test_servers_true_builds_the_cloud_and_adds_the_shelved_images():
+    with ImageServer(120, seed=2, servers=30) as s:
+        shelved = [img for img in s.images if (img["name"] or "").endswith("-shelved")]
+        assert shelved and len(s.images) == 120 + len(s.cloud.images) == 120 + len(shelved)
+        ids, _ = walk(s)
+        assert ids == expected(s.cloud, own)
+        names = {img["name"] for img in s.images}
+        for server in s.cloud.servers:
+            if server["status"] in ("SHELVED", "SHELVED_OFFLOADED"):
+                assert f"{server['name']}-shelved" in names

@@ -21,7 +21,8 @@ __all__ = ["DEFAULT_PROJECT_ID", "ImageServer", "Stats", "serve"]
 
 
 class Stats:
-    """Counters of images requests (list, detail, show). Thread-safe.
+    """Counters of images requests (list, detail, show), and of servers, services, volumes
+    and ECS requests when the server has a cloud. Thread-safe.
 
     `requests` (how many), `in_flight` (now), `max_in_flight` (the most at once), `paths`
     (path + query of each, in arrival order; the most recent ``MAX_PATHS`` on a long run),

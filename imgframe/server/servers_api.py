@@ -178,6 +178,7 @@ def _answer(req, version: str, url_project: str, rest: list[str], query: str,
 
 def _list(app, view: View, kind: str, params: list) -> dict:
     mv, admin = view.mv, view.admin
+    asked = params                     # the next link carries every parameter, as Nova's
     last = dict(params)
     if mv >= (2, 75):
         for key in last:
@@ -264,7 +265,7 @@ def _list(app, view: View, kind: str, params: list) -> dict:
     if max_items and len(items) == max_items:
         collection = "servers/detail" if kind == "detail" else "servers"
         links = [{"rel": "next", "href": view.bases.next_link(
-            collection, [(k, v) for k, v in params if k != "marker"], items[-1]["id"])}]
+            collection, [(k, v) for k, v in asked if k != "marker"], items[-1]["id"])}]
     return _page_body(kind, items, links)
 
 
