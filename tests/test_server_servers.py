@@ -433,10 +433,19 @@ def test_keystone_admin_users_and_the_catalog(records, cloud):
 
 
 def test_servers_routes_are_off_without_a_cloud(records):
-    with ImageServer(records[:20]) as s:
-        r = get(s)
+    with ImageServer(records[:20], users={"bob": "pw"}) as s:
+        body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": "bob", "password": "pw", "domain": {"id": "default"}}}},
+            "scope": {"project": {"id": s.project_id}}}}
+        r = requests.post(f"{s.auth_url}/auth/tokens", json=body, timeout=10)
+        token = r.headers["X-Subject-Token"]
+        types = {entry["type"] for entry in r.json()["token"]["catalog"]}
+        assert {"compute", "image", "ims"} <= types
+        assert not types & {"volumev3", "block-storage", "ecs"}
+        r = get(s, headers={"X-Auth-Token": token})
         assert r.status_code == 404 and "itemNotFound" in r.text
-        assert requests.get(f"{s.volume_endpoint}/volumes", timeout=10).status_code == 404
+        assert requests.get(f"{s.volume_endpoint}/volumes", headers={"X-Auth-Token": token},
+                            timeout=10).status_code == 404
 
 
 def test_next_link_carries_the_request_parameters_sorted(srv):

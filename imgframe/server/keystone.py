@@ -9,8 +9,9 @@ Routes (under ``/identity``):
   -> 201, the token in ``X-Subject-Token``, and a body naming the project and a catalog whose
   ``compute`` endpoints (public, internal, admin; region ``RegionOne``) are
   ``{url}/v2.1/{project_id}``, ``image`` (Glance) ``{url}/image``, ``ims`` (Huawei IMS)
-  ``{url}/ims``, ``volumev3`` and ``block-storage`` (Cinder) ``{url}/volume/v3/{project_id}``
-  and ``ecs`` (Huawei ECS) ``{url}/ecs``; users named in ``ImageServer(admins=...)`` get
+  ``{url}/ims`` and, when the server has a cloud (``ImageServer(servers=True)``),
+  ``volumev3`` and ``block-storage`` (Cinder) ``{url}/volume/v3/{project_id}`` and ``ecs``
+  (Huawei ECS) ``{url}/ecs``; users named in ``ImageServer(admins=...)`` get
   the ``admin`` role (and an admin token);
 * ``GET``/``HEAD /identity/v3/auth/tokens`` with ``X-Subject-Token`` -> validates it.
 
@@ -51,8 +52,8 @@ def v3_doc(base: str) -> dict:
 
 
 def catalog(app, base: str) -> list[dict]:
-    """The service catalog: compute, image (Glance), ims (Huawei IMS), volumev3 and
-    block-storage (Cinder), ecs (Huawei ECS) and identity."""
+    """The service catalog: compute, image (Glance), ims (Huawei IMS), identity and, with a
+    cloud, volumev3 and block-storage (Cinder) and ecs (Huawei ECS)."""
     compute = f"{base}/v2.1/{app.project_id}"
 
     def endpoints(url, service):
@@ -67,15 +68,16 @@ def catalog(app, base: str) -> list[dict]:
          "endpoints": endpoints(f"{base}/image", "image")},
         {"id": _stable_id("ims"), "type": "ims", "name": "ims",
          "endpoints": endpoints(f"{base}/ims", "ims")},
+        {"id": _stable_id("identity"), "type": "identity", "name": "keystone",
+         "endpoints": endpoints(f"{base}/identity", "identity")},
+    ] + ([] if app.cloud is None else [
         {"id": _stable_id("volumev3"), "type": "volumev3", "name": "cinderv3",
          "endpoints": endpoints(f"{base}/volume/v3/{app.project_id}", "volumev3")},
         {"id": _stable_id("block-storage"), "type": "block-storage", "name": "cinder",
          "endpoints": endpoints(f"{base}/volume/v3/{app.project_id}", "block-storage")},
         {"id": _stable_id("ecs"), "type": "ecs", "name": "ecs",
          "endpoints": endpoints(f"{base}/ecs", "ecs")},
-        {"id": _stable_id("identity"), "type": "identity", "name": "keystone",
-         "endpoints": endpoints(f"{base}/identity", "identity")},
-    ]
+    ])
 
 
 def token_body(app, base: str, info: dict, methods: list[str]) -> dict:
