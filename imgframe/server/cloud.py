@@ -96,6 +96,10 @@ class Cloud:
     def __post_init__(self):
         self.index()
 
+    def __repr__(self) -> str:
+        return (f"Cloud(servers={len(self.servers)}, volumes={len(self.volumes)}, "
+                f"images={len(self.images)}, missing_images={len(self.missing_images)})")
+
     def index(self) -> None:
         """Sort servers and volumes as Nova and Cinder list them (``created_at DESC, id
         DESC``) and index them by id; call again after changing `servers` or `volumes`."""
