@@ -8,6 +8,13 @@ their bugs, HTML/JSON errors) and `ims_api` (``{srv.ims_endpoint}/v2/cloudimages
 page size, ``__*`` string fields, placeholders; token or AK/SK auth), all over one
 `catalog.Catalog`; `handler` routes and knows none of them.
 
+Servers and volumes (``ImageServer(servers=True)``, over one `cloud.Cloud` made by
+`sample_cloud(images, seed)` from the same catalogue): `servers_api` (Nova 34's
+``{srv.endpoint}/servers[/detail|/{id}]`` and ``/v2.1/os-services``: paging, filters,
+scope, soft-deleted and deleted servers, microversions with 2.69's down-cell items),
+`volumes_api` (Cinder's ``{srv.volume_endpoint}/volumes[/detail]``) and `ecs_api` (Huawei
+ECS ``{srv.ecs_endpoint}/v1/{project_id}/cloudservers/detail``).
+
 A real HTTP server on 127.0.0.1 that answers ``GET /{v2|v2.1}[/{project_id}]/images``,
 ``.../images/detail`` and ``.../images/{id}`` (and ``DELETE .../images/{id}``) as Nova 34
 (proxying Glance 33) does: Glance's filter semantics, keyset paging in ``created_at DESC,
@@ -64,15 +71,18 @@ openstacksdk with a plain token and no keystone (``ImageServer(token="secret")``
 """
 
 from imgframe.server.app import DEFAULT_PROJECT_ID, ImageServer, Stats, serve
+from imgframe.server.cloud import Cloud, sample_cloud
 from imgframe.server.faults import Faults
 from imgframe.server.inventory import GLANCE_STATUSES, sample_inventory
 
 __all__ = [
+    "Cloud",
     "DEFAULT_PROJECT_ID",
     "Faults",
     "GLANCE_STATUSES",
     "ImageServer",
     "Stats",
+    "sample_cloud",
     "sample_inventory",
     "serve",
 ]

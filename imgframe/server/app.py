@@ -11,6 +11,7 @@ from http.server import ThreadingHTTPServer
 
 from imgframe.server import glance_api, ims_api
 from imgframe.server.catalog import Catalog
+from imgframe.server.cloud import Cloud, sample_cloud
 from imgframe.server.faults import Faults
 from imgframe.server.handler import Handler
 from imgframe.server.inventory import DEFAULT_PROJECT_ID, sample_inventory
@@ -20,7 +21,8 @@ __all__ = ["DEFAULT_PROJECT_ID", "ImageServer", "Stats", "serve"]
 
 
 class Stats:
-    """Counters of images requests (list, detail, show). Thread-safe.
+    """Counters of images requests (list, detail, show), and of servers, services, volumes
+    and ECS requests when the server has a cloud. Thread-safe.
 
     `requests` (how many), `in_flight` (now), `max_in_flight` (the most at once), `paths`
     (path + query of each, in arrival order; the most recent ``MAX_PATHS`` on a long run),
@@ -98,6 +100,17 @@ class ImageServer:
     default limit of 500, so a client that stops on a short page is caught) and
     `ims_page_info` (send ``page_info.next_marker`` on full IMS pages; off by default, as the
     2022 docs show no such field).
+
+    Servers and volumes (off by default): ``servers=True`` (about half as many servers as
+    images) or ``servers=N`` makes `cloud` = `cloud.sample_cloud(records, seed)`, or pass a
+    `cloud.Cloud`; its ``<server>-shelved`` images join the catalogue. Then Nova serves
+    ``{endpoint}/servers[/detail|/{id}]`` and ``{url}/v2.1/os-services`` (`servers_api`),
+    Cinder ``{volume_endpoint}/volumes[/detail]`` (`volumes_api`) and Huawei ECS
+    ``{ecs_endpoint}/v1/{project_id}/cloudservers/detail`` (`ecs_api`). `down_cells` (e.g.
+    ``("cell2",)``) names the cells that do not answer (see `cloud.CELLS`). Callers are
+    project members; a token is an admin's when it is `admin_token`, was issued by
+    ``issue_token(admin=True)`` or by keystone to a user named in `admins`. `max_limit` is
+    Cinder's ``osapi_max_limit`` too.
     """
 
     def __init__(self, images: int | Iterable[dict] = 1000, *, seed: int = 0,
@@ -107,11 +120,22 @@ class ImageServer:
                  users: dict[str, str] | None = None, host: str = "127.0.0.1",
                  port: int = 0, project_name: str = "demo", glance_limit_default: int = 25,
                  api_limit_max: int = 1000, ims_max_limit: int = 200,
-                 ims_page_info: bool = False, aksk: dict[str, str] | None = None):
+                 ims_page_info: bool = False, aksk: dict[str, str] | None = None,
+                 servers: bool | int = False, cloud: Cloud | None = None,
+                 down_cells: Iterable[str] = (), admin_token: str | None = None,
+                 admins: Iterable[str] = ()):
         if isinstance(images, int):
             records = sample_inventory(images, seed=seed, project_id=project_id)
         else:
             records = list(images)
+        if cloud is None and servers is not False:
+            cloud = sample_cloud(records, seed=seed, project_id=project_id,
+                                 servers=None if servers is True else int(servers))
+        if cloud is not None:
+            records = records + list(cloud.images)      # the ``<server>-shelved`` images
+        self.cloud = cloud
+        self.down_cells = frozenset(down_cells)
+        self.admins = frozenset(admins)
         for option, value in (("max_limit", max_limit),
                               ("glance_limit_default", glance_limit_default),
                               ("api_limit_max", api_limit_max),
@@ -145,7 +169,12 @@ class ImageServer:
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         if token is not None:
-            self._tokens[token] = {"user": "admin", "project_id": project_id, "uses": 0}
+            self._tokens[token] = {"user": "admin", "project_id": project_id, "uses": 0,
+                                   "admin": False}
+        self.admin_token = admin_token
+        if admin_token is not None:
+            self._tokens[admin_token] = {"user": "admin", "project_id": project_id,
+                                         "uses": 0, "admin": True}
 
     # --- addresses
     @property
@@ -181,8 +210,21 @@ class ImageServer:
         return f"{self.url}/ims"
 
     @property
+    def volume_endpoint(self) -> str:
+        """Cinder's project endpoint, ``{url}/volume/v3/{project_id}`` (lists at
+        ``.../volumes`` and ``.../volumes/detail``), as the catalog's ``volumev3`` names it."""
+        return f"{self.url}/volume/v3/{self.project_id}"
+
+    @property
+    def ecs_endpoint(self) -> str:
+        """The Huawei ECS root, ``{url}/ecs`` (lists at
+        ``/ecs/v1/{project_id}/cloudservers/detail``)."""
+        return f"{self.url}/ecs"
+
+    @property
     def auth_required(self) -> bool:
-        return self.token is not None or bool(self.users) or bool(self.aksk)
+        return (self.token is not None or self.admin_token is not None or bool(self.users)
+                or bool(self.aksk))
 
     @property
     def images(self) -> list[dict]:
@@ -273,14 +315,21 @@ class ImageServer:
         return rec
 
     # --- tokens
-    def issue_token(self, user: str = "admin", scoped: bool = True) -> str:
-        """A new valid token, as keystone would hand out."""
+    def issue_token(self, user: str = "admin", scoped: bool = True,
+                    admin: bool = False) -> str:
+        """A new valid token, as keystone would hand out; `admin` gives it the admin role
+        (Nova's all_tenants and os-services, Cinder's all_tenants)."""
         token = "gAAAAAB" + secrets.token_urlsafe(48)
         with self._token_lock:
             self._tokens[token] = {"user": user,
                                    "project_id": self.project_id if scoped else None,
-                                   "uses": 0}
+                                   "uses": 0, "admin": bool(admin)}
         return token
+
+    def is_admin(self, token: str | None) -> bool:
+        """Whether `token` carries the admin role (False with auth off, or for AK/SK)."""
+        info = self._token_info(token)
+        return bool(info and info.get("admin"))
 
     def _token_info(self, token: str | None) -> dict | None:
         with self._token_lock:

@@ -3,7 +3,8 @@
 `Faults` is the settings object tests hand to `ImageServer(faults=...)` (or assign to
 `srv.faults` while it runs). Only *images* requests are affected and numbered (from 1, per
 `Faults` object: assigning a new one restarts the count): Nova's list, detail and show,
-Glance's ``/v2/images[/{id}]`` and IMS's ``/v2/cloudimages``, with each API's own error
+Glance's ``/v2/images[/{id}]`` and IMS's ``/v2/cloudimages``, and likewise Nova's servers
+and os-services, Cinder's volumes and ECS's cloudservers, with each API's own error
 bodies; keystone and version documents never are.
 
     Faults(latency=1.0)                              # every images request (page) waits 1 s

@@ -7,6 +7,9 @@ One `Handler` instance per request (stdlib `BaseHTTPRequestHandler`); everything
 * ``/identity``  -> `keystone` (a tiny Keystone v3)
 * ``/image``     -> `glance_api` (Glance v2, at `ImageServer.glance_endpoint`)
 * ``/ims``       -> `ims_api` (Huawei IMS ``/v2/cloudimages``, at `ImageServer.ims_endpoint`)
+* ``/volume``    -> `volumes_api` (Cinder ``/v3/{project}/volumes``, `ImageServer.volume_endpoint`)
+* ``/ecs``       -> `ecs_api` (Huawei ECS ``/v1/{project}/cloudservers/detail``)
+* ``/v2.1[/{project}]/servers``, ``/os-services`` -> `servers_api` (Nova's servers)
 * anything else  -> `nova_api` (Nova's images proxy and version documents)
 
 A route module answers with a `Response` (or raises `HTTPError`). Images requests go through
@@ -20,14 +23,22 @@ import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
-from imgframe.server import glance_api, ims_api, keystone, nova_api
+from imgframe.server import (
+    ecs_api,
+    glance_api,
+    ims_api,
+    keystone,
+    nova_api,
+    servers_api,
+    volumes_api,
+)
 from imgframe.server.http import HTTPError, Response
 from imgframe.server.nova_api import MAX_PROXY_VERSION
 
 __all__ = ["HTTPError", "Handler", "MAX_PROXY_VERSION"]
 
 STATUS_FAULTS = (500, 502, 503, 504, 429)
-ROUTES = {"image": glance_api, "ims": ims_api}
+ROUTES = {"image": glance_api, "ims": ims_api, "volume": volumes_api, "ecs": ecs_api}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -141,6 +152,8 @@ class Handler(BaseHTTPRequestHandler):
             route = ROUTES.get(segments[0]) if segments else None
             if route is not None:
                 resp = route.handle(self, method, segments[1:], split.query)
+            elif servers_api.claims(segments):
+                resp = servers_api.handle(self, method, segments, split.query)
             else:
                 resp = nova_api.handle(self, method, segments, split.query)
         except HTTPError as exc:

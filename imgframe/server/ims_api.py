@@ -42,7 +42,7 @@ from imgframe.server.glance import parse_isotime
 from imgframe.server.glance_api import isotime as _isotime
 from imgframe.server.http import Response
 
-__all__ = ["EMPTY_MD5", "handle", "render_item"]
+__all__ = ["EMPTY_MD5", "auth_problem", "handle", "render_item"]
 
 UTC = dt.timezone.utc
 EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"     # what IMS sends as `checksum`
@@ -84,7 +84,7 @@ def handle(req, method: str, segments: list[str], query: str) -> Response:
                               request_id, headers)
 
     def work():
-        problem = _auth_problem(req, query)
+        problem = auth_problem(req, query)
         if problem:
             return _gateway_error(401, "APIGW.0301", "Incorrect IAM authentication "
                                   f"information: {problem}", request_id, headers)
@@ -107,7 +107,7 @@ def _fail(action, faults, request_id, headers) -> Response:
     return _gateway_error(action, "APIGW.0201", "Request error", request_id, headers)
 
 
-def _auth_problem(req, query: str) -> str | None:
+def auth_problem(req, query: str) -> str | None:
     """Why the request is not authenticated (None when it is, or when auth is off)."""
     app = req.app
     if not app.auth_required:

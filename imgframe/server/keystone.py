@@ -8,8 +8,11 @@ Routes (under ``/identity``):
   ``ImageServer(users={"name": "password"})``, domain ``default``) or the ``token`` method
   -> 201, the token in ``X-Subject-Token``, and a body naming the project and a catalog whose
   ``compute`` endpoints (public, internal, admin; region ``RegionOne``) are
-  ``{url}/v2.1/{project_id}``, ``image`` (Glance) ``{url}/image`` and ``ims`` (Huawei IMS)
-  ``{url}/ims``;
+  ``{url}/v2.1/{project_id}``, ``image`` (Glance) ``{url}/image``, ``ims`` (Huawei IMS)
+  ``{url}/ims`` and, when the server has a cloud (``ImageServer(servers=True)``),
+  ``volumev3`` and ``block-storage`` (Cinder) ``{url}/volume/v3/{project_id}`` and ``ecs``
+  (Huawei ECS) ``{url}/ecs``; users named in ``ImageServer(admins=...)`` get
+  the ``admin`` role (and an admin token);
 * ``GET``/``HEAD /identity/v3/auth/tokens`` with ``X-Subject-Token`` -> validates it.
 
 Scope must be the served project (by id, or by name ``ImageServer.project_name`` in domain
@@ -49,7 +52,8 @@ def v3_doc(base: str) -> dict:
 
 
 def catalog(app, base: str) -> list[dict]:
-    """The service catalog: compute, image (Glance), ims (Huawei IMS) and identity."""
+    """The service catalog: compute, image (Glance), ims (Huawei IMS), identity and, with a
+    cloud, volumev3 and block-storage (Cinder) and ecs (Huawei ECS)."""
     compute = f"{base}/v2.1/{app.project_id}"
 
     def endpoints(url, service):
@@ -66,7 +70,14 @@ def catalog(app, base: str) -> list[dict]:
          "endpoints": endpoints(f"{base}/ims", "ims")},
         {"id": _stable_id("identity"), "type": "identity", "name": "keystone",
          "endpoints": endpoints(f"{base}/identity", "identity")},
-    ]
+    ] + ([] if app.cloud is None else [
+        {"id": _stable_id("volumev3"), "type": "volumev3", "name": "cinderv3",
+         "endpoints": endpoints(f"{base}/volume/v3/{app.project_id}", "volumev3")},
+        {"id": _stable_id("block-storage"), "type": "block-storage", "name": "cinder",
+         "endpoints": endpoints(f"{base}/volume/v3/{app.project_id}", "block-storage")},
+        {"id": _stable_id("ecs"), "type": "ecs", "name": "ecs",
+         "endpoints": endpoints(f"{base}/ecs", "ecs")},
+    ])
 
 
 def token_body(app, base: str, info: dict, methods: list[str]) -> dict:
@@ -84,7 +95,9 @@ def token_body(app, base: str, info: dict, methods: list[str]) -> dict:
             "project": {"domain": DOMAIN, "id": app.project_id, "name": app.project_name},
             "is_domain": False,
             "roles": [{"id": _stable_id("role", "member"), "name": "member"},
-                      {"id": _stable_id("role", "reader"), "name": "reader"}],
+                      {"id": _stable_id("role", "reader"), "name": "reader"}]
+            + ([{"id": _stable_id("role", "admin"), "name": "admin"}]
+               if info.get("admin") else []),
             "catalog": catalog(app, base),
         })
     return {"token": token}
@@ -143,7 +156,8 @@ def handle(app, method: str, path: str, headers, raw: bytes, base: str):
             scope = _scope_ok(app, (body.get("auth") or {}).get("scope"))
             if who is None or scope is False:
                 return 401, {}, UNAUTHORIZED
-            token = app.issue_token(user=who[0], scoped=scope is not None)
+            token = app.issue_token(user=who[0], scoped=scope is not None,
+                                    admin=who[0] in app.admins)
             info = app._token_info(token)
             return 201, {"X-Subject-Token": token}, token_body(app, base, info, who[1])
         if method in ("GET", "HEAD"):
