@@ -158,7 +158,7 @@ def test_rate_limited_source_retries_on_its_own_budget(servers):
 
 
 def test_foreign_next_link_is_recorded_per_source(servers):
-    with ImageServer(80, seed=34, token="tok-x", link_prefix="http://elsewhere:1") as x:
+    with ImageServer(110, seed=34, token="tok-x", link_prefix="http://elsewhere:1") as x:
         cs = {"x": imgframe.Client(x.url, x.project_id, token="tok-x", **FAST),
               "nova": clients(servers)["nova"]}
         with pytest.warns(imgframe.ForeignNextLinkWarning):
