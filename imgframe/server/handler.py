@@ -34,6 +34,9 @@ class Handler(BaseHTTPRequestHandler):
     """Routes GET/POST/HEAD/DELETE to the route modules."""
 
     protocol_version = "HTTP/1.1"
+    # headers and body leave in two writes: with Nagle on, a keep-alive client's delayed ACK
+    # held every small answer back about 40 ms
+    disable_nagle_algorithm = True
     server_version = "imgframe-nova/0.1"
     sys_version = ""
 
