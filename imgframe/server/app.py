@@ -85,7 +85,10 @@ class ImageServer:
 
     Where each API lives: `endpoint` (Nova, ``{url}/v2.1/{project_id}``), `glance_endpoint`
     (``{url}/image``: ``/image/v2/images``), `ims_endpoint` (``{url}/ims``:
-    ``/ims/v2/cloudimages``), `auth_url` (keystone).
+    ``/ims/v2/cloudimages``), `auth_url` (keystone). Every API answers a member of
+    `project_id`: Nova lists what Glance lists by default (no hidden images, no other
+    project's private or community images), Glance's own filters can widen that, IMS has
+    neither hidden nor community images.
 
     Auth is enforced when `token`, `users` or `aksk` is given: requests need ``X-Auth-Token``
     equal to `token` or to one handed out by the keystone endpoint (``{url}/identity/v3``)
