@@ -211,3 +211,24 @@ def test_the_serve_catalogue_counts():
     assert nova == glance == glance_default(records)
     assert (len(nova), len(everything), len(ims)) == (3936, 4340, 3927)
     assert set(nova) <= everything
+
+
+def test_frames_from_the_three_sources_agree(srv):
+    """What a user compares offline: imgframe's frames of one catalogue, one per API."""
+    import imgframe
+
+    nova = imgframe.Client(srv.url, srv.project_id).load(progress=False)
+    glance = imgframe.Client(srv.glance_endpoint, source="glance").load(progress=False)
+    ims = imgframe.Client(srv.ims_endpoint, srv.project_id, source="ims").load(progress=False)
+    shown = glance[~glance["hidden"] & ((glance["owner"] == ME)
+                                        | glance["visibility"].isin(["public", "shared"]))]
+    assert nova["id"].tolist() == shown["id"].tolist()      # Glance's default listing
+    common = set(nova["id"]) & set(ims["id"])
+    assert len(common) > 0.9 * len(nova)
+    columns = ["id", "name", "status", "created", "updated", "min_ram", "min_disk", "size"]
+    frames = [f.loc[f["id"].isin(common), columns].reset_index(drop=True)
+              for f in (nova, glance, ims)]
+    for frame in frames:
+        frame["size"] = frame["size"].fillna(0)          # Nova shows a null size as 0
+    for other in frames[1:]:
+        assert frames[0].equals(other)
