@@ -10,8 +10,8 @@ changes-since, minRam/minDisk, properties) and asks with Glance's defaults for i
 (`Query.from_filters`: no hidden images, no other project's private or community images),
 as a real Nova's glanceclient call does; Glance and IMS also use visibility, hidden, tags,
 time conditions and column equality. `visible_to` is Glance's rule for one image (show,
-markers). A record without one of the
-Glance keys reads as `RECORD_DEFAULTS` says (public, not hidden, not protected, no tags).
+markers). A record without one of the Glance keys reads as `RECORD_DEFAULTS` says (public,
+not hidden, not protected, no tags).
 """
 
 from __future__ import annotations
