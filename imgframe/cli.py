@@ -62,6 +62,20 @@ def _chart(draw, path: Path) -> Path:
 # --------------------------------------------------------------------------- serve
 
 
+def _aksk_pairs(ctx, param, values) -> dict[str, str]:
+    """``--aksk AK:SK`` (repeatable) as ``{AK: SK}``; the secret key is never echoed."""
+    pairs: dict[str, str] = {}
+    for value in values:
+        ak, sep, sk = value.partition(":")
+        if not (sep and ak.strip() and sk.strip()):
+            what = "no ':'" if not sep else ("an empty access key" if not ak.strip()
+                                             else "an empty secret key")
+            raise click.BadParameter(f"must be AK:SK (an access key, ':', a secret key), "
+                                     f"got {what}")
+        pairs[ak.strip()] = sk.strip()
+    return pairs
+
+
 @main.command()
 @click.option("--images", "n_images", type=click.IntRange(0), default=1000, show_default=True,
               help="Number of sample images to serve.")
@@ -79,15 +93,19 @@ def _chart(draw, path: Path) -> Path:
               help="The largest IMS cloudimages page (larger limits cut silently).")
 @click.option("--ims-page-info/--no-ims-page-info", default=False, show_default=True,
               help="Send page_info.next_marker on full IMS pages.")
+@click.option("--aksk", metavar="AK:SK", multiple=True, callback=_aksk_pairs,
+              help="Require IMS requests signed (SDK-HMAC-SHA256) by this access key and "
+                   "secret key. Repeatable.")
 def serve(n_images, port, token, seed, max_limit, link_prefix, api_limit_max, ims_max_limit,
-          ims_page_info):
+          ims_page_info, aksk):
     """Serve a sample catalogue until Ctrl-C: Nova's images proxy, Glance v2, Huawei IMS."""
     from imgframe.server import ImageServer, sample_inventory
 
     inventory = sample_inventory(n_images, seed=seed)
     with ImageServer(inventory, port=port, token=token, max_limit=max_limit,
                      link_prefix=link_prefix, api_limit_max=api_limit_max,
-                     ims_max_limit=ims_max_limit, ims_page_info=ims_page_info) as srv:
+                     ims_max_limit=ims_max_limit, ims_page_info=ims_page_info,
+                     aksk=aksk or None) as srv:
         click.echo(f"Serving {n_images} sample images (seed {seed})")
         click.echo(f"  root:              {srv.url}")
         click.echo(f"  compute endpoint:  {srv.endpoint}")
@@ -98,7 +116,12 @@ def serve(n_images, port, token, seed, max_limit, link_prefix, api_limit_max, im
         auth = " -H 'X-Auth-Token: <token>'" if token else ""
         click.echo(f"  try: curl '{srv.endpoint}/images/detail?limit=2'{auth}")
         click.echo(f"       curl '{srv.glance_endpoint}/v2/images?limit=2'{auth}")
-        click.echo(f"       curl '{srv.ims_endpoint}/v2/cloudimages?limit=2'{auth}")
+        if aksk:       # a signature curl cannot make: the access keys, never a secret
+            click.echo(f"       imgframe export --source ims --endpoint {srv.ims_endpoint} "
+                       f"--project-id {srv.project_id} --ak AK --sk SK -o ims.csv")
+            click.echo(f"  IMS needs AK/SK signatures (SDK-HMAC-SHA256) by: {', '.join(aksk)}")
+        else:
+            click.echo(f"       curl '{srv.ims_endpoint}/v2/cloudimages?limit=2'{auth}")
         click.echo("Press Ctrl-C to stop.")
         try:
             while True:

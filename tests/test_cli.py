@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 import imgframe
 from imgframe.cli import main
-from imgframe.server import sample_inventory
+from imgframe.server import DEFAULT_PROJECT_ID, sample_inventory
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -140,8 +140,10 @@ def test_demo_writes_csv_charts_and_notebook(tmp_path):
     notebook_html = (out / "01_explore.html").read_text()
     assert "imgframe-offline-note" in notebook_html and "needs internet" in notebook_html
     df = imgframe.read_csv(out / "inventory.csv")
-    listed = sum(1 for r in sample_inventory(600, seed=0)
-                 if r["status"] not in ("killed", "deleted", "pending_delete"))
+    listed = sum(1 for r in sample_inventory(600, seed=0)     # Glance's default listing
+                 if r["status"] not in ("killed", "deleted", "pending_delete")
+                 and not r["os_hidden"] and (r["owner"] == DEFAULT_PROJECT_ID
+                                             or r["visibility"] in ("public", "shared")))
     assert len(df) == listed
     assert re.search(rf"Loaded {listed} images in", result.output)
     for status, count in df.images.status_counts().items():

@@ -51,7 +51,8 @@ def test_exact_rows(loaded):
     assert d["id"].tolist() == ["new-image", ids[2], ids[3], ids[4], ids[0]]
     assert d["change"].tolist() == ["added", "modified", "modified", "modified", "removed"]
     assert d["changed"].tolist() == [[], ["name"], ["metadata"], ["size"], []]
-    assert d["old"].iloc[1] == {"name": loaded.loc[2, "name"]}
+    old_name = loaded.loc[2, "name"]                 # a missing name reads as None
+    assert d["old"].iloc[1] == {"name": None if pd.isna(old_name) else old_name}
     assert d["new"].iloc[1] == {"name": "renamed, with \"quotes\"\n"}
     assert d["new"].iloc[2]["metadata"]["extra"] == [1, 2]
     assert d["old"].iloc[3] == {"size": int(loaded.loc[4, "size"])}

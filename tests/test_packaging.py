@@ -60,3 +60,30 @@ def test_imgframe_notebooks_copies_them_out_of_the_installed_wheel(wheel, tmp_pa
     assert copied == [f"{name}.ipynb" for name in NOTEBOOKS]
     for name in copied:
         assert (tmp_path / "copied" / name).read_bytes() == (ROOT / "notebooks" / name).read_bytes()
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_the_license_and_names_the_three_sources(tmp_path):
+    license_text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in license_text and "Version 2.0, January 2004" in license_text
+    assert "END OF TERMS AND CONDITIONS" in license_text
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "-w", str(tmp_path),
+                    "--no-deps", "-q"], check=True, capture_output=True, cwd=tmp_path)
+    (wheel,) = tmp_path.glob("imgframe-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        (licensed,) = [n for n in zf.namelist() if n.endswith(".dist-info/licenses/LICENSE")]
+        assert zf.read(licensed).decode("utf-8") == license_text
+        meta = zf.read(licensed.split("/")[0] + "/METADATA").decode("utf-8")
+    headers = dict(line.split(": ", 1) for line in meta.split("\n\n", 1)[0].splitlines()
+                   if ": " in line)
+    assert headers["License-Expression"] == "Apache-2.0"
+    for source in ("Nova", "Glance v2", "Huawei IMS"):
+        assert source in headers["Summary"], source
+
+
+def test_the_demo_output_is_ignored_by_git():
+    ignored = subprocess.run(["git", "check-ignore", "-q", "imgframe-demo/inventory.csv"],
+                             cwd=ROOT, capture_output=True)
+    if ignored.returncode == 128:
+        pytest.skip("not a git checkout")
+    assert ignored.returncode == 0

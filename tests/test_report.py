@@ -25,7 +25,7 @@ import imgframe
 from imgframe.cli import main
 from imgframe.frame import empty_frame
 from imgframe.report import ATTRS_KEYS, _json, build_html, encode_frame
-from imgframe.server import ImageServer, sample_inventory
+from imgframe.server import DEFAULT_PROJECT_ID, ImageServer, sample_inventory
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_RE = re.compile(r'<script type="application/json" id="imgframe-data" '
@@ -196,8 +196,10 @@ def test_cli_report_demo_and_input(tmp_path):
     assert result.exit_code == 0, result.output
     assert f"to {out}" in result.output
     data = payload(out.read_text(encoding="utf-8"))
-    listed = sum(1 for r in sample_inventory(200, seed=0)
-                 if r["status"] not in ("killed", "deleted", "pending_delete"))
+    listed = sum(1 for r in sample_inventory(200, seed=0)     # Glance's default listing
+                 if r["status"] not in ("killed", "deleted", "pending_delete")
+                 and not r["os_hidden"] and (r["owner"] == DEFAULT_PROJECT_ID
+                                             or r["visibility"] in ("public", "shared")))
     assert data["rows"] == listed
     assert "token" not in json.dumps(data["attrs"]).lower()
 

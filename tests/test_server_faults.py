@@ -7,9 +7,16 @@ import time
 import pytest
 import requests
 
-from imgframe.server import Faults, ImageServer, sample_inventory
+from imgframe.server import DEFAULT_PROJECT_ID, Faults, ImageServer, sample_inventory
 
 NOT_LISTED = {"killed", "deleted", "pending_delete"}
+
+
+def default_listing(r) -> bool:
+    """Glance's default listing for the served project, which Nova's proxy lists: no hidden
+    images, no other project's private or community images."""
+    return not r["os_hidden"] and (r["owner"] == DEFAULT_PROJECT_ID
+                                   or r["visibility"] in ("public", "shared"))
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +30,7 @@ def srv(inventory, image_server):
 
 
 def listed_ids(records):
-    out = [r for r in records if r["status"] not in NOT_LISTED]
+    out = [r for r in records if r["status"] not in NOT_LISTED and default_listing(r)]
     out.sort(key=lambda r: (r["created_at"], r["id"]), reverse=True)
     return [r["id"] for r in out]
 

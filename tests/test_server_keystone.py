@@ -4,7 +4,7 @@ imgframe.server docstring)."""
 import pytest
 import requests
 
-from imgframe.server import sample_inventory
+from imgframe.server import DEFAULT_PROJECT_ID, sample_inventory
 
 keystoneauth1 = pytest.importorskip("keystoneauth1")
 openstack = pytest.importorskip("openstack")
@@ -13,6 +13,13 @@ from keystoneauth1 import session as ks_session  # noqa: E402
 from keystoneauth1.identity import v3  # noqa: E402
 
 NOT_LISTED = {"killed", "deleted", "pending_delete"}
+
+
+def default_listing(r) -> bool:
+    """Glance's default listing for the served project, which Nova's proxy lists: no hidden
+    images, no other project's private or community images."""
+    return not r["os_hidden"] and (r["owner"] == DEFAULT_PROJECT_ID
+                                   or r["visibility"] in ("public", "shared"))
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +33,7 @@ def srv(inventory, module_image_server):
 
 
 def listed(inventory):
-    out = [r for r in inventory if r["status"] not in NOT_LISTED]
+    out = [r for r in inventory if r["status"] not in NOT_LISTED and default_listing(r)]
     return sorted(out, key=lambda r: (r["created_at"], r["id"]), reverse=True)
 
 

@@ -8,11 +8,18 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imgframe.server import GLANCE_STATUSES, sample_inventory
+from imgframe.server import DEFAULT_PROJECT_ID, GLANCE_STATUSES, sample_inventory
 
 NOT_LISTED = {"killed", "deleted", "pending_delete"}
 STATUSES = [s for s, _ in GLANCE_STATUSES]
 UTC = dt.timezone.utc
+
+
+def default_listing(r) -> bool:
+    """Glance's default listing for the served project, which Nova's proxy lists: no hidden
+    images, no other project's private or community images."""
+    return not r["os_hidden"] and (r["owner"] == DEFAULT_PROJECT_ID
+                                   or r["visibility"] in ("public", "shared"))
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +30,7 @@ def srv(module_image_server):
 
 
 def expected(srv, statuses=None, since=None, min_ram=None):
-    out = [r for r in srv.images if r["status"] not in NOT_LISTED
+    out = [r for r in srv.images if r["status"] not in NOT_LISTED and default_listing(r)
            and (statuses is None or r["status"] in statuses)
            and (since is None or (r["updated_at"] is not None and r["updated_at"] >= since))
            and (min_ram is None or r["min_ram"] == min_ram)]

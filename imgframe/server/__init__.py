@@ -19,7 +19,9 @@ A real HTTP server on 127.0.0.1 that answers ``GET /{v2|v2.1}[/{project_id}]/ima
 ``.../images/detail`` and ``.../images/{id}`` (and ``DELETE .../images/{id}``) as Nova 34
 (proxying Glance 33) does: Glance's filter semantics, keyset paging in ``created_at DESC,
 id DESC`` order, Nova's next links, views, fault bodies, microversion cut-off at 2.35, and
-optional token auth. Use it to try
+optional token auth. Like a real proxy it lists what Glance's default listing shows the
+caller (a member of `project_id`): no hidden images, no other project's private or
+community images. Use it to try
 imgframe offline and as a test double for your own code (as people use moto for AWS)::
 
     from imgframe.server import ImageServer, serve

@@ -87,12 +87,16 @@ class ImageServer:
 
     Where each API lives: `endpoint` (Nova, ``{url}/v2.1/{project_id}``), `glance_endpoint`
     (``{url}/image``: ``/image/v2/images``), `ims_endpoint` (``{url}/ims``:
-    ``/ims/v2/cloudimages``), `auth_url` (keystone).
+    ``/ims/v2/cloudimages``), `auth_url` (keystone). Every API answers a member of
+    `project_id`: Nova lists what Glance lists by default (no hidden images, no other
+    project's private or community images), Glance's own filters can widen that, IMS has
+    neither hidden nor community images.
 
-    Auth is enforced when `token`, `users` or `aksk` is given: requests need ``X-Auth-Token``
-    equal to `token` or to one handed out by the keystone endpoint (``{url}/identity/v3``)
-    or by `issue_token()`; IMS also accepts an AK/SK signature by a key of `aksk`
-    (``{"AK": "SK"}``).
+    Auth: with `token` or `users` every API needs ``X-Auth-Token`` equal to `token` or to one
+    handed out by the keystone endpoint (``{url}/identity/v3``) or by `issue_token()`. With
+    `aksk` (``{"AK": "SK"}``) IMS needs an AK/SK ``SDK-HMAC-SHA256`` signature by one of its
+    keys (or such a token); a wrong one is 401 ``APIGW.0301``. `aksk` alone leaves Nova and
+    Glance open (they take no AK/SK signatures).
 
     Settings per API: `max_limit` (Nova's ``[api] max_limit``), `glance_limit_default` and
     `api_limit_max` (Glance's ``limit_param_default`` and ``api_limit_max``), `ims_max_limit`
@@ -223,8 +227,13 @@ class ImageServer:
 
     @property
     def auth_required(self) -> bool:
-        return (self.token is not None or self.admin_token is not None or bool(self.users)
-                or bool(self.aksk))
+        """Whether IMS needs a token or a signature (any credential was given)."""
+        return self.token_required or bool(self.aksk)
+
+    @property
+    def token_required(self) -> bool:
+        """Whether Nova and Glance need a token (`token`, `admin_token` or `users` given)."""
+        return self.token is not None or self.admin_token is not None or bool(self.users)
 
     @property
     def images(self) -> list[dict]:

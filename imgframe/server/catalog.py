@@ -6,9 +6,12 @@ id -> position index, caches the positions matching each distinct filter set, an
 page with one `searchsorted` and a slice: no full scan per request.
 
 `Query` is API-blind: Nova's proxy fills the fields Nova can send (name, status,
-changes-since, minRam/minDisk, properties); Glance and IMS also use the visibility rule
-(`caller`), hidden, tags, time conditions and column equality. A record without one of the
-Glance keys reads as `RECORD_DEFAULTS` says (public, not hidden, not protected, no tags).
+changes-since, minRam/minDisk, properties) and asks with Glance's defaults for its caller
+(`Query.from_filters`: no hidden images, no other project's private or community images),
+as a real Nova's glanceclient call does; Glance and IMS also use visibility, hidden, tags,
+time conditions and column equality. `visible_to` is Glance's rule for one image (show,
+markers). A record without one of the Glance keys reads as `RECORD_DEFAULTS` says (public,
+not hidden, not protected, no tags).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from imgframe.server.glance import (
     sql_number,
 )
 
-__all__ = ["Catalog", "Query", "RECORD_DEFAULTS", "field"]
+__all__ = ["Catalog", "Query", "RECORD_DEFAULTS", "field", "visible_to"]
 
 UTC = dt.timezone.utc
 STATUS_CODES = {s: i for i, s in enumerate(
@@ -50,6 +53,13 @@ TIME_OPS = {"gt": np.greater, "gte": np.greater_equal, "lt": np.less, "lte": np.
 def field(rec: dict, key: str):
     """A record's value for `key`, or its default (`RECORD_DEFAULTS`, else None)."""
     return rec.get(key, RECORD_DEFAULTS.get(key))
+
+
+def visible_to(rec: dict, project: str) -> bool:
+    """Glance's `is_image_visible` for a member (not admin) of `project`: every image but
+    another project's private one (the caller is an accepted member of every shared image;
+    hidden and community images are visible, only left out of default lists)."""
+    return field(rec, "visibility") != "private" or rec.get("owner") == project
 
 
 @dataclass(frozen=True)
@@ -74,10 +84,15 @@ class Query:
     ranges: tuple = ()              # ((record key, "min"|"max", number), ...)
 
     @classmethod
-    def from_filters(cls, filters: dict) -> Query:
+    def from_filters(cls, filters: dict, caller: str) -> Query:
         """Build from Nova's filter dict (``name``, ``status``, ``changes-since``, ``min_ram``,
-        ``min_disk``, ``property-<x>``), raising GlanceBadRequest as Glance would."""
-        kwargs = {}
+        ``min_disk``, ``property-<x>``), raising GlanceBadRequest as Glance would.
+
+        Nova sends no visibility and no ``os_hidden``, so Glance applies its defaults for
+        `caller` (a member of that project): public, shared (accepted) and the caller's own
+        images, without hidden ones and without other projects' community images.
+        """
+        kwargs: dict = {"caller": caller, "hidden": False, "others_community": False}
         props = {}
         for key, value in filters.items():
             if key == "name":
@@ -183,7 +198,7 @@ class Catalog:
                 mask[:] = False
             elif wanted is not None:
                 mask &= sizes[key] == wanted
-        if query != Query(**_nova_fields(query)):
+        if query != Query(**_column_fields(query)):
             mask &= self._glance_mask(query)
         positions = np.flatnonzero(mask)
         if query.name is not None:
@@ -351,8 +366,9 @@ def _bisect_desc(keys: list, key: tuple) -> int:
     return lo
 
 
-def _nova_fields(query: Query) -> dict:
-    """The part of a query Nova's proxy can express (the rest left at its defaults)."""
+def _column_fields(query: Query) -> dict:
+    """The part of a query matched on the numpy columns (the rest, when any of it differs
+    from its default, goes through `Catalog._glance_mask`)."""
     return {"name": query.name, "status": query.status, "changes_since": query.changes_since,
             "min_ram": query.min_ram, "min_disk": query.min_disk,
             "properties": query.properties}

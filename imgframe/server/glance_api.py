@@ -37,7 +37,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import numpy as np
 
-from imgframe.server.catalog import DELETED, NOTHING, REMOVED, Query, field
+from imgframe.server.catalog import DELETED, NOTHING, REMOVED, Query, field, visible_to
 from imgframe.server.glance import (
     GlanceBadRequest,
     parse_isotime,
@@ -173,14 +173,9 @@ def _fail(action, faults, accept, headers) -> Response:
 
 def _show(app, image_id: str) -> bytes:
     rec = app.catalog.get(image_id)
-    if rec is None or rec.get("status") in DELETED or not _visible(rec, app.project_id):
+    if rec is None or rec.get("status") in DELETED or not visible_to(rec, app.project_id):
         raise GlanceError(404, f"No image found with ID {image_id}")
     return app.renderer.fragment("glance", rec)
-
-
-def _visible(rec: dict, project: str) -> bool:
-    """Glance's `is_image_visible` for a member of `project` (shared: always a member)."""
-    return field(rec, "visibility") != "private" or rec.get("owner") == project
 
 
 # --- the list
@@ -420,7 +415,7 @@ def _marker_start(app, marker: str, matches: np.ndarray, sort: tuple) -> int:
     rec = None if pos is None else catalog.records[pos]
     if rec is None or rec.get("status") in DELETED or catalog.status[pos] == REMOVED:
         raise GlanceError(400, f"No image found with ID {marker}")
-    if not _visible(rec, app.project_id):
+    if not visible_to(rec, app.project_id):
         raise GlanceError(403, f"Forbidding request, image {marker} not visible")
     if sort == _DEFAULT_SORT:
         return int(np.searchsorted(matches, pos, side="right"))

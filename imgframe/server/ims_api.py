@@ -128,7 +128,7 @@ def auth_problem(req, query: str) -> str | None:
     token = req.headers.get("X-Auth-Token")
     if not token:
         return "x-auth-token not found"
-    if not req.token_ok(app.faults):
+    if not req.token_valid(app.faults):
         return "the token is invalid or expired"
     return None
 

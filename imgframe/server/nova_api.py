@@ -4,16 +4,23 @@ Request order follows Nova's pipeline: auth (401) -> microversion (404 above 2.3
 project id check (400) -> query validation (400) -> the images call. Filters are translated
 as Nova translates them for Glance (`catalog.Query.from_filters`); next links, views and
 fault bodies are Nova's (`views`).
+
+What is listed is what Glance's default listing shows the caller (a member of the served
+project, as Nova's glanceclient asks with the caller's token): public, shared and the
+project's own images, no hidden ones, no other project's private or community images. An
+image the caller may not see is 404 on show and delete, as Glance's 404 comes back through
+Nova; a marker naming one is 403 (Glance's "not visible", relayed as Nova's Forbidden).
 """
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import uuid
 from urllib.parse import parse_qsl
 
-from imgframe.server.catalog import Query
+from imgframe.server.catalog import DELETED, Query, visible_to
 from imgframe.server.glance import GlanceBadRequest
 from imgframe.server.http import HTTPError, Response
 from imgframe.server.views import LinkBases
@@ -107,6 +114,9 @@ def _images(req, version: str, url_project: str, rest: list[str], query: str, me
         if rest == [] or rest == ["detail"]:
             body = _list(app, "detail" if rest else "list", query, bases, faults)
         elif method == "DELETE":
+            rec = app.catalog.get(rest[0])
+            if rec is None or not visible_to(rec, app.project_id):
+                raise fault(404, "Image not found.")
             try:
                 app.remove_image(rest[0])
             except KeyError:
@@ -114,7 +124,7 @@ def _images(req, version: str, url_project: str, rest: list[str], query: str, me
             return Response(204, b"", headers=headers)
         else:
             rec = app.catalog.get(rest[0])
-            if rec is None:
+            if rec is None or not visible_to(rec, app.project_id):
                 raise fault(404, "Image not found.")
             body = app.renderer.show(rec, bases)
     except HTTPError as exc:
@@ -161,12 +171,13 @@ def _list(app, view: str, query: str, bases: LinkBases, faults) -> bytes:
     if server and "/" in server:
         filters["property-instance_uuid"] = server.rsplit("/", 1)[1]
     limit = int(last["limit"]) if "limit" in last else None
-    # Nova asks Glance with Glance's defaults: no hidden images, and others' community
-    # images left out (the caller is the served project)
+    marker = last.get("marker") or None
+    # Nova asks Glance with Glance's defaults for the caller (the served project): no
+    # hidden images, no other project's private or community images
     try:
-        query = Query.from_filters(filters)
-        positions, offset = app.catalog.page(query,
-                                             last.get("marker") or None, limit)
+        query = Query.from_filters(filters, app.project_id)
+        _check_marker(app, marker)
+        positions, offset = app.catalog.page(query, marker, limit)
     except GlanceBadRequest as exc:
         raise fault(400, str(exc)) from None
     records = [app.catalog.records[i] for i in positions.tolist()]
@@ -181,6 +192,16 @@ def _list(app, view: str, query: str, bases: LinkBases, faults) -> bytes:
         collection = "images/detail" if view == "detail" else "images"
         next_href = bases.next_link(collection, kept, str(marker))
     return app.renderer.page(view, records, next_href, bases)
+
+
+def _check_marker(app, marker: str | None) -> None:
+    """403 for a marker the caller may not see (Glance's Forbidden, relayed by Nova); an
+    unknown or deleted one is left to `Catalog.page` (400)."""
+    rec = app.catalog.get(marker) if marker else None
+    if rec is None or rec.get("status") in DELETED or visible_to(rec, app.project_id):
+        return
+    message = f"Forbidding request, image {marker} not visible"
+    raise fault(403, f"HTTP 403 Forbidden: {html.escape(message)}")
 
 
 def _validate_positive_integer(key: str, value: str) -> None:
