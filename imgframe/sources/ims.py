@@ -102,7 +102,7 @@ class ImsSource(Source):
                 base.append((key, str(getattr(query, key))))
         base.extend(("tag", t) for t in query.tags)
         base.append(("limit", str(query.page_size)))
-        return status_streams(query, base)
+        return status_streams(query, base, self.status_words)
 
     def page(self, data) -> Page:
         images = images_of(data)
