@@ -23,7 +23,7 @@ from __future__ import annotations
 import pandas as pd
 
 __all__ = ["CATEGORIES", "COLORS", "DISPLAY_OF", "LISTED", "ORDER", "STATUS_DTYPE",
-           "UNLISTED", "display_status", "palette"]
+           "UNLISTED", "display_status", "listed_among", "palette"]
 
 #: The display words, in the order of the frame's ``status`` categories.
 CATEGORIES = ("ACTIVE", "SAVING", "DELETED", "ERROR", "UNKNOWN")
@@ -67,6 +67,16 @@ def display_status(raw: list) -> list:
         word = value.lower() if isinstance(value, str) else value
         lut[value] = DISPLAY_OF.get(word, "UNKNOWN")
     return list(map(lut.__getitem__, raw))
+
+
+def listed_among(words) -> dict:
+    """:data:`LISTED` narrowed to the API words ``words`` (an API that has fewer).
+
+    >>> listed_among(("active", "queued", "saving", "killed"))
+    {'ACTIVE': ('active',), 'SAVING': ('queued', 'saving')}
+    """
+    out = {display: tuple(w for w in raw if w in words) for display, raw in LISTED.items()}
+    return {display: raw for display, raw in out.items() if raw}
 
 
 def palette() -> dict:

@@ -69,6 +69,11 @@ class Source:
     # -- what to send -------------------------------------------------------------------
     def check(self, query: Query) -> None:
         """Refuse, naming this source, a filter it cannot apply."""
+        missing = [s for s in query.statuses if s not in self.status_words]
+        if missing:
+            raise InvalidQueryError("status", f"{' or '.join(self.status_words)} ({self.title} "
+                                    "lists no other status)", list(query.statuses),
+                                    reason=f"{self.title} has no status behind {missing[0]}")
         for name, value in query.filter_items():
             if name not in self.filters:
                 raise InvalidQueryError(name, f"None: {self.title} cannot filter by {name} "

@@ -31,6 +31,7 @@ from imgframe.frame import Typed, check_types, column, malformed, transposed
 from imgframe.pages import Page
 from imgframe.query import Endpoint, Query, check_id, format_time, split_url
 from imgframe.sources.base import Source, Stream, images_of, status_streams
+from imgframe.status import DISPLAY_OF
 
 __all__ = ["MAX_MICROVERSION", "SOURCE", "NovaSource", "images_url", "link_columns",
            "links_by_rel", "parse_endpoint", "parse_microversion", "raw_status"]
@@ -54,15 +55,20 @@ def raw_status(status: list, progress: list) -> list:
     if len(status) != len(progress):
         raise ValueError("status and progress differ in length")
     out = list(map(_RAW_STATUS.get, status))   # one C-level pass; SAVING is fixed below
-    if "SAVING" in status:
+    if _SAVING in status:
         for i, (s, p) in enumerate(zip(status, progress, strict=True)):
-            if s == "SAVING":
+            if s == _SAVING:
                 out[i] = _SAVING_RAW.get(p)
     return out
 
 
-_RAW_STATUS = {"ACTIVE": "active", "ERROR": "killed", "SAVING": None}
+#: display word -> the one API word behind it, where there is one (SAVING: by progress)
+_BEHIND = {d: [raw for raw, shown in DISPLAY_OF.items() if shown == d]
+           for d in set(DISPLAY_OF.values())}
+_RAW_STATUS = {display: raws[0] if len(raws) == 1 else None for display, raws in _BEHIND.items()}
+#: Nova shows queued and saving as one word, told apart by their progress
 _SAVING_RAW = {25: "queued", 50: "saving"}
+_SAVING = DISPLAY_OF["queued"]
 
 
 # -- where: the compute endpoint, its version and project, and microversions ---------------
