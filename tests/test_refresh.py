@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import imgframe
 from imgframe import sources
+from imgframe.errors import InvalidQueryError
 from imgframe.refresh import _member, load_options
 from imgframe.server import ImageServer
 
@@ -209,6 +210,13 @@ def test_list_view_and_max_items_queries_load_in_full(srv):
         new = client.refresh(old)
         assert new.attrs["imgframe"]["refresh"]["mode"] == "full"
         pd.testing.assert_frame_equal(new, client.load(progress=False, **query))
+
+
+def test_a_query_recorded_only_as_parameters_is_read_by_its_source():
+    # imgframe 0.1's Nova frames (no "source", no "load_options"): Nova reads them
+    assert load_options({"queries": [{"minRam": "512"}]}) == {"detail": True, "min_ram": 512}
+    with pytest.raises(InvalidQueryError, match="Glance v2.*no load_options"):
+        load_options({"source": "glance", "queries": [{"status": "active"}]})
 
 
 def test_the_listing_and_the_refresh_strategy_per_source():
