@@ -26,11 +26,9 @@ import pandas as pd
 
 from imgframe.errors import InvalidQueryError
 from imgframe.query import normalize_status, parse_time
+from imgframe.status import ORDER
 
-__all__ = ["STATUS_ORDER", "FREQS", "ImagesAccessor", "period_starts"]
-
-#: Display order of statuses in counts and charts: live first, gone last.
-STATUS_ORDER = ("ACTIVE", "SAVING", "UNKNOWN", "ERROR", "DELETED")
+__all__ = ["FREQS", "ImagesAccessor", "period_starts"]
 
 #: Period codes accepted by ``changes`` and the trends, and the pandas (3.x) alias of the
 #: period *start* each one labels rows with. Weeks start on Monday (ISO 8601).
@@ -293,10 +291,10 @@ class ImagesAccessor:
         """Images per status, indexed ACTIVE, SAVING, UNKNOWN, ERROR, DELETED (zeros kept)."""
         self._need_detail("status_counts()", "status")
         status = self._status_values()
-        codes = pd.Categorical(status, categories=list(STATUS_ORDER)).codes
-        counts = np.bincount(codes[codes >= 0], minlength=len(STATUS_ORDER))
+        codes = pd.Categorical(status, categories=list(ORDER)).codes
+        counts = np.bincount(codes[codes >= 0], minlength=len(ORDER))
         return pd.Series(counts.astype("int64"),
-                         index=pd.CategoricalIndex(STATUS_ORDER, categories=STATUS_ORDER,
+                         index=pd.CategoricalIndex(ORDER, categories=ORDER,
                                                    ordered=True, name="status"),
                          name="images")
 
@@ -340,9 +338,9 @@ class ImagesAccessor:
             out = pd.DataFrame({"period": periods, "images": counts.astype("int64")})
         else:
             if by == "status":
-                groups = pd.Categorical(self._status_values(), categories=list(STATUS_ORDER))
+                groups = pd.Categorical(self._status_values(), categories=list(ORDER))
                 group_codes, group_values = groups.codes, pd.CategoricalIndex(
-                    STATUS_ORDER, categories=STATUS_ORDER, ordered=True)
+                    ORDER, categories=ORDER, ordered=True)
             else:
                 group_codes, group_values = pd.factorize(self._df[by], sort=True,
                                                          use_na_sentinel=False)
@@ -358,7 +356,7 @@ class ImagesAccessor:
                 "images": counts.astype("int64"),
             })
             if by == "status":
-                out["status"] = pd.Categorical(out["status"], categories=list(STATUS_ORDER),
+                out["status"] = pd.Categorical(out["status"], categories=list(ORDER),
                                                ordered=True)
             else:
                 out[by] = out[by].astype(self._df[by].dtype)
@@ -458,6 +456,6 @@ def trend_frame(cutoffs: pd.DatetimeIndex, counts, statuses=None) -> pd.DataFram
         return pd.DataFrame({"cutoff": cut, "images": counts})
     statuses = list(statuses)
     status = pd.Categorical(np.tile(np.array(statuses, dtype=object), len(cut)),
-                            categories=list(STATUS_ORDER), ordered=True)
+                            categories=list(ORDER), ordered=True)
     return pd.DataFrame({"cutoff": np.repeat(cut, len(statuses)), "status": status,
                          "images": counts})

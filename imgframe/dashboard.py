@@ -46,7 +46,9 @@ from urllib.parse import parse_qs, urlsplit
 import pandas as pd
 
 from imgframe.errors import ImgframeError
-from imgframe.report import _json, _sha256, encode_frame, page_html
+from imgframe.report import csp_hash as _sha256
+from imgframe.report import encode_frame, page_html
+from imgframe.report import json_text as _json
 
 __all__ = ["Dashboard"]
 

@@ -36,6 +36,7 @@ import json
 import numpy as np
 import pandas as pd
 
+from imgframe import sources
 from imgframe.errors import ImgframeError, IncompleteSnapshotError, InvalidQueryError
 
 __all__ = ["CHANGES", "completeness", "diff", "diff_long", "diff_summary", "incomplete_sources",
@@ -75,7 +76,7 @@ def query_key(info: dict) -> dict:
     # the filters as given (where recorded) and as sent: both must agree
     filters = sent if info.get("filters") is None else {"given": info["filters"], "sent": sent}
     return {
-        "source": info.get("source", "nova"),
+        "source": info.get("source", sources.LEGACY),
         "endpoint": info.get("endpoint"),
         "project_id": info.get("project_id"),
         "detail": info.get("detail"),

@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from imgframe.errors import InvalidQueryError
-from imgframe.frame import DTYPES, STATUS_DTYPE, STRING, TIMESTAMP, _ordered
+from imgframe.frame import DTYPES, STRING, TIMESTAMP, ordered_columns
+from imgframe.status import STATUS_DTYPE
 
 __all__ = ["json_text", "neutralise", "read_csv", "read_parquet", "to_csv", "to_parquet",
            "unneutralise"]
@@ -190,4 +191,4 @@ def read_parquet(path) -> pd.DataFrame:
     for col, dtype in DTYPES.items():
         if col in frame and col not in _JSON_COLUMNS:
             frame[col] = frame[col].astype(dtype)
-    return frame[[c for c in _ordered(frame.columns) if c in frame]]
+    return frame[[c for c in ordered_columns(frame.columns) if c in frame]]

@@ -17,33 +17,34 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from itertools import chain, repeat
-from operator import attrgetter, itemgetter
+from itertools import repeat
+from operator import itemgetter
 
 import numpy as np
 import pandas as pd
 
 from imgframe.errors import MalformedResponseError
+from imgframe.status import CATEGORIES, STATUS_DTYPE, display_status
 
 __all__ = [
     "COLUMNS",
     "DTYPES",
     "KINDS",
-    "STATUSES",
-    "STATUS_DTYPE",
+    "SOURCE_COLUMNS",
+    "STRING",
     "FrameBuilder",
     "Typed",
-    "display_status",
-    "empty_frame",
+    "check_types",
     "columns_of",
+    "column",
+    "empty_frame",
     "frame_from_pages",
-    "link_columns",
+    "malformed",
     "merge_frames",
+    "ordered_columns",
     "transposed",
 ]
 
-STATUSES = ["ACTIVE", "SAVING", "DELETED", "ERROR", "UNKNOWN"]
-STATUS_DTYPE = pd.CategoricalDtype(STATUSES)
 #: pandas' default string storage: pyarrow when it is installed, else Python objects
 STRING = pd.StringDtype()
 TIMESTAMP = pd.DatetimeTZDtype("ns", "UTC")
@@ -65,7 +66,7 @@ COLUMNS = list(KINDS)
 _KIND_DTYPES = {"string": STRING, "status": STATUS_DTYPE, "int": INT, "time": TIMESTAMP,
                 "bool": BOOL, "list": np.dtype(object), "dict": np.dtype(object)}
 DTYPES = {col: _KIND_DTYPES[kind] for col, kind in KINDS.items()}
-_STATUS_CODES = {s: i for i, s in enumerate(STATUSES)}
+_STATUS_CODES = {s: i for i, s in enumerate(CATEGORIES)}
 _NONE = type(None)
 _TYPE_NAMES = {_NONE: "null", str: "a string", int: "an integer", dict: "an object",
                list: "a list", bool: "true or false"}
@@ -75,25 +76,6 @@ _ALLOWED = {"string": None, "status": (str, _NONE), "int": (int, _NONE),
             "time": (str, _NONE), "bool": (bool, _NONE), "list": (list, _NONE),
             "dict": (dict, _NONE)}
 
-#: the API's status words -> the compute API's display status (Nova's
-#: ``ViewBuilder._get_status``); any other word is UNKNOWN
-DISPLAY_STATUS = {"active": "ACTIVE", "queued": "SAVING", "saving": "SAVING",
-                  "killed": "ERROR", "deleted": "DELETED", "pending_delete": "DELETED"}
-
-
-def display_status(raw: list) -> list:
-    """Map API status words (any case) to the display vocabulary; null stays null.
-
-    >>> display_status(["active", "queued", "pending_delete", "deactivated", None])
-    ['ACTIVE', 'SAVING', 'DELETED', 'UNKNOWN', None]
-    """
-    lut: dict = {None: None}
-    for value in set(raw).difference(lut):
-        word = value.lower() if isinstance(value, str) else value
-        lut[value] = DISPLAY_STATUS.get(word, "UNKNOWN")
-    return list(map(lut.__getitem__, raw))
-
-
 def empty_frame(extra_links: Iterable[str] = ()) -> pd.DataFrame:
     """Zero rows, the standard columns and dtypes (plus ``link_<rel>`` string columns)."""
     cols = {c: pd.Series([], dtype=DTYPES[c]) for c in COLUMNS}
@@ -102,25 +84,18 @@ def empty_frame(extra_links: Iterable[str] = ()) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
-def link_columns(links) -> dict[str, str]:
-    """Flatten a ``links`` list of ``{rel, href}`` into ``{"link_<rel>": href}``.
-
-    >>> link_columns([{"rel": "self", "href": "http://h/v2.1/p/images/1"}])
-    {'link_self': 'http://h/v2.1/p/images/1'}
-    """
-    return {f"link_{link['rel']}": link["href"] for link in links or ()}
-
-
-def _bad(field: str, detail: str) -> MalformedResponseError:
+def malformed(field: str, detail: str) -> MalformedResponseError:
+    """The error of a page whose ``field`` is not what the images JSON holds."""
     return MalformedResponseError(f"malformed images response: {field} {detail}")
 
 
-def _check_types(values: list, field: str, allowed: tuple[type, ...]) -> None:
+def check_types(values: list, field: str, allowed: tuple[type, ...]) -> None:
+    """Raise :func:`malformed` naming ``field`` unless every value's type is ``allowed``."""
     kinds = set(map(type, values))
     if not kinds.issubset(allowed):
         odd = next(v for v in values if type(v) not in allowed)
         names = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in allowed)
-        raise _bad(field, f"must be {names}, got {odd!r}"[:300])
+        raise malformed(field, f"must be {names}, got {odd!r}"[:300])
 
 
 def _strings(values: list, field: str, nullable: bool = True):
@@ -138,10 +113,10 @@ def _strings(values: list, field: str, nullable: bool = True):
         odd = next((v for v in values if v is not None and type(v) is not str), None)
         if odd is None:   # every value is a string: one is not valid Unicode (a lone
             odd = next(v for v in values if not _encodes(v))   # surrogate, from JSON)
-            raise _bad(field, f"must be valid Unicode text, got {odd!r}"[:300]) from None
-        raise _bad(field, f"must be a string or null, got {odd!r}"[:300]) from None
+            raise malformed(field, f"must be valid Unicode text, got {odd!r}"[:300]) from None
+        raise malformed(field, f"must be a string or null, got {odd!r}"[:300]) from None
     if not nullable and (out.null_count if STRING.storage == "pyarrow" else out.isna().any()):
-        raise _bad(field, "must not be null")
+        raise malformed(field, "must not be null")
     return out
 
 
@@ -192,7 +167,7 @@ def _ints(values: list, field: str) -> pd.arrays.IntegerArray:
     try:
         return pd.array(values, dtype=INT)
     except (OverflowError, ValueError, TypeError) as exc:
-        raise _bad(field, f"out of range: {exc}") from exc
+        raise malformed(field, f"out of range: {exc}") from exc
 
 
 def _bools(values: list, field: str) -> pd.arrays.BooleanArray:
@@ -221,7 +196,7 @@ def _times(values: list, field: str) -> np.ndarray:
     except (ValueError, TypeError, OverflowError) as exc:
         # one line naming the field and the bad value (not pandas' multi-line hint)
         odd = next((v for v in values if not _parses(v)), None)
-        raise _bad(field, f"is not an ISO 8601 time from 1677-09-21T00:12:44Z to "
+        raise malformed(field, f"is not an ISO 8601 time from 1677-09-21T00:12:44Z to "
                           f"2262-04-11T23:47:16Z: {odd!r}"[:300]) from exc
 
 
@@ -378,13 +353,9 @@ class FrameBuilder:
     [['a', nan]]
     """
 
-    def __init__(self, extract: Callable[[list], dict] | None = None, *,
+    def __init__(self, extract: Callable[[list], dict], *,
                  constants: dict | None = None, fields: dict | None = None,
                  typed: Typed | None = None):
-        if extract is None:
-            from imgframe.sources import nova
-
-            extract = nova.SOURCE.extract(detail=True)
         self.extract = extract
         self.typed = typed
         self.constants = dict(constants or {})
@@ -399,7 +370,7 @@ class FrameBuilder:
         MalformedResponseError if it is not the images JSON. Nothing is added from a page
         that fails."""
         if not isinstance(items, list):
-            raise _bad("images", f"must be a list, got {type(items).__name__}")
+            raise malformed("images", f"must be a list, got {type(items).__name__}")
         if not items:
             return
         typed = self.typed is not None and type(items[0]) is self.typed.item
@@ -408,13 +379,13 @@ class FrameBuilder:
         else:
             if set(map(type, items)) != {dict}:
                 odd = next(item for item in items if type(item) is not dict)
-                raise _bad("image", f"must be an object, got {odd!r}"[:300])
+                raise malformed("image", f"must be an object, got {odd!r}"[:300])
             if not all(map(dict.__contains__, items, repeat("id"))):
-                raise _bad("image", "without an 'id'")
+                raise malformed("image", "without an 'id'")
             raw = self.extract(items)
         if "status" not in raw and "status_raw" in raw:
             if not typed:
-                _check_types(raw["status_raw"], self._field("status_raw"), (str, _NONE))
+                check_types(raw["status_raw"], self._field("status_raw"), (str, _NONE))
             raw["status"] = display_status(raw["status_raw"])
         page = {}
         built: dict[tuple, object] = {}   # (id of a values list, is id) -> its chunk
@@ -422,7 +393,7 @@ class FrameBuilder:
             kind = _kind(col)
             field = self._field(col)
             if not typed and _ALLOWED[kind] is not None:
-                _check_types(values, field, _ALLOWED[kind])
+                check_types(values, field, _ALLOWED[kind])
             if kind == "string":   # Glance's self and alternate links: one list, one chunk
                 key = (id(values), col == "id")   # (Arrow chunks only: they are immutable)
                 chunk = built.get(key)
@@ -471,64 +442,17 @@ class FrameBuilder:
 
 
 def frame_from_pages(pages: Iterable[list], detail: bool = True,
-                     pinned_status: str | None = None, source=None) -> pd.DataFrame:
+                     pinned_status: str | None = None, *, source) -> pd.DataFrame:
     """Build the typed frame from pages (lists) of one API's image dicts, in the order given.
 
-    ``source`` is an :mod:`imgframe.sources` module's ``SOURCE`` (default: Nova's proxy).
-    Nova ``detail=False`` pages (id, name, links) give NA for the detail columns, and
-    ``status`` is ``pinned_status`` (the status the query asked for) or NA.
+    ``source`` is an :mod:`imgframe.sources` module's ``SOURCE``. A list view's pages (Nova
+    ``detail=False``: id, name, links) give NA for the detail columns, and ``status`` is
+    ``pinned_status`` (the status the query asked for) or NA.
     """
-    if source is None:
-        from imgframe.sources import nova
-
-        source = nova.SOURCE
     builder = source.builder(detail=detail, pinned=(pinned_status, None))
     for page in pages:
         builder.add(page)
     return builder.frame()
-
-
-def links_by_rel(all_links: list, typed: bool = False) -> dict[str, list]:
-    """``{"link_<rel>": [href or None per item]}`` for a page's ``links`` lists (Nova's
-    ``[{rel, href}, ...]`` form; ``typed``: lists of structs with ``rel`` and ``href``
-    attributes, whose types the decoder has checked)."""
-    rel, href = (attrgetter("rel"), attrgetter("href")) if typed else \
-        (itemgetter("rel"), itemgetter("href"))
-    fast = _standard_links(all_links, rel, href)
-    if fast is not None:
-        return fast
-    if not typed:
-        _check_types(all_links, "links", (list, _NONE))
-    try:
-        maps = [{rel(link): href(link) for link in links} if links else {}
-                for links in all_links]
-    except (TypeError, KeyError):
-        raise _bad("links", "must be a list of {rel, href} objects") from None
-    rels = set().union(*maps)
-    if not typed:
-        _check_types(list(rels), "links rel", (str,))
-    return {f"link_{r}": [m.get(r) for m in maps] for r in rels}
-
-
-_BASE_RELS = ("self", "bookmark", "alternate")
-
-
-def _standard_links(all_links: list, rel: Callable, href: Callable) -> dict | None:
-    """Fast path: every item has exactly the links self, bookmark, alternate, in that order
-    (what Nova sends): two C-level passes over all the page's links. Returns ``None`` if
-    not, and the general path takes over."""
-    try:
-        # len() raises TypeError on null/numbers; a dict or string of length 3 fails below
-        if set(map(len, all_links)) != {len(_BASE_RELS)}:
-            return None
-        flat = list(chain.from_iterable(all_links))
-        # rel() raises on anything but a mapping / a struct (-> the general path)
-        if list(map(rel, flat)) != list(_BASE_RELS) * len(all_links):
-            return None
-        hrefs = list(map(href, flat))   # their types are checked with the column's
-    except (TypeError, KeyError, AttributeError):
-        return None
-    return {f"link_{name}": hrefs[pos::len(_BASE_RELS)] for pos, name in enumerate(_BASE_RELS)}
 
 
 def merge_frames(frames: list[pd.DataFrame]) -> tuple[pd.DataFrame, int]:
@@ -541,7 +465,7 @@ def merge_frames(frames: list[pd.DataFrame]) -> tuple[pd.DataFrame, int]:
     for col in merged.columns:
         if col not in KINDS:   # an extra link_<rel> some frames lack
             merged[col] = merged[col].astype(STRING)
-    merged = merged[_ordered(merged.columns)]
+    merged = merged[ordered_columns(merged.columns)]
     before = len(merged)
     merged = merged.drop_duplicates("id", keep="first")
     order = _nova_order(merged)
@@ -590,7 +514,7 @@ def _nova_order(frame: pd.DataFrame) -> np.ndarray | None:
 SOURCE_COLUMNS = ("cloud", "region", "project_id")
 
 
-def _ordered(columns) -> list[str]:
+def ordered_columns(columns) -> list[str]:
     """COLUMNS (with load_many's source columns after ``metadata`` when present), then the
     extra ``link_<rel>`` columns, sorted."""
     columns = list(columns)

@@ -17,14 +17,14 @@ import pandas as pd
 from imgframe.diff import CHANGES, diff_summary
 from imgframe.errors import InvalidQueryError
 from imgframe.plotting import (
-    STATUS_COLORS,
-    _axes,
-    _date_axis,
-    _date_nums,
-    _integer_axis,
-    _n,
-    _note,
+    axes,
+    date_axis,
+    date_nums,
+    integer_axis,
+    note,
+    plural,
 )
+from imgframe.status import COLORS
 
 __all__ = ["CHANGE_COLORS", "changes_plot", "diff_plot", "history_plot"]
 
@@ -50,32 +50,32 @@ def history_plot(history, *, ax=None, title: str | None = "Images per snapshot",
     history = _need(history, "history", ("taken_at", "images"), "SnapshotStore.history")
     by = next((c for c in history.columns if c not in ("taken_at", "snapshot_id", "images")),
               None)
-    ax = _axes(ax)
+    ax = axes(ax)
     ax.set_xlabel("snapshot taken (UTC)")
     ax.set_ylabel("images (count)")
-    _integer_axis(ax.yaxis)
+    integer_axis(ax.yaxis)
     if title:
         ax.set_title(title + (f" by {by}" if by else ""))
     if history.empty:
-        _note(ax, "no snapshots")
+        note(ax, "no snapshots")
         return ax
     if by is None:
-        ax.plot(_date_nums(history["taken_at"]), history["images"].to_numpy(), marker=marker,
+        ax.plot(date_nums(history["taken_at"]), history["images"].to_numpy(), marker=marker,
                 markersize=4, color="#3274c7", label="images")
     else:
         times = pd.DatetimeIndex(history["taken_at"].drop_duplicates().sort_values())
-        x = _date_nums(times)
+        x = date_nums(times)
         keys = history[by].astype(object).where(history[by].notna(), "(none)")
         for value in dict.fromkeys(keys.tolist()):
             pick = keys == value
             counts = (history[pick].groupby("taken_at")["images"].sum()
                       .reindex(times, fill_value=0))
             ax.plot(x, counts.to_numpy(), marker=marker, markersize=4, label=str(value),
-                    color=STATUS_COLORS.get(str(value)) if by == "status" else None)
+                    color=COLORS.get(str(value)) if by == "status" else None)
         ax.legend(title=by, fontsize="small")
     ax.set_ylim(bottom=0, top=max(1, history.groupby("taken_at")["images"].sum().max()
                                   if by else history["images"].max()) * 1.08)
-    _date_axis(ax.xaxis)
+    date_axis(ax.xaxis)
     return ax
 
 
@@ -84,15 +84,15 @@ def changes_plot(changes, *, ax=None,
     """Bars of images added (up), removed (down) and modified (up, stacked on added) per
     interval between snapshots, from ``store.changes()``, at each later snapshot's time."""
     changes = _need(changes, "changes", ("taken_at",) + CHANGES, "SnapshotStore.changes")
-    ax = _axes(ax)
+    ax = axes(ax)
     ax.set_xlabel("snapshot taken (UTC)")
     ax.set_ylabel("images per interval (count; removed below 0)")
-    _integer_axis(ax.yaxis)
+    integer_axis(ax.yaxis)
     total = int(changes[list(CHANGES)].to_numpy().sum()) if len(changes) else 0
     if title:
-        ax.set_title(f"{title} ({_n(total, 'change')})")
+        ax.set_title(f"{title} ({plural(total, 'change')})")
     if changes.empty:
-        _note(ax, "fewer than two comparable snapshots")
+        note(ax, "fewer than two comparable snapshots")
         return ax
     x = np.arange(len(changes))
     added = changes["added"].to_numpy(dtype=float)
@@ -113,13 +113,13 @@ def changes_plot(changes, *, ax=None,
 def diff_plot(d, *, by: str = "status", ax=None, title: str | None = "What changed"):
     """Horizontal bars: images added, removed and modified, stacked by ``by`` (status)."""
     tidy = diff_summary(d, by=by)
-    ax = _axes(ax)
+    ax = axes(ax)
     ax.set_xlabel("images (count)")
     ax.set_ylabel("change")
-    _integer_axis(ax.xaxis)
+    integer_axis(ax.xaxis)
     total = int(tidy["images"].sum())
     if title:
-        ax.set_title(f"{title} ({_n(total)})")
+        ax.set_title(f"{title} ({plural(total)})")
     names = list(CHANGES)
     y = np.arange(len(names))
     left = np.zeros(len(names))
@@ -130,12 +130,12 @@ def diff_plot(d, *, by: str = "status", ax=None, title: str | None = "What chang
         if not counts.any():
             continue
         ax.barh(y, counts, left=left, label=str(value), height=0.6,
-                color=STATUS_COLORS.get(str(value)) if by == "status" else None)
+                color=COLORS.get(str(value)) if by == "status" else None)
         left += counts
     ax.set_yticks(y, labels=names)
     ax.invert_yaxis()
     if total == 0:
-        _note(ax, "no changes")
+        note(ax, "no changes")
     else:
         ax.legend(title=by, fontsize="small", loc="lower right")
     return ax

@@ -20,15 +20,16 @@ import numpy as np
 import pandas as pd
 
 import imgframe.accessor  # noqa: F401  (registers df.images)
-from imgframe.accessor import STATUS_ORDER, freq_name, normalize_freq
+from imgframe.accessor import freq_name, normalize_freq
 from imgframe.errors import InvalidQueryError
+from imgframe.status import COLORS, ORDER
 
-__all__ = ["STATUS_COLORS", "changes_plot", "requirements_plot", "save", "status_plot",
-           "timeline_plot", "trend_plot"]
+__all__ = ["STATUS_COLORS", "axes", "changes_plot", "date_axis", "date_nums", "integer_axis",
+           "note", "plural", "requirements_plot", "save", "status_plot", "timeline_plot",
+           "trend_plot"]
 
-#: One colour per status, the same in every chart.
-STATUS_COLORS = {"ACTIVE": "#2a9d55", "SAVING": "#3274c7", "UNKNOWN": "#8c8c8c",
-                 "ERROR": "#d1382e", "DELETED": "#4d3b2f"}
+#: One colour per status, the same in every chart, the report and the explorer.
+STATUS_COLORS = COLORS
 _OTHER_COLOR = "#b5b5b5"
 _OTHER = object()  # the "other" group of changes_plot (a real value could be "other")
 _FIGSIZE = (8.0, 4.5)
@@ -38,7 +39,8 @@ _PERIOD_DAYS = {"D": 1, "W": 7, "M": 30.4, "Q": 91.3, "Y": 365.2}
 # -- shared helpers -------------------------------------------------------------------------
 
 
-def _axes(ax):
+def axes(ax):
+    """``ax``, or the Axes of a new figure of the charts' size when it is None."""
     if ax is not None:
         return ax
     import matplotlib.pyplot as plt
@@ -47,7 +49,7 @@ def _axes(ax):
     return ax
 
 
-def _date_axis(axis) -> None:
+def date_axis(axis) -> None:
     """Readable dates: automatic ticks, concise labels (``2026``, ``Feb``, ``Mar``...)."""
     import matplotlib.dates as mdates
 
@@ -56,7 +58,7 @@ def _date_axis(axis) -> None:
     axis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
 
-def _date_nums(values) -> np.ndarray:
+def date_nums(values) -> np.ndarray:
     """Datetimes (tz-aware UTC or naive UTC) as matplotlib date numbers (days)."""
     import matplotlib.dates as mdates
 
@@ -66,14 +68,15 @@ def _date_nums(values) -> np.ndarray:
     return mdates.date2num(index.to_numpy())
 
 
-def _integer_axis(axis) -> None:
+def integer_axis(axis) -> None:
+    """Whole-number ticks with thousands separators."""
     from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
     axis.set_major_locator(MaxNLocator(integer=True))
     axis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
 
 
-def _note(ax, text: str) -> None:
+def note(ax, text: str) -> None:
     """Write a centred note on an empty chart."""
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center",
             fontsize="large", color="0.4")
@@ -86,7 +89,8 @@ def _frame(df, parameter: str = "df") -> pd.DataFrame:
     return df
 
 
-def _n(n: int, word: str = "image") -> str:
+def plural(n: int, word: str = "image") -> str:
+    """``"1 image"``, ``"1,200 images"``."""
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
@@ -117,24 +121,24 @@ def status_plot(df, *, ax=None, title: str | None = "Images per status",
     ``annotate`` writes each count above its bar.
     """
     if isinstance(df, pd.Series):
-        counts = df.reindex(list(STATUS_ORDER), fill_value=0).astype("int64")
+        counts = df.reindex(list(ORDER), fill_value=0).astype("int64")
     else:
         counts = _frame(df).images.status_counts()
-    ax = _axes(ax)
+    ax = axes(ax)
     names = [str(s) for s in counts.index]
-    bars = ax.bar(names, counts.to_numpy(), color=[STATUS_COLORS[s] for s in names],
+    bars = ax.bar(names, counts.to_numpy(), color=[COLORS[s] for s in names],
                   width=0.7)
     total = int(counts.sum())
     if annotate:
         ax.bar_label(bars, labels=[f"{v:,}" for v in counts], padding=2)
     ax.set_xlabel("status")
     ax.set_ylabel("images (count)")
-    _integer_axis(ax.yaxis)
+    integer_axis(ax.yaxis)
     ax.set_ylim(0, max(1, counts.max()) * 1.12)
     if title:
-        ax.set_title(f"{title} ({_n(total)})")
+        ax.set_title(f"{title} ({plural(total)})")
     if total == 0:
-        _note(ax, "no images")
+        note(ax, "no images")
     return ax
 
 
@@ -152,18 +156,18 @@ def changes_plot(df, *, freq: str = "W", by: str | None = None, column: str = "u
     tidy = _frame(df).images.changes(code, by=by, column=column)
     word = freq_name(code)
     verb = "changed" if column == "updated" else "created"
-    ax = _axes(ax)
+    ax = axes(ax)
     ax.set_xlabel(f"{word} (start, UTC)")
     ax.set_ylabel(f"images {verb} per {word} (count)")
     ax.set_title(title if title is not None else
                  f"Images {verb} per {word}" + (f" by {by}" if by else "")
-                 + f" ({_n(int(tidy['images'].sum()))})")
-    _integer_axis(ax.yaxis)
+                 + f" ({plural(int(tidy['images'].sum()))})")
+    integer_axis(ax.yaxis)
     if tidy.empty or tidy["images"].sum() == 0:
-        _note(ax, "no images with a time to chart")
+        note(ax, "no images with a time to chart")
         return ax
     periods = pd.DatetimeIndex(tidy["period"].drop_duplicates())
-    x = _date_nums(periods)
+    x = date_nums(periods)
     width = _PERIOD_DAYS[code] * 0.85
     if by is None:
         ax.bar(x, tidy["images"].to_numpy(), width=width, align="edge", color="#3274c7",
@@ -188,12 +192,12 @@ def changes_plot(df, *, freq: str = "W", by: str | None = None, column: str = "u
                 label, color = f"other ({len(rest)})", _OTHER_COLOR
             else:
                 label = "(none)" if pd.isna(group) else str(group)
-                color = STATUS_COLORS.get(label) if by == "status" else None
+                color = COLORS.get(label) if by == "status" else None
             ax.bar(x, heights, width=width, bottom=bottom, align="edge", label=label,
                    color=color)
             bottom += heights
         ax.legend(title=by, fontsize="small", loc="upper left")
-    _date_axis(ax.xaxis)
+    date_axis(ax.xaxis)
     ax.set_xlim(x[0] - width * 0.2, x[-1] + _PERIOD_DAYS[code] * 1.05)
     return ax
 
@@ -212,30 +216,30 @@ def trend_plot(trend, *, ax=None, title: str | None = "Images changed since each
         raise InvalidQueryError("trend", "a frame with columns cutoff, images (from "
                                 "changes_since_trend or df.images.changed_since)",
                                 f"a frame lacking {', '.join(missing)}")
-    ax = _axes(ax)
+    ax = axes(ax)
     ax.set_xlabel("cutoff (UTC)")
     ax.set_ylabel("images changed since cutoff (count)")
     if title:
         source = trend.attrs.get("imgframe_trend", {}).get("source")
         ax.set_title(title + (" (asked the server)" if source == "server" else ""))
-    _integer_axis(ax.yaxis)
+    integer_axis(ax.yaxis)
     if trend.empty:
-        _note(ax, "no cutoffs")
+        note(ax, "no cutoffs")
         return ax
     if "status" in trend.columns:
         for status, group in trend.groupby("status", observed=True, sort=False):
             group = group.sort_values("cutoff")
-            ax.plot(_date_nums(group["cutoff"]), group["images"].to_numpy(), marker=marker,
-                    markersize=4, label=str(status), color=STATUS_COLORS.get(str(status)))
+            ax.plot(date_nums(group["cutoff"]), group["images"].to_numpy(), marker=marker,
+                    markersize=4, label=str(status), color=COLORS.get(str(status)))
         ax.legend(title="status", fontsize="small")
     else:
         trend = trend.sort_values("cutoff")
-        ax.plot(_date_nums(trend["cutoff"]), trend["images"].to_numpy(), marker=marker,
+        ax.plot(date_nums(trend["cutoff"]), trend["images"].to_numpy(), marker=marker,
                 markersize=4, color="#3274c7", label=label or "images")
         if label:
             ax.legend(fontsize="small")
     ax.set_ylim(bottom=0, top=max(1, trend["images"].max()) * 1.08)
-    _date_axis(ax.xaxis)
+    date_axis(ax.xaxis)
     return ax
 
 
@@ -244,24 +248,24 @@ def timeline_plot(df, *, ax=None, title: str | None = "Created against last upda
     coloured by status, with the ``updated = created`` diagonal (never-changed images
     sit on it). Images without an ``updated`` time are counted in a note."""
     df = _frame(df)
-    ax = _axes(ax)
+    ax = axes(ax)
     ax.set_xlabel("created (UTC)")
     ax.set_ylabel("last updated (UTC)")
     created = pd.DatetimeIndex(pd.to_datetime(df["created"], utc=True))
     updated = pd.DatetimeIndex(pd.to_datetime(df["updated"], utc=True))
     ok = ~(created.isna() | updated.isna())
     if title:
-        ax.set_title(f"{title} ({_n(int(ok.sum()))})")
+        ax.set_title(f"{title} ({plural(int(ok.sum()))})")
     if not ok.any():
-        _note(ax, "no images" if len(df) == 0 else "no images with both times")
+        note(ax, "no images" if len(df) == 0 else "no images with both times")
         return ax
-    x, y = _date_nums(created[ok]), _date_nums(updated[ok])
+    x, y = date_nums(created[ok]), date_nums(updated[ok])
     status = df.images._status_values().to_numpy(dtype=object, na_value=None)[ok]
-    for s in STATUS_ORDER:
+    for s in ORDER:
         pick = status == s
         if pick.any():
             ax.plot(x[pick], y[pick], linestyle="none", marker="o", markersize=3,
-                    alpha=0.6, color=STATUS_COLORS[s], label=f"{s} ({pick.sum():,})",
+                    alpha=0.6, color=COLORS[s], label=f"{s} ({pick.sum():,})",
                     rasterized=len(x) > 5000)
     low, high = min(x.min(), y.min()), max(x.max(), y.max())
     pad = max((high - low) * 0.03, 0.5)
@@ -269,12 +273,12 @@ def timeline_plot(df, *, ax=None, title: str | None = "Created against last upda
             linestyle="--", label="never updated")
     ax.set_xlim(low - pad, high + pad)
     ax.set_ylim(low - pad, high + pad)
-    _date_axis(ax.xaxis)
-    _date_axis(ax.yaxis)
+    date_axis(ax.xaxis)
+    date_axis(ax.yaxis)
     ax.legend(title="status", fontsize="small", loc="upper left")
     missing = int((~ok).sum())
     if missing:
-        ax.text(0.99, 0.01, f"{_n(missing)} without an updated time not shown",
+        ax.text(0.99, 0.01, f"{plural(missing)} without an updated time not shown",
                 transform=ax.transAxes, ha="right", va="bottom", fontsize="small",
                 color="0.4")
     return ax
@@ -289,16 +293,16 @@ def requirements_plot(df, *, ax=None, title: str | None = "Minimum RAM against m
     in steps like 512, 1,024, 2,048 MB that a linear axis would crowd into a corner).
     """
     df = _frame(df)
-    ax = _axes(ax)
+    ax = axes(ax)
     ax.set_xlabel("min_ram (MB)")
     ax.set_ylabel("min_disk (GB)")
     pairs = df[["min_ram", "min_disk"]].dropna()
     counts = (pairs.groupby(["min_ram", "min_disk"], observed=True).size()
               .rename("images").reset_index())
     if title:
-        ax.set_title(f"{title} ({_n(len(pairs))})")
+        ax.set_title(f"{title} ({plural(len(pairs))})")
     if counts.empty:
-        _note(ax, "no images" if len(df) == 0 else "no images with both requirements")
+        note(ax, "no images" if len(df) == 0 else "no images with both requirements")
         return ax
     ram_values = np.unique(counts["min_ram"].to_numpy(dtype="int64"))
     disk_values = np.unique(counts["min_disk"].to_numpy(dtype="int64"))
@@ -322,7 +326,7 @@ def requirements_plot(df, *, ax=None, title: str | None = "Minimum RAM against m
     ax.set_axisbelow(True)
     dropped = len(df) - len(pairs)
     if dropped:
-        ax.text(0.99, 0.01, f"{_n(dropped)} with an unknown requirement not shown",
+        ax.text(0.99, 0.01, f"{plural(dropped)} with an unknown requirement not shown",
                 transform=ax.transAxes, ha="right", va="bottom", fontsize="small",
                 color="0.4")
     return ax

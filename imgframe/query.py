@@ -1,11 +1,9 @@
-"""Validate a listing query before anything is sent, and turn it into request parameters.
+"""Validate a listing query before anything is sent. API-neutral and pure: no HTTP here.
 
-Pure: no HTTP here. Every refusal is an :class:`~imgframe.errors.InvalidQueryError` (also a
-``ValueError``) naming the parameter, what is allowed and what was given.
-
-Nova compares ``status`` with *Glance's* status words, so one displayed status can need
-several requests: ``SAVING`` is Glance ``queued`` and ``saving``. :func:`build_query`
-expands it; the client sends one request stream per Glance word and merges the results.
+Every refusal is an :class:`~imgframe.errors.InvalidQueryError` (also a ``ValueError``)
+naming the parameter, what is allowed and what was given. A :class:`Query` is what the
+user asked for, in imgframe's own words (the display statuses of :mod:`imgframe.status`);
+a source (:mod:`imgframe.sources`) turns it into its API's request streams.
 """
 
 from __future__ import annotations
@@ -14,48 +12,32 @@ import datetime as _dt
 import numbers
 import re
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import pandas as pd
 
 from imgframe.errors import InvalidQueryError
+from imgframe.status import CATEGORIES, DISPLAY_OF, LISTED, UNLISTED
 
 __all__ = [
-    "DISPLAY_STATUSES",
-    "GLANCE_STATUSES",
     "MAX_PAGE_SIZE",
     "Endpoint",
     "Query",
     "build_query",
+    "check_id",
     "check_int",
     "format_time",
     "normalize_status",
-    "parse_endpoint",
-    "parse_microversion",
+    "origin_of",
     "parse_service_endpoint",
     "parse_time",
+    "split_url",
 ]
 
-#: The statuses the compute API displays, in the frame's category order.
-DISPLAY_STATUSES = ("ACTIVE", "SAVING", "DELETED", "ERROR", "UNKNOWN")
-
-#: The Glance status words behind each displayed status that a list can return.
-GLANCE_STATUSES = {
-    "ACTIVE": ("active",),
-    "SAVING": ("queued", "saving"),
-    "UNKNOWN": ("deactivated", "importing", "uploading"),
-}
-
 MAX_PAGE_SIZE = 1000
-MAX_MICROVERSION = (2, 35)
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
-_QUERYABLE = ", ".join(GLANCE_STATUSES)
-_GLANCE_TO_DISPLAY = {g: d for d, gs in GLANCE_STATUSES.items() for g in gs}
-_UNQUERYABLE = {
-    "DELETED": "the images API never lists deleted images",
-    "ERROR": "the images API never lists killed (ERROR) images",
-}
+_QUERYABLE = ", ".join(LISTED)
 _BAD_PROJECT_CHARS = re.compile(r"[/?#%\s]")
 
 
@@ -73,7 +55,7 @@ def normalize_status(value, parameter: str = "status", *,
     >>> normalize_status("error,Active", queryable=False)
     ('ERROR', 'ACTIVE')
     """
-    known = GLANCE_STATUSES if queryable else DISPLAY_STATUSES
+    known = LISTED if queryable else CATEGORIES
     allowed = f"one of {', '.join(known)} (any case), or a list of them"
     if value is None:
         return ()
@@ -95,16 +77,17 @@ def normalize_status(value, parameter: str = "status", *,
     out: list[str] = []
     for word in words:
         upper = word.upper()
-        if queryable and upper in _UNQUERYABLE:
+        if queryable and upper in UNLISTED:
             raise InvalidQueryError(parameter, f"choose one of {_QUERYABLE}", value,
-                                    reason=f"{upper} cannot be queried: {_UNQUERYABLE[upper]}")
+                                    reason=f"{upper} cannot be queried: {UNLISTED[upper]}")
         if upper not in known:
             hint = None
-            if word.lower() in _GLANCE_TO_DISPLAY:
-                hint = (f"{word!r} is a Glance status; the API displays it as "
-                        f"{_GLANCE_TO_DISPLAY[word.lower()]}")
-            elif word.lower() in ("killed", "pending_delete", "deleted"):
+            display = DISPLAY_OF.get(word.lower())
+            if display in UNLISTED:
                 hint = f"{word!r} images are never listed"
+            elif display is not None:
+                hint = (f"{word!r} is a Glance status; the API displays it as "
+                        f"{display}")
             raise InvalidQueryError(parameter, allowed, value, reason=hint)
         if upper not in out:
             out.append(upper)
@@ -180,7 +163,8 @@ def check_int(value, parameter: str, *, minimum: int, maximum: int | None = None
     return value
 
 
-def _check_id(value, parameter: str) -> str:
+def check_id(value, parameter: str) -> str:
+    """``value`` if it is an id or project id safe in a URL path, else InvalidQueryError."""
     allowed = "a non-empty string without '/', '?', '#', '%' or whitespace"
     if not isinstance(value, str) or not value or _BAD_PROJECT_CHARS.search(value):
         raise InvalidQueryError(parameter, allowed, value)
@@ -190,7 +174,7 @@ def _check_id(value, parameter: str) -> str:
 @dataclass(frozen=True)
 class Query:
     """A validated listing query, API-neutral. A source (:mod:`imgframe.sources`) turns it
-    into request streams; ``requests()`` is Nova's translation (kept for callers of 0.1)."""
+    into request streams (``Source.streams``)."""
 
     detail: bool = True
     statuses: tuple[str, ...] = ()
@@ -225,17 +209,6 @@ class Query:
             out[key] = value
         return out
 
-    def requests(self) -> list[tuple[str | None, dict[str, str]]]:
-        """Nova's request streams: ``[(pinned display status or None, params), ...]``."""
-        from imgframe.sources import nova
-
-        return [(s.pinned[0], dict(s.params)) for s in nova.SOURCE.streams(self)]
-
-    @property
-    def merged(self) -> bool:
-        """True when several Nova request streams must be merged into Nova's order."""
-        return len(self.requests()) > 1
-
 
 VISIBILITIES = ("public", "private", "shared", "community", "all")
 
@@ -263,7 +236,7 @@ def build_query(*, status=None, name=None, changes_since=None, min_ram=None, min
     if max_items is not None:
         max_items = check_int(max_items, "max_items", minimum=1)
     if marker is not None:
-        marker = _check_id(marker, "marker")
+        marker = check_id(marker, "marker")
     if visibility is not None:
         word = visibility.strip().lower() if isinstance(visibility, str) else None
         if word not in VISIBILITIES:
@@ -274,7 +247,7 @@ def build_query(*, status=None, name=None, changes_since=None, min_ram=None, min
         raise InvalidQueryError("hidden", "None (hidden and visible), True (only hidden) or "
                                 "False (only not hidden)", hidden)
     if owner is not None:
-        owner = _check_id(owner, "owner")
+        owner = check_id(owner, "owner")
     tags = _check_tags(tag)
     return Query(detail=detail, statuses=statuses, name=name, changes_since=since,
                  min_ram=min_ram, min_disk=min_disk, page_size=page_size,
@@ -300,19 +273,12 @@ def _check_tags(tag) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where the images API lives: ``root`` (compute root, no trailing slash), version, project."""
+    """Where an API lives: ``root`` (no trailing slash), its version, the project (if any).
+    A source makes it (``Source.parse_endpoint``) and builds its URLs from it."""
 
     root: str
     api_version: str
     project_id: str | None
-
-    def images_url(self, detail: bool) -> str:
-        """Return the list URL, e.g. ``http://h:8774/v2.1/<project>/images/detail``."""
-        parts = [self.root, self.api_version]
-        if self.project_id:
-            parts.append(quote(self.project_id, safe=""))
-        parts.append("images/detail" if detail else "images")
-        return "/".join(parts)
 
     @property
     def url(self) -> str:
@@ -339,47 +305,6 @@ def origin_of(url: str) -> tuple[str, str, int | None]:
     return scheme, (parts.hostname or "").lower(), port
 
 
-def _normalize_version(value) -> str:
-    allowed = "'v2.1' or 'v2'"
-    if not isinstance(value, str):
-        raise InvalidQueryError("api_version", allowed, value)
-    text = value.strip().lower()
-    text = text if text.startswith("v") else "v" + text
-    if text not in ("v2", "v2.1"):
-        raise InvalidQueryError("api_version", allowed, value)
-    return text
-
-
-def parse_endpoint(endpoint, project_id=None, api_version="v2.1") -> Endpoint:
-    """Validate the compute endpoint; accept a root or a URL ending in ``/vX[/project]``.
-
-    >>> parse_endpoint("https://c.example:8774/v2/abc/")
-    Endpoint(root='https://c.example:8774', api_version='v2', project_id='abc')
-    """
-    allowed = "an http(s) URL of the compute API, e.g. https://compute.example.com:8774"
-    parts = _split_url(endpoint, "endpoint", allowed)
-    version = _normalize_version(api_version)
-    segments = [s for s in parts.path.split("/") if s]
-    url_project = None
-    if len(segments) >= 2 and segments[-2].lower() in ("v2", "v2.1"):
-        version, url_project = segments[-2].lower(), segments[-1]
-        segments = segments[:-2]
-    elif segments and segments[-1].lower() in ("v2", "v2.1"):
-        version = segments[-1].lower()
-        segments = segments[:-1]
-    if url_project is not None:
-        _check_id(url_project, "endpoint project id")
-        if project_id is not None and project_id != url_project:
-            raise InvalidQueryError("project_id", f"the project in the endpoint ({url_project})",
-                                    project_id, reason="it differs from the endpoint's")
-        project_id = url_project
-    if project_id is not None:
-        _check_id(project_id, "project_id")
-    path = "/".join(segments)
-    root = f"{parts.scheme.lower()}://{parts.netloc}" + (f"/{path}" if path else "")
-    return Endpoint(root=root, api_version=version, project_id=project_id)
-
-
 def parse_service_endpoint(endpoint, project_id=None, *, parameter: str = "endpoint",
                            what: str = "the API") -> Endpoint:
     """Validate a versionless service root (Glance, IMS); a trailing ``/v2`` is dropped.
@@ -388,18 +313,20 @@ def parse_service_endpoint(endpoint, project_id=None, *, parameter: str = "endpo
     Endpoint(root='https://image.example.com:9292', api_version='v2', project_id=None)
     """
     allowed = f"an http(s) URL of {what}, e.g. https://image.example.com:9292"
-    parts = _split_url(endpoint, parameter, allowed)
+    parts = split_url(endpoint, parameter, allowed)
     segments = [s for s in parts.path.split("/") if s]
     if segments and segments[-1].lower() in ("v2", "v2.0"):
         segments = segments[:-1]
     if project_id is not None:
-        _check_id(project_id, "project_id")
+        check_id(project_id, "project_id")
     path = "/".join(segments)
     root = f"{parts.scheme.lower()}://{parts.netloc}" + (f"/{path}" if path else "")
     return Endpoint(root=root, api_version="v2", project_id=project_id)
 
 
-def _split_url(endpoint, parameter: str, allowed: str):
+def split_url(endpoint, parameter: str, allowed: str):
+    """``urlsplit(endpoint)`` of an http(s) URL with a host, no credentials, query or
+    fragment; else InvalidQueryError naming ``parameter``."""
     if not isinstance(endpoint, str):
         raise InvalidQueryError(parameter, allowed, endpoint)
     try:
@@ -418,23 +345,12 @@ def _split_url(endpoint, parameter: str, allowed: str):
     return parts
 
 
-def parse_microversion(value) -> str | None:
-    """Validate an optional compute microversion (2.1 .. 2.35); ``None`` sends no header."""
-    if value is None:
-        return None
-    allowed = "None (send no header) or a microversion from '2.1' to '2.35'"
-    if isinstance(value, float):
-        # 2.10 as a float is 2.1: refuse rather than send the wrong microversion
-        raise InvalidQueryError("microversion", allowed, value,
-                                reason="a float loses trailing zeros (2.10 == 2.1); pass a "
-                                "string like '2.10'")
-    text = value.strip() if isinstance(value, str) else None
-    match = re.fullmatch(r"(\d+)\.(\d+)", text or "")
-    if not match:
-        raise InvalidQueryError("microversion", allowed, value)
-    major, minor = int(match.group(1)), int(match.group(2))
-    if major != 2 or not 1 <= minor or (major, minor) > MAX_MICROVERSION:
-        reason = ("the images API is removed from 2.36 on (404)"
-                  if (major, minor) > MAX_MICROVERSION else None)
-        raise InvalidQueryError("microversion", allowed, value, reason=reason)
-    return f"{major}.{minor}"
+def __getattr__(name: str):
+    # client.py still imports Nova's microversion check from here (its own slice moves it
+    # to ``Source.parse_microversion``); it lives in imgframe/sources/nova.py, imported on
+    # use so this module imports no source
+    if name == "parse_microversion":
+        from imgframe.sources.nova import parse_microversion
+
+        return parse_microversion
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

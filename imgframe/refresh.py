@@ -1,17 +1,18 @@
 """Bring an inventory up to date cheaply: ``refresh(client, old)`` (also ``client.refresh(old)``).
 
-Nova (``mode="changes"``)::
+A source whose ``refresh_strategy`` is ``"changes"`` (Nova's proxy, which has a list view)::
 
     old (a complete frame, attrs["imgframe"] says its query)
       |  1. changed = load(query, changes_since=newest `updated` in old)    (inclusive: >=)
-      |  2. ids     = the list view of the query (id, name, links)          (listing_options)
+      |  2. ids     = the list view of the query (id, name, links) (Source.listing_options)
       v  3. merge by id: changed rows, then old rows still listed and not changed; order as
     new      the loader orders (created, id descending). Ids listed but in neither (added
              between 1 and 2) get one more changes-since round; then a full load if needed.
 
-Glance and IMS (``mode="full"``): they have no list view, so the only listing that shows
-removals is the detail listing, which already carries every changed row: a refresh *is* one
-full load (sending ``updated_at=gte:`` as well would only add requests). A version that
+A source whose ``refresh_strategy`` is ``"full"`` (Glance, IMS): they have no list view,
+so the only listing that shows removals is the detail listing, which already carries every
+changed row: a refresh *is* one full load (sending ``updated_at=gte:`` as well would only
+add requests). A version that
 typed only the changed rows of that listing was measured slower end to end (the matching
 and re-ordering cost more than the typing saved: bench/README.md), so a full load it is,
 with ``attrs`` counting what changed against ``old``.
@@ -26,33 +27,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from imgframe import sources
 from imgframe.diff import completeness, query_key
 from imgframe.errors import IncompleteSnapshotError, InvalidQueryError
 from imgframe.frame import merge_frames
-from imgframe.query import GLANCE_STATUSES, parse_time
+from imgframe.query import parse_time
 from imgframe.timefmt import utc_stamp
 
-__all__ = ["listing_options", "load_options", "refresh"]
-
-_DISPLAY = {g: d for d, gs in GLANCE_STATUSES.items() for g in gs}
-
-
-def listing_options(source: str) -> dict:
-    """``load()`` options that list every id of a query as cheaply as ``source`` allows.
-
-    >>> listing_options("nova"), listing_options("glance")
-    ({'detail': False}, {'detail': True})
-    """
-    if source == "nova":
-        return {"detail": False}      # the list view: id, name and links only
-    return {"detail": True}           # Glance, IMS: no list view; the detail listing
+__all__ = ["load_options", "refresh"]
 
 
 def load_options(info: dict) -> dict:
     """The ``Client.load`` keywords of the query recorded in ``attrs["imgframe"]``.
 
-    Uses ``info["load_options"]`` when a source records it, else reads the Nova request
-    parameters in ``info["queries"]``.
+    Uses ``info["load_options"]`` when a source records it, else the source reads the
+    request parameters in ``info["queries"]`` (``Source.options_from_params``).
 
     >>> load_options({"detail": True, "queries": [{"status": "queued", "limit": "500"},
     ...                                           {"status": "saving", "limit": "500"}]})
@@ -60,30 +49,9 @@ def load_options(info: dict) -> dict:
     """
     if isinstance(info.get("load_options"), dict):
         return dict(info["load_options"])
-    queries = info.get("queries") or []
-    opts: dict = {"detail": bool(info.get("detail", True))}
-    statuses: list[str] = []
-    for q in queries:
-        if "limit" in q:
-            opts["page_size"] = int(q["limit"])
-        if "status" in q:
-            word = _DISPLAY.get(str(q["status"]).lower())
-            if word is None:
-                raise InvalidQueryError("old", "a frame whose query imgframe can repeat",
-                                        q["status"], reason="unknown status filter")
-            if word not in statuses:
-                statuses.append(word)
-        if "name" in q:
-            name = q["name"]
-            opts["name"] = name[3:] if name.startswith("eq:") else name
-        if "changes-since" in q:
-            opts["changes_since"] = q["changes-since"]
-        if "minRam" in q:
-            opts["min_ram"] = int(q["minRam"])
-        if "minDisk" in q:
-            opts["min_disk"] = int(q["minDisk"])
-    if statuses:
-        opts["status"] = statuses
+    source = sources.get(info.get("source") or sources.LEGACY)
+    opts: dict = {"detail": bool(info.get("detail", True)),
+                  **source.options_from_params(info.get("queries") or [])}
     if info.get("max_items") is not None:
         opts["max_items"] = int(info["max_items"])
     return opts
@@ -110,7 +78,7 @@ def refresh(client, old: pd.DataFrame, *, progress=False) -> pd.DataFrame:
         raise InvalidQueryError("client", f"a client of {key['endpoint']} (where old was "
                                 "loaded)", client.endpoint)
     opts = load_options(info)
-    source = key["source"]
+    source = sources.get(key["source"])
     fetches: list[dict] = []
 
     def fetch(purpose: str, **extra) -> pd.DataFrame:
@@ -123,7 +91,6 @@ def refresh(client, old: pd.DataFrame, *, progress=False) -> pd.DataFrame:
         return frame
 
     newest = old["updated"].max() if "updated" in old.columns and len(old) else pd.NaT
-    listing = listing_options(source)
     full_reason = None
     if not opts.get("detail", True):
         full_reason = "the query is a list view: a full listing is the cheapest refresh"
@@ -139,15 +106,15 @@ def refresh(client, old: pd.DataFrame, *, progress=False) -> pd.DataFrame:
     since = pd.Timestamp(newest)
     if opts.get("changes_since") is not None:
         since = max(since, parse_time(opts["changes_since"], "changes_since"))
-    if listing.get("detail", True):
+    if source.refresh_strategy != "changes":
         new = fetch("full")
         return _finish(new, info, fetches, mode="full", since=since,
                        counts=_counts(old, new, since),
-                       reason=f"{source} has no list view: the only listing that shows "
+                       reason=f"{source.name} has no list view: the only listing that shows "
                        "removals is the detail listing, a full load (typing only the "
                        "changed rows of it was measured slower end to end: bench/README.md)")
     changed = fetch("changed", changes_since=since)
-    ids = fetch("listing", **listing)
+    ids = fetch("listing", **source.listing_options())
     listed = ids["id"]
     changed = changed[_member(changed["id"], listed)]
     unknown = listed[~_member(listed, old["id"]) & ~_member(listed, changed["id"])]

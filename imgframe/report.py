@@ -54,11 +54,13 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 import pandas as pd
 
+from imgframe import status
 from imgframe.errors import InvalidQueryError
 from imgframe.export import to_csv
 from imgframe.timefmt import utc_stamp
 
-__all__ = ["ATTRS_KEYS", "build_html", "encode_frame", "page_html", "report"]
+__all__ = ["ATTRS_KEYS", "build_html", "csp_hash", "encode_frame", "json_text", "page_html",
+           "report"]
 
 #: The keys of ``df.attrs["imgframe"]`` a report may show; everything else stays out.
 ATTRS_KEYS = ("source", "endpoint", "project_id", "api_version", "detail", "pages",
@@ -235,7 +237,8 @@ def encode_frame(df: pd.DataFrame) -> dict:
     }
 
 
-def _json(data: dict) -> str:
+def json_text(data: dict) -> str:
+    """Compact JSON of ``data`` that is valid UTF-8 (a lone surrogate written escaped)."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     if _SURROGATE.search(text):  # a lone surrogate cannot be written as UTF-8: escape it
         text = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
@@ -251,7 +254,7 @@ def _escape_script(text: str) -> str:
 
 def embed(data: dict, compress: bool | None = None) -> tuple[str, str]:
     """``(encoding, text)`` for the data element: ``"json"`` or ``"gzip+base64"``."""
-    plain = _escape_script(_json(data))
+    plain = _escape_script(json_text(data))
     if compress is False:
         return "json", plain
     packed = base64.b64encode(gzip.compress(plain.encode("utf-8"), compresslevel=6,
@@ -265,7 +268,8 @@ def _asset(name: str) -> str:
     return resources.files("imgframe").joinpath("report_assets", name).read_text("utf-8")
 
 
-def _sha256(text: str) -> str:
+def csp_hash(text: str) -> str:
+    """``'sha256-…'``: a Content-Security-Policy source allowing exactly ``text``."""
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
 
 
@@ -286,12 +290,13 @@ def page_html(title: str, data_attributes: str, payload: str = "", *,
     """The front end around one data element: embedded (the report), or fetched from
     the URLs its ``data-*`` attributes name (the dashboard, with ``connect=True``, which
     lets the page talk to its own origin and nothing else). ``data_attributes`` is
-    trusted, already-escaped attribute text."""
+    trusted, already-escaped attribute text. The status words' order and colours come
+    from :mod:`imgframe.status` (``data-statuses``), as the charts' do."""
     script, style = _asset("report.js"), _asset("report.css")
     if "</" in script or "</" in style or "<!--" in script:
         raise AssertionError("report assets must not contain '</' or '<!--'")
-    csp = ("default-src 'none'; script-src " + _sha256(script) + "; style-src "
-           + _sha256(style) + "; img-src data:; base-uri 'none'; form-action 'none'"
+    csp = ("default-src 'none'; script-src " + csp_hash(script) + "; style-src "
+           + csp_hash(style) + "; img-src data:; base-uri 'none'; form-action 'none'"
            + ("; connect-src 'self'" if connect else ""))
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -301,7 +306,8 @@ def page_html(title: str, data_attributes: str, payload: str = "", *,
         '<meta name="generator" content="imgframe">\n'
         f"<title>{html.escape(title)}</title>\n<style>{style}</style>\n</head>\n<body>\n"
         '<noscript>This report needs JavaScript to show the inventory.</noscript>\n'
-        '<main id="imgframe-report" class="imgframe-report">'
+        '<main id="imgframe-report" class="imgframe-report" data-statuses="'
+        f'{html.escape(json_text(status.palette()))}">'
         '<p class="imgframe-loading">Loading the inventory…</p></main>\n'
         f'<script type="application/json" id="imgframe-data" {data_attributes}>'
         f"{payload}</script>\n<script>{script}</script>\n</body>\n</html>\n")

@@ -1,8 +1,11 @@
 """How many images changed since each point in time, asked straight from the server.
 
-``changes_since_trend(client, ...)`` sends one ``changes-since=<cutoff>`` listing per
-cutoff (the list endpoint: ids only, no detail), several at once, and counts the images.
-It returns the same tidy frame as ``df.images.changed_since(cutoffs)`` of a full load::
+``changes_since_trend(client, ...)`` sends one listing per cutoff filtered by modification
+time (``load(changes_since=<cutoff>)``: Nova's ``changes-since=``, Glance's and IMS's
+``updated_at=gte:``), several at once, and counts the images. Each is the cheapest listing
+the source offers (``Source.listing_options``: Nova's list view, ids only; the detail view
+where an API has no other). It returns the same tidy frame as
+``df.images.changed_since(cutoffs)`` of a full load::
 
     trend = imgframe.changes_since_trend(client, start="2026-01-05", freq="W")
     trend.head(2)
@@ -25,7 +28,8 @@ import pandas as pd
 
 from imgframe.accessor import normalize_cutoffs, normalize_freq, trend_frame
 from imgframe.errors import InvalidQueryError
-from imgframe.query import check_int, normalize_status, parse_time
+from imgframe.query import build_query, check_int, normalize_status, parse_time
+from imgframe.sources import source_of
 
 __all__ = ["CatalogueChangedWarning", "changes_since_trend", "trend_cutoffs"]
 
@@ -87,9 +91,10 @@ def trend_cutoffs(start=None, end=None, freq: str = "W") -> pd.DatetimeIndex:
 
 def changes_since_trend(client, start=None, end=None, freq: str = "W", cutoffs=None,
                         status=None, workers: int = 8) -> pd.DataFrame:
-    """Count the images the server lists with ``changes-since=<cutoff>``, per cutoff.
+    """Count the images the server lists changed since each cutoff (inclusive).
 
-    ``client``: an :class:`imgframe.Client` (anything with its ``load``). Cutoffs are
+    ``client``: an :class:`imgframe.Client` (anything with its ``load`` and ``source``) of
+    any source; a filter its source cannot apply is refused before anything is sent. Cutoffs are
     ``cutoffs`` when given (any times ``parse_time`` accepts), else
     :func:`trend_cutoffs` ``(start, end, freq)``. ``status`` (one or several queryable
     statuses) counts each status separately, one row per cutoff and status. Up to
@@ -109,10 +114,14 @@ def changes_since_trend(client, start=None, end=None, freq: str = "W", cutoffs=N
         cuts = trend_cutoffs(start, end, freq)
     statuses = normalize_status(status, "status") if status is not None else None
     workers = check_int(workers, "workers", minimum=1)
+    source = source_of(client)
+    listing = source.listing_options()
+    if len(cuts):   # what the source cannot filter by is refused before any request
+        source.check(build_query(changes_since=cuts[0], status=statuses, **listing))
     tasks = [(cut, s) for cut in cuts for s in (statuses or (None,))]
 
     def count(cut, s) -> int:
-        frame = client.load(changes_since=cut, status=s, detail=False, progress=False)
+        frame = client.load(changes_since=cut, status=s, progress=False, **listing)
         return len(frame)
 
     began = time.perf_counter()

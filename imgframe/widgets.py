@@ -41,6 +41,7 @@ import imgframe.accessor  # noqa: F401  (registers df.images)
 from imgframe import plotting
 from imgframe.errors import ImgframeError
 from imgframe.export import to_csv
+from imgframe.status import COLORS
 
 __all__ = ["Explorer", "explore", "human_bytes"]
 
@@ -142,6 +143,7 @@ class Explorer(widgets.VBox):
                     tooltip=f"only {status} images (none pressed: every status)",
                     layout=widgets.Layout(width="auto"))
                 button.add_class(f"imgframe-status-{status.lower()}")
+                button.style.text_color = COLORS.get(status)   # the charts' colour
                 self.status_buttons[status] = button
         # live: update on every keystroke; on big frames (where an update with its chart
         # takes a few hundred ms) only on Enter or leaving the box, so typing never queues

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from imgframe.export import neutralise, read_csv, to_csv, unneutralise
 from imgframe.frame import COLUMNS, DTYPES, empty_frame, frame_from_pages
+from imgframe.sources import nova
 
 HOSTILE = ["=HYPERLINK(\"http://evil\",\"x\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)",
            "\tindented", "\rreturn", "'=already", "''+two", "'plain quote", "comma, name",
@@ -35,7 +36,7 @@ def hostile_df():
     items = [item(k, name) for k, name in enumerate(HOSTILE)]
     items.append(item(99, None, server={"id": "srv-1"}, metadata=None,
                       **{"OS-DCF:diskConfig": "AUTO"}))
-    return frame_from_pages([items])
+    return frame_from_pages([items], source=nova.SOURCE)
 
 
 def test_neutralise_roundtrip():
@@ -109,7 +110,7 @@ names = st.one_of(st.none(), st.text(
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(names, min_size=1, max_size=6))
 def test_property_roundtrip(name_list):
-    df = frame_from_pages([[item(k, n) for k, n in enumerate(name_list)]])
+    df = frame_from_pages([[item(k, n) for k, n in enumerate(name_list)]], source=nova.SOURCE)
     back = read_csv(io.StringIO(to_csv(df)))
     pd.testing.assert_frame_equal(back, df)
 

@@ -8,16 +8,25 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from imgframe import frame
 from imgframe.errors import MalformedResponseError
 from imgframe.frame import (
     COLUMNS,
     DTYPES,
-    STATUSES,
     empty_frame,
-    frame_from_pages,
-    link_columns,
     merge_frames,
 )
+from imgframe.sources import nova
+from imgframe.sources.nova import link_columns
+from imgframe.status import CATEGORIES
+
+STATUSES = list(CATEGORIES)
+
+
+def frame_from_pages(pages, **options):
+    """The frame of pages of Nova's items."""
+    return frame.frame_from_pages(pages, source=nova.SOURCE, **options)
+
 
 P = "6f70656e737461636b20342065766572"
 

@@ -10,7 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import imgframe
-from imgframe.refresh import _member, listing_options, load_options
+from imgframe import sources
+from imgframe.errors import InvalidQueryError
+from imgframe.refresh import _member, load_options
 from imgframe.server import ImageServer
 
 QUERIES = {
@@ -210,9 +212,18 @@ def test_list_view_and_max_items_queries_load_in_full(srv):
         pd.testing.assert_frame_equal(new, client.load(progress=False, **query))
 
 
-def test_the_listing_per_source():
-    assert listing_options("nova") == {"detail": False}
-    assert listing_options("glance") == listing_options("ims") == {"detail": True}
+def test_a_query_recorded_only_as_parameters_is_read_by_its_source():
+    # imgframe 0.1's Nova frames (no "source", no "load_options"): Nova reads them
+    assert load_options({"queries": [{"minRam": "512"}]}) == {"detail": True, "min_ram": 512}
+    with pytest.raises(InvalidQueryError, match=r"no load_options \(the Glance v2 image API\)"):
+        load_options({"source": "glance", "queries": [{"status": "active"}]})
+
+
+def test_the_listing_and_the_refresh_strategy_per_source():
+    nova, glance, ims = (sources.get(name) for name in ("nova", "glance", "ims"))
+    assert nova.listing_options() == {"detail": False} and nova.refresh_strategy == "changes"
+    assert glance.listing_options() == ims.listing_options() == {"detail": True}
+    assert glance.refresh_strategy == ims.refresh_strategy == "full"
     assert load_options({"detail": True, "queries": [
         {"status": "active", "name": "eq:a:b", "minDisk": "10", "limit": "50",
          "changes-since": "2026-01-01T00:00:00Z"}]}) == {

@@ -24,7 +24,7 @@ from click.testing import CliRunner
 import imgframe
 from imgframe.cli import main
 from imgframe.frame import empty_frame
-from imgframe.report import ATTRS_KEYS, _json, build_html, encode_frame
+from imgframe.report import ATTRS_KEYS, build_html, encode_frame, json_text
 from imgframe.server import DEFAULT_PROJECT_ID, ImageServer, sample_inventory
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,7 +123,7 @@ def test_hostile_text_is_escaped_in_the_uncompressed_page(df, tmp_path):
     names = {c["name"]: c for c in json.loads(text)["columns"]}["name"]
     assert names["values"] == HOSTILE
     # a lone surrogate (possible in an object column) is escaped, so the page stays UTF-8
-    assert _json({"x": "a\ud800b"}) == '{"x":"a\\ud800b"}'
+    assert json_text({"x": "a\ud800b"}) == '{"x":"a\\ud800b"}'
 
 
 def test_only_whitelisted_attrs_reach_the_page(df, tmp_path):

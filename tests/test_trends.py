@@ -238,6 +238,42 @@ def test_both_sources_agree_per_status_on_the_embedded_server(server_and_client)
     assert len(server_side) == len(set(cutoffs)) * 3
 
 
+@pytest.fixture(scope="module", params=["glance", "ims"])
+def other_source_client(request, server_and_client):
+    srv, _ = server_and_client
+    client_mod = pytest.importorskip("imgframe.client")
+    endpoint = srv.glance_endpoint if request.param == "glance" else srv.ims_endpoint
+    return srv, client_mod.Client(endpoint, source=request.param, token=srv.issue_token())
+
+
+def test_glance_and_ims_trends_agree_exactly_with_a_full_load(other_source_client):
+    srv, client = other_source_client
+    df = client.load(progress=False)
+    cutoffs = full_cutoffs(df)
+    srv.stats.reset()
+    server_side = changes_since_trend(client, cutoffs=cutoffs, workers=4)
+    pd.testing.assert_frame_equal(server_side, df.images.changed_since(cutoffs))
+    assert 0 < server_side["images"].iloc[len(server_side) // 2] < len(df)
+    # their modification filter, on their one (detail) view
+    assert srv.stats.requests > 0
+    assert all("updated_at=gte%3A" in p or "updated_at=gte:" in p for p in srv.stats.paths)
+    statuses = ["ACTIVE", "SAVING"]
+    server_side = changes_since_trend(client, cutoffs=cutoffs[::4], status=statuses)
+    pd.testing.assert_frame_equal(server_side,
+                                  df.images.changed_since(cutoffs[::4], status=statuses))
+
+
+def test_a_status_the_source_lacks_is_refused_before_any_request(server_and_client):
+    srv, _ = server_and_client
+    client = pytest.importorskip("imgframe.client").Client(
+        srv.ims_endpoint, source="ims", token=srv.issue_token())
+    srv.stats.reset()
+    with pytest.raises(InvalidQueryError, match="Huawei IMS.*UNKNOWN") as info:
+        changes_since_trend(client, cutoffs=["2026-01-01", "2026-02-01"], status="UNKNOWN")
+    assert info.value.parameter == "status"
+    assert srv.stats.requests == 0
+
+
 def test_server_sees_at_most_workers_queries_in_flight(server_and_client):
     srv, client = server_and_client
     faults = pytest.importorskip("imgframe.server").Faults

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import imgframe
+from imgframe import status
 from imgframe.frame import COLUMNS, empty_frame
 from imgframe.widgets import Explorer, explore, human_bytes, parse_name
 
@@ -84,6 +85,10 @@ def test_one_toggle_per_present_status_labelled_with_counts(small_df):
     assert labels == {"ACTIVE": "ACTIVE (4)", "SAVING": "SAVING (2)",
                       "UNKNOWN": "UNKNOWN (1)", "ERROR": "ERROR (1)"}
     assert not any(b.value for b in ex.status_buttons.values())
+    # in the order and the colours of imgframe.status, as the charts and the report
+    assert list(labels) == [s for s in status.ORDER if s in labels]
+    assert {s: b.style.text_color for s, b in ex.status_buttons.items()} == {
+        s: status.COLORS[s] for s in labels}
 
 
 def test_status_toggles_select_like_filter_chips(small_df):

@@ -5,8 +5,10 @@
 (function () {
   "use strict";
 
-  var STATUS_ORDER = ["ACTIVE", "SAVING", "UNKNOWN", "ERROR", "DELETED"];
-  var STATUS_COLORS = { ACTIVE: "#2e7d32", SAVING: "#f9a825", UNKNOWN: "#78909c", ERROR: "#c62828", DELETED: "#6d4c41" };
+  // the status words' order and colours: imgframe/status.py's, written into the page
+  var STATUSES = JSON.parse(document.getElementById("imgframe-report").getAttribute("data-statuses"));
+  var STATUS_ORDER = STATUSES.order;
+  var STATUS_COLORS = STATUSES.colors;
   var TIME_COLUMNS = ["updated", "created"];
   var DEFAULT_TABLE = ["name", "status", "updated", "visibility", "owner", "min_ram", "min_disk", "size"];
   var FACETS = ["visibility", "owner", "protected", "hidden", "disk_format", "container_format", "cloud", "region", "source", "change"];

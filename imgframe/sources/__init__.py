@@ -19,10 +19,12 @@ from imgframe.errors import InvalidQueryError
 from imgframe.sources import glance, ims, nova
 from imgframe.sources.base import Source, Stream
 
-__all__ = ["NAMES", "SOURCES", "Source", "Stream", "get"]
+__all__ = ["LEGACY", "NAMES", "SOURCES", "Source", "Stream", "get", "source_of"]
 
 SOURCES: dict[str, Source] = {s.name: s for s in (nova.SOURCE, glance.SOURCE, ims.SOURCE)}
 NAMES = tuple(SOURCES)
+#: the source of a frame whose attrs name none (imgframe 0.1 read Nova's proxy only)
+LEGACY = nova.SOURCE.name
 
 
 def get(name) -> Source:
@@ -32,3 +34,9 @@ def get(name) -> Source:
         raise InvalidQueryError("source", f"one of {', '.join(NAMES)} (or 'auto' with "
                                 "Client.from_cloud)", name)
     return SOURCES[key]
+
+
+def source_of(client) -> Source:
+    """The :class:`Source` a client reads (its ``source``: a name or a Source)."""
+    value = getattr(client, "source", LEGACY)
+    return value if isinstance(value, Source) else get(value)

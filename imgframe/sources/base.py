@@ -9,7 +9,8 @@ from operator import call, itemgetter
 from imgframe.errors import InvalidQueryError, MalformedResponseError
 from imgframe.frame import FrameBuilder, Typed, columns_of
 from imgframe.pages import Page
-from imgframe.query import GLANCE_STATUSES, Endpoint, Query, format_time, parse_service_endpoint
+from imgframe.query import Endpoint, Query, format_time, parse_service_endpoint
+from imgframe.status import LISTED
 
 __all__ = ["Source", "Stream", "absolute", "glance_base_columns", "images_of", "status_streams"]
 
@@ -68,6 +69,11 @@ class Source:
     # -- what to send -------------------------------------------------------------------
     def check(self, query: Query) -> None:
         """Refuse, naming this source, a filter it cannot apply."""
+        missing = [s for s in query.statuses if s not in self.status_words]
+        if missing:
+            raise InvalidQueryError("status", f"{' or '.join(self.status_words)} ({self.title} "
+                                    "lists no other status)", list(query.statuses),
+                                    reason=f"{self.title} has no status behind {missing[0]}")
         for name, value in query.filter_items():
             if name not in self.filters:
                 raise InvalidQueryError(name, f"None: {self.title} cannot filter by {name} "
@@ -112,6 +118,34 @@ class Source:
     def not_found_hint(self, microversion: str | None) -> str:
         return f" (check the endpoint: it should be the {self.title} root)"
 
+    # -- what it can do: the core asks these, never a name ------------------------------
+    #: a list view (ids, names and links only: ``load(detail=False)``), the cheapest
+    #: listing of every id; without one the detail listing is the only listing
+    list_view: bool = False
+    #: how ``imgframe.refresh`` brings a frame up to date: ``"changes"`` (the changed rows
+    #: and a list-view listing of every id) or ``"full"`` (one full load)
+    refresh_strategy: str = "full"
+    #: the API's status words a listing returns behind each display word (imgframe.status)
+    status_words: dict = field(default_factory=lambda: dict(LISTED))
+
+    def listing_options(self) -> dict:
+        """``load()`` options that list every id of a query as cheaply as this API allows."""
+        return {"detail": not self.list_view}
+
+    def parse_microversion(self, value) -> str | None:
+        """The microversion to send for ``value``; None sends none. Most APIs have none."""
+        if value is not None:
+            raise InvalidQueryError("microversion", f"None ({self.title} has no compute "
+                                    "microversions)", value)
+        return None
+
+    def options_from_params(self, queries: list) -> dict:
+        """The ``load()`` options of a frame whose attrs record only the parameters sent
+        (``queries``, imgframe 0.1): only an API whose 0.1 frames lack them can say."""
+        raise InvalidQueryError("old", "a frame whose query imgframe can repeat",
+                                "<no load_options>",
+                                reason=f"its attrs record no load_options ({self.title})")
+
 
 def images_of(data) -> list:
     """The ``images`` list of a page's JSON (every API names it so), or
@@ -122,13 +156,15 @@ def images_of(data) -> list:
     return data["images"]
 
 
-def status_streams(query: Query, base: list[tuple[str, str]]) -> list[Stream]:
-    """One stream per API status word behind the display statuses asked for (SAVING:
-    queued and saving), each pinning (display, raw); one stream when none was asked."""
+def status_streams(query: Query, base: list[tuple[str, str]],
+                   words: dict = LISTED) -> list[Stream]:
+    """One stream per API status word (``words``: a source's ``status_words``) behind the
+    display statuses asked for (SAVING: queued and saving), each pinning (display, raw);
+    one stream when none was asked."""
     if not query.statuses:
         return [Stream(tuple(base))]
     return [Stream((("status", raw), *base), pinned=(display, raw))
-            for display in query.statuses for raw in GLANCE_STATUSES[display]]
+            for display in query.statuses for raw in words[display]]
 
 
 def absolute(root: str, hrefs: list) -> list:

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from imgframe.pages import Page
-from imgframe.query import GLANCE_STATUSES, Endpoint, Query
+from imgframe.query import Endpoint, Query
 from imgframe.sources.base import (
     GLANCE_FIELDS,
     Source,
@@ -59,7 +59,7 @@ class GlanceSource(Source):
     def streams(self, query: Query) -> list[Stream]:
         base: list[tuple[str, str]] = []
         if query.statuses:
-            words = [w for d in query.statuses for w in GLANCE_STATUSES[d]]
+            words = [w for d in query.statuses for w in self.status_words[d]]
             base.append(("status", words[0] if len(words) == 1 else "in:" + ",".join(words)))
         if query.name is not None:
             base.append(("name", f"eq:{query.name}"))

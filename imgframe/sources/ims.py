@@ -36,6 +36,7 @@ from imgframe.sources.base import (
     status_streams,
     time_param,
 )
+from imgframe.status import listed_among
 
 __all__ = ["BASE_KEYS", "PLACEHOLDER_CHECKSUM", "SOURCE", "ImsSource", "image_sizes"]
 
@@ -46,6 +47,8 @@ BASE_KEYS = frozenset({
 #: what IMS sends as ``checksum``: the MD5 of empty input (a placeholder)
 PLACEHOLDER_CHECKSUM = "d41d8cd98f00b204e9800998ecf8427e"
 _VISIBILITIES = ("public", "private", "shared")
+#: the image statuses IMS has (no deactivated, importing or uploading: nothing is UNKNOWN)
+STATUS_WORDS = ("queued", "saving", "deleted", "killed", "active")
 
 
 def image_sizes(values: list) -> list:
@@ -75,10 +78,6 @@ class ImsSource(Source):
         return f"{endpoint.root}/v2/cloudimages"
 
     def check(self, query: Query) -> None:
-        if "UNKNOWN" in query.statuses:
-            raise InvalidQueryError("status", "ACTIVE or SAVING (IMS lists no other status)",
-                                    list(query.statuses),
-                                    reason="Huawei IMS has no status behind UNKNOWN")
         if query.visibility not in (None, *_VISIBILITIES):
             raise InvalidQueryError("visibility", f"None or one of {', '.join(_VISIBILITIES)} "
                                     "(Huawei IMS has no community visibility)",
@@ -102,7 +101,7 @@ class ImsSource(Source):
                 base.append((key, str(getattr(query, key))))
         base.extend(("tag", t) for t in query.tags)
         base.append(("limit", str(query.page_size)))
-        return status_streams(query, base)
+        return status_streams(query, base, self.status_words)
 
     def page(self, data) -> Page:
         images = images_of(data)
@@ -130,4 +129,5 @@ SOURCE = ImsSource(
     name="ims", title="Huawei IMS (cloudimages)",
     filters=frozenset({"status", "name", "changes_since", "min_ram", "min_disk",
                        "visibility", "owner", "tag"}),
-    until_empty=True, fields={**GLANCE_FIELDS, "size": "__image_size"}, partition_key="created_at")
+    until_empty=True, fields={**GLANCE_FIELDS, "size": "__image_size"}, partition_key="created_at",
+    status_words=listed_among(STATUS_WORDS))
