@@ -10,9 +10,8 @@ import sys as _sys
 import types as _types
 
 # Every public name loads on first use (PEP 562), so `import imgframe` costs little and
-# `imgframe --help` never imports pandas. The df.images accessor is registered as soon as
-# any imgframe name is used, or right away when pandas is already imported (tests/
-# test_imports.py keeps both so).
+# `imgframe --help` never imports pandas. `import imgframe` still registers df.images: at
+# once when pandas is loaded, else as pandas finishes loading (tests/test_cli_break.py).
 _LAZY = {
     **{name: ("imgframe.errors", name) for name in (
         "APIError", "AuthError", "ImgframeError", "IncompleteSnapshotError",
@@ -52,8 +51,44 @@ class _Package(_types.ModuleType):
 
 _sys.modules[__name__].__class__ = _Package
 
+class _AfterPandas:
+    """A finder on ``sys.meta_path`` until pandas is imported: it finds pandas with the
+    other finders and, once pandas has loaded, imports ``imgframe.accessor`` (which
+    registers ``df.images``). Finds nothing itself."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "pandas":
+            return None
+        import importlib.util
+
+        _sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _RegisteringLoader(spec.loader)
+        return spec
+
+
+class _RegisteringLoader:
+    def __init__(self, loader):
+        self._loader = loader
+
+    def __getattr__(self, name):
+        return getattr(self._loader, name)
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        import importlib
+
+        importlib.import_module("imgframe.accessor")
+
+
 if "pandas" in _sys.modules:
     from imgframe import accessor as _accessor  # noqa: F401  (registers df.images)
+elif not any(isinstance(f, _AfterPandas) for f in _sys.meta_path):
+    _sys.meta_path.insert(0, _AfterPandas())
 
 __version__ = "0.1.0"
 
