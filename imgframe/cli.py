@@ -9,18 +9,31 @@ imgframe's heavy modules are imported inside the commands, so ``--help`` is quic
 
 from __future__ import annotations
 
-import functools
 import os
+import signal
 import sys
-import time
-import warnings
-from pathlib import Path
 
-import click
 
-from imgframe import cli_checks
-from imgframe.cli_checks import CHART_SUFFIXES, atomic_output, output_path
-from imgframe.errors import ImgframeError, InvalidQueryError
+def _interrupted_while_starting(signum, frame):  # nothing to clean up yet: one line, 130
+    os.write(2, b"imgframe: interrupted (Ctrl-C)\n")
+    os._exit(130)
+
+
+# Run as the `imgframe` program (not imported by a test or a notebook): Ctrl-C while the
+# modules below load is one line too. main() puts Python's own handler back.
+if __name__ == "__main__" or os.path.basename(sys.argv[0] if sys.argv else "") == "imgframe":
+    signal.signal(signal.SIGINT, _interrupted_while_starting)
+
+import functools  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import click  # noqa: E402
+
+from imgframe import cli_checks  # noqa: E402
+from imgframe.cli_checks import CHART_SUFFIXES, atomic_output, output_path  # noqa: E402
+from imgframe.errors import ImgframeError, InvalidQueryError  # noqa: E402
 
 STATUS_CHOICES = ["ACTIVE", "SAVING", "UNKNOWN"]
 FREQ_CHOICES = ["D", "W", "M", "Q", "Y"]
@@ -40,6 +53,15 @@ class _Command(click.Command):
             raise click.ClickException(_one_line(exc)) from exc
         except OSError as exc:
             raise click.ClickException(_one_line(exc)) from exc
+        except KeyboardInterrupt as exc:  # before click turns it into a blank line + Abort
+            raise _Interrupted() from exc
+
+
+class _Interrupted(click.ClickException):
+    exit_code = EXIT_INTERRUPTED
+
+    def __init__(self):
+        super().__init__("interrupted (Ctrl-C)")
 
 
 class _Group(click.Group):
@@ -52,12 +74,17 @@ class _Group(click.Group):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         _STATE["debug"] = os.environ.get("IMGFRAME_DEBUG", "") not in ("", "0")
+        if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             with warnings.catch_warnings():
                 warnings.showwarning = _one_line_warning
                 code = super().main(args, prog_name, complete_var, standalone_mode=False,
                                     **extra)
         except (KeyboardInterrupt, click.Abort):
+            click.echo("imgframe: interrupted (Ctrl-C)", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except _Interrupted:
             click.echo("imgframe: interrupted (Ctrl-C)", err=True)
             sys.exit(EXIT_INTERRUPTED)
         except click.ClickException as exc:

@@ -48,7 +48,7 @@ def _fail(message: str, param, ctx):
     raise click.BadParameter(message, ctx=ctx, param=param)
 
 
-def output_path(*suffixes: str, what: str = "file"):
+def output_path(*suffixes: str, what: str = ""):
     """A callback for an option naming a file to write: a known suffix, the engine it
     needs installed, not a directory, in an existing writable directory."""
     def check(ctx, param, value):
@@ -56,16 +56,17 @@ def output_path(*suffixes: str, what: str = "file"):
             return None
         path = Path(value)
         suffix = path.suffix.lower()
+        if path.is_dir():
+            _fail(f"{str(path)!r} is a directory; give a file name ending in "
+                  f"{_either(suffixes)}", param, ctx)
         if suffix not in suffixes:
-            _fail(f"must end in {_either(suffixes)} ({what}), got {path.name!r}", param, ctx)
+            _fail(f"must end in {_either(suffixes)}{f' ({what})' if what else ''}, "
+                  f"got {path.name!r}", param, ctx)
         if suffix in _ENGINES:
             module, extra = _ENGINES[suffix]
             if importlib.util.find_spec(module) is None:
                 _fail(f"writing {suffix} needs {module}, which is not installed "
                       f"(pip install '{extra}'), got {path.name!r}", param, ctx)
-        if path.is_dir():
-            _fail(f"{str(path)!r} is a directory; give a file name ending in "
-                  f"{_either(suffixes)}", param, ctx)
         parent = path.parent if str(path.parent) else Path(".")
         if not parent.is_dir():
             _fail(f"the directory {str(parent)!r} does not exist (create it first), "

@@ -67,7 +67,7 @@ def _container_kind(series: pd.Series) -> str | None:
     if series.dtype != object:
         return None
     for value in series.tolist():
-        if isinstance(value, dict | list | set | tuple):
+        if isinstance(value, dict | list | set | tuple | np.ndarray):
             return type(value).__name__
     return None
 
