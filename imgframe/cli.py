@@ -31,7 +31,7 @@ from pathlib import Path  # noqa: E402
 
 import click  # noqa: E402
 
-from imgframe import cli_checks  # noqa: E402
+from imgframe import __version__, cli_checks  # noqa: E402
 from imgframe.cli_checks import CHART_SUFFIXES, atomic_output, output_path  # noqa: E402
 from imgframe.errors import ImgframeError, InvalidQueryError  # noqa: E402
 
@@ -119,7 +119,7 @@ def _set_debug(ctx, param, value):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="imgframe")
+@click.version_option(version=__version__, prog_name="imgframe")  # no metadata scan
 @click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_set_debug,
               help="Show a traceback on failure (or set IMGFRAME_DEBUG=1).")
 def main():
@@ -667,9 +667,10 @@ def dashboard(endpoint, project_id, token, cloud, insecure, demo, n_images, seed
     import imgframe
     from imgframe.dashboard import Dashboard
 
-    why = cli_checks.port_free(host, port)       # before any loading
-    if why:
-        raise click.BadParameter(why, param_hint="'--port'")
+    for option, why in (("--host", cli_checks.host_known(host)),     # before any loading
+                        ("--port", cli_checks.port_free(host, port))):
+        if why:
+            raise click.BadParameter(why, param_hint=f"'{option}'")
     with contextlib.ExitStack() as stack:
         if demo:
             from imgframe.server import ImageServer, sample_inventory
@@ -803,13 +804,22 @@ def _counts_line(counts: dict) -> str:
 @click.option("--status", multiple=True, type=click.Choice(STATUS_CHOICES, case_sensitive=False),
               help="Status to keep (repeatable).")
 @click.option("--name", default=None, help="Exact image name.")
+@click.option("--list", "list_only", is_flag=True,
+              help="List the store's snapshots (id, time, images, query) and exit.")
 @click.option("--progress/--no-progress", default=None)
 def snapshot(store_dir, endpoint, project_id, token, cloud, insecure, do_refresh, demo_images,
-             status, name, progress):
+             status, name, list_only, progress):
     """Load images (or refresh the latest snapshot) and save a snapshot into --store."""
     import imgframe
 
     store = imgframe.SnapshotStore(store_dir)
+    if list_only:
+        listing = store.list()
+        for row in listing.itertuples():
+            click.echo(f"{row.id}  {row.taken_at:%Y-%m-%d %H:%M:%S} UTC  {row.rows} images"
+                       f"{'' if row.complete else ' (incomplete)'}  {row.source}  {row.query}")
+        click.echo(f"{_plural(len(listing), 'snapshot')} in {store_dir}")
+        return
     if do_refresh:
         if status or name or demo_images is not None:
             raise click.UsageError("--refresh repeats the latest snapshot's query; drop "

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import click
 
-__all__ = ["CHART_SUFFIXES", "atomic_output", "input_file", "option_error", "output_path",
-           "port_free", "store_dir", "writable_dir"]
+__all__ = ["CHART_SUFFIXES", "atomic_output", "host_known", "input_file", "option_error",
+           "output_path", "port_free", "store_dir", "writable_dir"]
 
 #: what a chart option accepts: the formats matplotlib writes without extras
 CHART_SUFFIXES = (".png", ".svg", ".pdf")
@@ -133,16 +133,21 @@ def input_file(*suffixes: str):
     return check
 
 
+def host_known(host: str) -> str | None:
+    """Why ``host`` cannot be listened on (not an address or a name that resolves)."""
+    try:
+        socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"cannot listen on {host!r}: {exc.strerror}"
+    return None
+
+
 def port_free(host: str, port: int) -> str | None:
     """Why ``host:port`` cannot be listened on (``None`` when it can); port 0 is always
     free. Binds and closes a socket as the servers do (SO_REUSEADDR)."""
-    if port == 0:
+    if port == 0 or host_known(host):
         return None
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
-                                   flags=socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        return f"cannot listen on {host!r}: {exc.strerror}"
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     family, kind, proto, _, address = infos[0]
     with socket.socket(family, kind, proto) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

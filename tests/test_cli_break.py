@@ -71,7 +71,7 @@ def files(tmp_path_factory, server):
 # {out} this row's own empty output directory, {busy} a port in use.
 C = ["--endpoint", "{url}", "--project-id", "{project}", "--token", TOKEN]
 G = ["--endpoint", "{glance}", "--source", "glance", "--token", TOKEN]
-O = ["-o", "{out}/x.csv"]
+OUT = ["-o", "{out}/x.csv"]
 
 ROWS = [
     # ---- the group
@@ -86,41 +86,41 @@ ROWS = [
     ("export under a file", ["export", *C, "-o", "{in}/plain.txt/x.csv"], 2,
      "does not exist"),
     # ---- export: numbers, dates, choices
-    ("export bad date", ["export", *C, "--changes-since", "2026-13-45", *O], 2,
+    ("export bad date", ["export", *C, "--changes-since", "2026-13-45", *OUT], 2,
      "--changes-since"),
-    ("export words date", ["export", *C, "--changes-since", "last tuesday", *O], 2,
+    ("export words date", ["export", *C, "--changes-since", "last tuesday", *OUT], 2,
      "--changes-since"),
-    ("export min-ram -5", ["export", *C, "--min-ram", "-5", *O], 2, "--min-ram"),
-    ("export min-disk abc", ["export", *C, "--min-disk", "abc", *O], 2, "--min-disk"),
-    ("export page-size 0", ["export", *C, "--page-size", "0", *O], 2, "--page-size"),
-    ("export page-size huge", ["export", *C, "--page-size", "10000000", *O], 2,
+    ("export min-ram -5", ["export", *C, "--min-ram", "-5", *OUT], 2, "--min-ram"),
+    ("export min-disk abc", ["export", *C, "--min-disk", "abc", *OUT], 2, "--min-disk"),
+    ("export page-size 0", ["export", *C, "--page-size", "0", *OUT], 2, "--page-size"),
+    ("export page-size huge", ["export", *C, "--page-size", "10000000", *OUT], 2,
      "--page-size"),
-    ("export max-items -1", ["export", *C, "--max-items", "-1", *O], 2, "--max-items"),
-    ("export workers 100", ["export", *C, "--workers", "100", *O], 2, "--workers"),
-    ("export workers 0", ["export", *C, "--workers", "0", *O], 2, "--workers"),
-    ("export status", ["export", *C, "--status", "DELETED", *O], 2, "--status"),
-    ("export unknown source", ["export", *C, "--source", "swift", *O], 2, "--source"),
+    ("export max-items -1", ["export", *C, "--max-items", "-1", *OUT], 2, "--max-items"),
+    ("export workers 100", ["export", *C, "--workers", "100", *OUT], 2, "--workers"),
+    ("export workers 0", ["export", *C, "--workers", "0", *OUT], 2, "--workers"),
+    ("export status", ["export", *C, "--status", "DELETED", *OUT], 2, "--status"),
+    ("export unknown source", ["export", *C, "--source", "swift", *OUT], 2, "--source"),
     # ---- export: filters the source cannot apply
-    ("nova visibility", ["export", *C, "--visibility", "public", *O], 2,
+    ("nova visibility", ["export", *C, "--visibility", "public", *OUT], 2,
      "--visibility cannot be used"),
-    ("nova owner", ["export", *C, "--owner", "someone", *O], 2, "--owner cannot be used"),
-    ("glance list view", ["export", *G, "--list", *O], 2, "--list cannot be used"),
-    ("glance visibility", ["export", *G, "--visibility", "everyone", *O], 2,
+    ("nova owner", ["export", *C, "--owner", "someone", *OUT], 2, "--owner cannot be used"),
+    ("glance list view", ["export", *G, "--list", *OUT], 2, "--list cannot be used"),
+    ("glance visibility", ["export", *G, "--visibility", "everyone", *OUT], 2,
      "--visibility"),
     # ---- export: where and how to connect
-    ("no endpoint", ["export", *O], 2, "--endpoint"),
-    ("no token", ["export", "--endpoint", "{url}", *O], 2, "--token"),
-    ("bad endpoint", ["export", "--endpoint", "not a url", "--token", TOKEN, *O], 2,
+    ("no endpoint", ["export", *OUT], 2, "--endpoint"),
+    ("no token", ["export", "--endpoint", "{url}", *OUT], 2, "--token"),
+    ("bad endpoint", ["export", "--endpoint", "not a url", "--token", TOKEN, *OUT], 2,
      "--endpoint"),
-    ("endpoint and cloud", ["export", *C, "--cloud", "x", *O], 2, "not both"),
-    ("unknown cloud", ["export", "--cloud", "no-such-cloud", *O], 2, "--cloud"),
-    ("ims no credentials", ["export", "--endpoint", "{ims}", "--source", "ims", *O], 2,
+    ("endpoint and cloud", ["export", *C, "--cloud", "x", *OUT], 2, "not both"),
+    ("unknown cloud", ["export", "--cloud", "no-such-cloud", *OUT], 2, "--cloud"),
+    ("ims no credentials", ["export", "--endpoint", "{ims}", "--source", "ims", *OUT], 2,
      "needs credentials"),
-    ("ak on nova", ["export", *C, "--ak", "AKAKAKAK", "--sk", "s3cr3t-sk", *O], 2,
+    ("ak on nova", ["export", *C, "--ak", "AKAKAKAK", "--sk", "s3cr3t-sk", *OUT], 2,
      "--source ims"),
-    ("partial one source", ["export", *C, "--allow-partial", *O], 2, "--allow-partial"),
+    ("partial one source", ["export", *C, "--allow-partial", *OUT], 2, "--allow-partial"),
     ("wrong token", ["export", "--endpoint", "{url}", "--project-id", "{project}",
-                     "--token", "wrong-token-123", *O], 1, "token"),
+                     "--token", "wrong-token-123", *OUT], 1, "token"),
     # ---- trend
     ("trend txt", ["trend", "--endpoint", "{endpoint}", "--token", TOKEN,
                    "-o", "{out}/t.txt"], 2, ".png"),
@@ -204,7 +204,7 @@ ROWS = [
      "8 characters"),
     ("dashboard port range", ["dashboard", "--demo", "--port", "70000"], 2, "--port"),
     ("dashboard bad host", ["dashboard", "--demo", "--host", "no-such-host.invalid",
-                            "--port", "8999"], 2, "cannot listen"),
+                            "--port", "8999"], 2, "--host"),
     ("dashboard no endpoint", ["dashboard"], 2, "--endpoint"),
     ("serve busy port", ["serve", "--port", "{busy}"], 2, "in use"),
     ("serve images -1", ["serve", "--images", "-1"], 2, "--images"),
@@ -429,3 +429,25 @@ def test_dashboard_never_echoes_a_chosen_password(monkeypatch):
     assert result.exit_code == 0, result.output
     assert secret not in result.output
     assert "http://127.0.0.1:" in result.output and "http://0.0.0.0" not in result.output
+
+
+# ---------------------------------------------------------------- hints name real commands
+
+
+def test_the_hints_name_commands_that_exist(files):
+    result = CliRunner().invoke(main, ["diff", "--store", str(files / "store"), "nope"])
+    assert "`imgframe snapshot --list`" in result.stderr
+    listed = CliRunner().invoke(main, ["snapshot", "--store", str(files / "store"), "--list"],
+                                catch_exceptions=False)
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.splitlines()[-1] == f"2 snapshots in {files / 'store'}"
+    result = CliRunner().invoke(main, ["history", "--store", str(files / "nope")])
+    assert "(imgframe snapshot --store" in result.stderr
+    assert "created if missing" not in CliRunner().invoke(main, ["diff", "--help"]).output
+    assert "created if missing" not in CliRunner().invoke(main, ["history", "--help"]).output
+    trend_help = " ".join(CliRunner().invoke(main, ["trend", "--help"]).output.split())
+    assert "--freq TEXT Spacing of the cutoffs" in trend_help and "[default: W]" in trend_help
+    export_help = CliRunner().invoke(main, ["export", "--help"]).output
+    for option in ("--page-size", "--max-items"):
+        text = export_help.split(option, 1)[1].split("\n  -", 1)[0]
+        assert len(text.split()) > 4, (option, text)
