@@ -98,10 +98,14 @@ def _snapshot_time_axis(ax, x: np.ndarray) -> None:
 
     lo, hi = float(np.min(x)), float(np.max(x))
     span = hi - lo                              # days
-    pad = max(span * 0.06, 1 / 1440 if span < 1 / 24 else 0)
+    pad = max(span * 0.06, 1 / 86400) if span else 1 / 1440    # >= 1 s; 1 min if alone
     ax.set_xlim(lo - pad, hi + pad)
     locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
-    formatter = mdates.ConciseDateFormatter(locator, show_offset=True)
+    # seconds read 10:00:05, not a bare "05"
+    formatter = mdates.ConciseDateFormatter(
+        locator, show_offset=True,
+        formats=["%Y", "%b", "%d", "%H:%M", "%H:%M", "%H:%M:%S"],
+        zero_formats=["", "%Y", "%b", "%b-%d", "%H:%M", "%H:%M:%S"])
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(formatter)
 
