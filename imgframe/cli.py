@@ -569,8 +569,10 @@ def _load_many(endpoint, token, clouds, regions, allow_partial, filters):
 
 def _failed_line(failures: dict) -> str:
     """``"2 sources failed: a (TransportError), b/r2 (AuthError)"``, on one line."""
-    bits = [f"{k} ({v['type']}: {' '.join(v['message'].split())[:160]})"
-            for k, v in failures.items()]
+    import textwrap
+
+    bits = [f"{k} ({v['type']}: {textwrap.shorten(v['message'], 240, placeholder=' ...')})"
+            for k, v in failures.items()]      # shortened between words, never inside one
     return f"{_plural(len(bits), 'source')} failed: " + "; ".join(bits)
 
 

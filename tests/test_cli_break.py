@@ -451,3 +451,22 @@ def test_the_hints_name_commands_that_exist(files):
     for option in ("--page-size", "--max-items"):
         text = export_help.split(option, 1)[1].split("\n  -", 1)[0]
         assert len(text.split()) > 4, (option, text)
+
+
+def test_a_second_demo_starts_its_store_afresh(tmp_path):
+    args = ["demo", "--images", "30", "--no-notebook", "--no-progress", "--out",
+            str(tmp_path / "d")]
+    first = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    assert "afresh" not in first.output
+    second = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert second.exit_code == 0, second.output
+    assert "Starting the snapshot store" in second.output and "afresh" in second.output
+    assert len(imgframe.SnapshotStore(tmp_path / "d" / "inventory").list()) == 2
+
+
+def test_notebooks_names_what_installs_jupyter(tmp_path):
+    result = CliRunner().invoke(main, ["notebooks", str(tmp_path / "nb")],
+                                catch_exceptions=False)
+    assert result.exit_code == 0
+    assert "jupyter lab" in result.output and "pip install jupyterlab" in result.output
