@@ -25,6 +25,7 @@ if __name__ == "__main__" or os.path.basename(sys.argv[0] if sys.argv else "") =
     signal.signal(signal.SIGINT, _interrupted_while_starting)
 
 import functools  # noqa: E402
+import importlib.util  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -259,15 +260,22 @@ def demo(n_images, out_dir, seed, notebook, progress):
         html_note = None
         if notebook:
             try:
-                from imgframe.notebook import notebook_path, render_html
+                from imgframe.notebook import notebook_path
 
+                missing = [m for m in ("nbclient", "nbformat", "nbconvert", "ipykernel")
+                           if importlib.util.find_spec(m) is None]
+                if missing:
+                    raise ImportError(f"No module named {missing[0]!r}")
                 # Notebook 1 runs against this same endpoint, whatever the user's OS_CLOUD.
                 env = {"OS_CLOUD": "", "IMGFRAME_ENDPOINT": srv.url,
                        "IMGFRAME_PROJECT_ID": srv.project_id, "OS_AUTH_TOKEN": token}
                 click.echo("Executing notebook 1 for the HTML copy ...")
-                html = render_html(notebook_path("01_explore"), out_dir / "01_explore.html",
-                                   env=env, cwd=out_dir)
-                written["01_explore.html"] = Path(html)
+                html_note = _render_notebook(notebook_path("01_explore"),
+                                             out_dir / "01_explore.html", env, out_dir)
+                if html_note is None:
+                    written["01_explore.html"] = out_dir / "01_explore.html"
+            except _NotebookFailed as exc:
+                html_note = str(exc)
             except ImportError as exc:  # the notebook extra is not installed
                 html_note = (f"notebook HTML skipped: {exc} "
                              "(pip install 'imgframe[notebook]')")
@@ -305,6 +313,46 @@ def demo(n_images, out_dir, seed, notebook, progress):
         click.echo(f"  {path}  ({what[name]})")
     if html_note:
         click.echo(html_note)
+
+
+_RENDER = ("import sys\nfrom imgframe.notebook import render_html\n"
+           "render_html(sys.argv[1], sys.argv[2], cwd=sys.argv[3])\n")
+
+
+def _render_notebook(notebook: Path, html: Path, env: dict, cwd: Path) -> str | None:
+    """Execute ``notebook`` and write it as ``html`` in a child process: its kernel's and
+    nbclient's messages stay there (Ctrl-C stops the child, which shuts its kernel down,
+    and then this process: one line). Returns None, or a line saying why it failed."""
+    import subprocess
+
+    import imgframe
+
+    where = str(Path(imgframe.__file__).resolve().parents[1])   # this same imgframe
+    child_env = {**os.environ, **env, "PYTHONPATH": os.pathsep.join(
+        [where] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+    with atomic_output(html) as tmp:
+        proc = subprocess.Popen([sys.executable, "-c", _RENDER, str(notebook), str(tmp),
+                                 str(cwd)], env=child_env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+        try:
+            _, err = proc.communicate()
+        except BaseException:             # Ctrl-C: let the child shut its kernel down
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.communicate(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+            raise
+        if proc.returncode != 0:
+            last = [line for line in err.splitlines() if line.strip()] or ["no message"]
+            raise _NotebookFailed(f"notebook HTML failed: {_one_line(last[-1])[:300]}")
+    return None
+
+
+class _NotebookFailed(Exception):
+    pass
 
 
 def _demo_history(client, srv, df, out_dir: Path, written: dict, progress) -> str:
