@@ -24,6 +24,7 @@ def _interrupted_while_starting(signum, frame):  # nothing to clean up yet: one 
 if __name__ == "__main__" or os.path.basename(sys.argv[0] if sys.argv else "") == "imgframe":
     signal.signal(signal.SIGINT, _interrupted_while_starting)
 
+import errno  # noqa: E402
 import functools  # noqa: E402
 import importlib.util  # noqa: E402
 import time  # noqa: E402
@@ -53,6 +54,8 @@ class _Command(click.Command):
         except ImgframeError as exc:
             raise click.ClickException(_one_line(exc)) from exc
         except OSError as exc:
+            if exc.errno == errno.EPIPE:    # `imgframe ... | head`: click ends it quietly
+                raise
             raise click.ClickException(_one_line(exc)) from exc
         except KeyboardInterrupt as exc:  # before click turns it into a blank line + Abort
             raise _Interrupted() from exc
