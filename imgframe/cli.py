@@ -85,10 +85,10 @@ class _Group(click.Group):
                 warnings.showwarning = _one_line_warning
                 code = super().main(args, prog_name, complete_var, standalone_mode=False,
                                     **extra)
-        except (KeyboardInterrupt, click.Abort):
-            click.echo("imgframe: interrupted (Ctrl-C)", err=True)
-            sys.exit(EXIT_INTERRUPTED)
-        except _Interrupted:
+        except _NO_ARGS as exc:   # bare `imgframe`: the help, as click < 8.2 gave it
+            click.echo(exc.ctx.get_help())
+            sys.exit(0)
+        except (KeyboardInterrupt, click.Abort, _Interrupted):
             click.echo("imgframe: interrupted (Ctrl-C)", err=True)
             sys.exit(EXIT_INTERRUPTED)
         except click.ClickException as exc:
@@ -106,6 +106,7 @@ class _Group(click.Group):
 
 
 _STATE = {"debug": False}
+_NO_ARGS = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
 def _one_line(exc) -> str:

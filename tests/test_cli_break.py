@@ -376,7 +376,7 @@ def test_ctrl_c_during_the_demo_notebook(tmp_path):
 
 
 def test_help_and_version_import_no_pandas():
-    names = ["--help", "--version"] + [f"{c} --help" for c in main.commands]
+    names = ["", "--help", "--version"] + [f"{c} --help" for c in main.commands]
     code = ("import sys\nfrom imgframe.cli import main\n"
             "for args in sys.argv[1:]:\n"
             "    try:\n        main(args.split())\n    except SystemExit as e:\n"
