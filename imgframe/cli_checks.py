@@ -33,6 +33,9 @@ CHART_SUFFIXES = (".png", ".svg", ".pdf")
 _ALIASES = {"detail": "--list", "hidden": "--hidden/--not-hidden", "n_images": "--images",
             "store_dir": "--store", "input_path": "--input", "output": "--output"}
 
+#: options whose values are never shown, whatever the library says
+_SECRET_OPTIONS = {"token", "sk", "security_token", "password"}
+
 #: the engine each suffix needs, and the extra that installs it
 _ENGINES = {".parquet": ("pyarrow", "imgframe[parquet]")}
 
@@ -207,13 +210,14 @@ def _spelling(name: str, ctx: click.Context | None) -> str | None:
 
 
 def _given(name: str, library_given, ctx: click.Context | None):
-    """What the user typed for ``name``, where the library was handed a derived value."""
-    if isinstance(library_given, bool) or library_given is None:
+    """What to show as given: the library's own value (it hides secrets as ``<hidden>``),
+    else what was typed for a plain option; never a secret option's value."""
+    if name in _SECRET_OPTIONS or isinstance(library_given, bool) or library_given is None:
         return None
+    if isinstance(library_given, str | int | float):
+        return library_given
     value = ctx.params.get(name) if ctx is not None else None
-    if isinstance(value, str | int | float):
-        return value
-    return library_given if isinstance(library_given, str | int | float) else None
+    return value if isinstance(value, str | int | float) else None
 
 
 def _either(suffixes) -> str:

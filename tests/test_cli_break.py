@@ -118,6 +118,10 @@ ROWS = [
      "needs credentials"),
     ("ak on nova", ["export", *C, "--ak", "AKAKAKAK", "--sk", "s3cr3t-sk", *OUT], 2,
      "--source ims"),
+    ("token with spaces", ["export", "--endpoint", "{url}", "--token", "s3cr3t token", *OUT],
+     2, "--token"),
+    ("sk with spaces", ["export", "--endpoint", "{ims}", "--source", "ims", "--ak", "AKAKAK",
+                        "--sk", "s3cr3t key", *OUT], 2, "--sk"),
     ("partial one source", ["export", *C, "--allow-partial", *OUT], 2, "--allow-partial"),
     ("wrong token", ["export", "--endpoint", "{url}", "--project-id", "{project}",
                      "--token", "wrong-token-123", *OUT], 1, "token"),
@@ -249,7 +253,8 @@ def test_bad_input_is_one_line(args, code, words, server, files, busy_port, tmp_
     assert "Traceback" not in result.output
     assert words in lines[0], lines[0]
     assert lines[0].startswith("Error: ")
-    assert TOKEN not in result.output and "abc12" not in result.output
+    for secret in (TOKEN, "abc12", "s3cr3t"):     # tokens, keys, passwords: never shown
+        assert secret not in result.output
     if code == 2:       # bad usage is found before the first request
         assert server.stats.requests == 0, server.stats.requests
     assert _tree(out) == set(), "a file was left behind"
