@@ -255,8 +255,9 @@ def test_bad_input_is_one_line(args, code, words, server, files, busy_port, tmp_
     assert lines[0].startswith("Error: ")
     for secret in (TOKEN, "abc12", "s3cr3t"):     # tokens, keys, passwords: never shown
         assert secret not in result.output
-    if code == 2:       # bad usage is found before the first request
+    if code == 2:       # bad usage is found before the first request, or any output
         assert server.stats.requests == 0, server.stats.requests
+        assert result.stdout == "", result.stdout     # e.g. no "Loading the inventory ..."
     assert _tree(out) == set(), "a file was left behind"
     assert _tree(tmp_path) == {Path("out")}
     assert _tree(files) == inputs_before
@@ -294,6 +295,13 @@ def test_parquet_without_pyarrow_is_refused_before_loading(server, tmp_path):
     assert "pyarrow" in line and "'-o' / '--output'" in line
     assert server.stats.requests == 0
     assert list(tmp_path.iterdir()) == []
+    # reading one is refused as plainly
+    (tmp_path / "in.parquet").write_bytes(b"PAR1")
+    proc = _spawn(["report", "--input", str(tmp_path / "in.parquet"), "-o",
+                   str(tmp_path / "r.html")], python=str(NOPYARROW))
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and "pyarrow" in _one_line(err) and "--input" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.parquet"]
 
 
 def test_unreachable_endpoint_is_one_line(tmp_path):
