@@ -131,14 +131,6 @@ def main():
     """imgframe: a cloud's image catalogue as typed pandas DataFrames."""
 
 
-def _free_port(ctx, param, host: str, port: int) -> int:
-    """Refuse a port something already listens on, before any work (exit 2)."""
-    why = cli_checks.port_free(host, port)
-    if why:
-        raise click.BadParameter(why, ctx=ctx, param=param)
-    return port
-
-
 def _chart(draw, path: Path) -> Path:
     """Draw on a fresh 9x4.5in Axes with ``draw(ax)`` and write it as a PNG."""
     import matplotlib
@@ -166,7 +158,7 @@ def _chart(draw, path: Path) -> Path:
 @click.option("--images", "n_images", type=click.IntRange(0), default=1000, show_default=True,
               help="Number of sample images to serve.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8774, show_default=True,
-              callback=lambda ctx, param, port: _free_port(ctx, param, "127.0.0.1", port),
+              callback=cli_checks.free_port("127.0.0.1"),
               help="TCP port on 127.0.0.1 (0 picks a free one).")
 @click.option("--token", default=None, help="Require this X-Auth-Token (default: no auth).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Catalogue seed.")
@@ -648,7 +640,7 @@ def report(endpoint, project_id, token, cloud, insecure, demo, n_images, seed, i
     if demo and input_path:
         raise click.UsageError("give --demo or --input, not both")
     if input_path is not None:
-        df = _read_inventory(input_path)
+        df = cli_checks.read_inventory(input_path)
     elif demo:
         from imgframe.server import ImageServer, sample_inventory
 
@@ -668,38 +660,6 @@ def report(endpoint, project_id, token, cloud, insecure, demo, n_images, seed, i
                f"({path.stat().st_size / 1e6:.1f} MB){note}")
 
 
-def _password(ctx, param, value):
-    """``--password``: 8 characters or more; the value itself is never shown."""
-    if value is not None and len(value) < 8:
-        raise click.BadParameter(f"must be 8 characters or more, got {len(value)} "
-                                 "(the value is not shown)", ctx=ctx, param=param)
-    return value
-
-
-def _read_inventory(path: Path):
-    """The frame in a file ``imgframe export`` wrote, or exit 2 saying why it is not one."""
-    import imgframe
-
-    try:
-        if path.suffix.lower() == ".parquet":
-            from imgframe.export import read_parquet
-
-            df = read_parquet(path)
-        else:
-            df = imgframe.read_csv(path)
-    except (ImgframeError, OSError):
-        raise
-    except Exception as exc:  # pandas' and pyarrow's parse errors
-        raise click.BadParameter(f"{str(path)!r} cannot be read as an inventory "
-                                 f"({type(exc).__name__}: {_one_line(exc)[:200]})",
-                                 param_hint="'--input'") from exc
-    missing = [c for c in ("id", "name", "status", "created", "updated") if c not in df.columns]
-    if missing:
-        raise click.BadParameter(f"{str(path)!r} is not an inventory written by imgframe export "
-                                 f"(no column {', '.join(missing)})", param_hint="'--input'")
-    return df
-
-
 @main.command()
 @_connection_options
 @_demo_options("Serve")
@@ -709,7 +669,7 @@ def _read_inventory(path: Path):
 @click.option("--port", type=click.IntRange(0, 65535), default=8050, show_default=True,
               help="TCP port (0 picks a free one).")
 @click.option("--password", envvar="IMGFRAME_DASHBOARD_PASSWORD", default=None,
-              show_envvar=True, callback=lambda ctx, param, value: _password(ctx, param, value),
+              show_envvar=True, callback=cli_checks.password,
               help="What viewers must give, 8 characters or more (default: a random one, "
                    "printed; a chosen one is never printed).")
 @click.option("--title", default=None, help="Page title.")
@@ -792,8 +752,8 @@ def notebooks(directory, force):
 @_connection_options
 @click.option("--start", default=None, help="First cutoff (default: a year before --end).")
 @click.option("--end", default=None, help="Last cutoff (default: today 00:00 UTC).")
-@click.option("--freq", default="W", show_default=True, callback=lambda ctx, param, value:
-              _choice_upper(ctx, param, value, FREQ_CHOICES),
+@click.option("--freq", default="W", show_default=True,
+              callback=cli_checks.choice_upper(FREQ_CHOICES),
               help="Spacing of the cutoffs: D (day), W (week), M (month), Q (quarter) or "
                    "Y (year); any case.")
 @click.option("--status", default=None,
@@ -834,14 +794,6 @@ def _store_option(func=None, *, create: bool = False):
                         callback=cli_checks.writable_dir if create else cli_checks.store_dir,
                         help="Snapshot store directory" + (" (created if missing)."
                                                            if create else "."))(func)
-
-
-def _choice_upper(ctx, param, value, choices):
-    """A case-insensitive choice shown and returned in capitals (``--freq m`` -> ``M``)."""
-    if value is not None and value.upper() not in choices:
-        raise click.BadParameter(f"{value!r} is not one of {', '.join(choices)} (any case)",
-                                 ctx=ctx, param=param)
-    return value.upper() if value is not None else None
 
 
 def _counts_line(counts: dict) -> str:

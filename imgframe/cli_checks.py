@@ -23,8 +23,9 @@ from pathlib import Path
 
 import click
 
-__all__ = ["CHART_SUFFIXES", "atomic_output", "host_known", "input_file", "option_error",
-           "output_path", "port_free", "store_dir", "writable_dir"]
+__all__ = ["CHART_SUFFIXES", "atomic_output", "choice_upper", "free_port", "host_known",
+           "input_file", "option_error", "output_path", "password", "port_free",
+           "read_inventory", "store_dir", "writable_dir"]
 
 #: what a chart option accepts: the formats matplotlib writes without extras
 CHART_SUFFIXES = (".png", ".svg", ".pdf")
@@ -165,6 +166,61 @@ def port_free(host: str, port: int) -> str | None:
                         f"choose --port 1024 or above")
             return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
     return None
+
+
+def free_port(host: str):
+    """A callback for ``--port`` on ``host``: refuse one something already listens on."""
+    def check(ctx, param, port):
+        why = port_free(host, port)
+        if why:
+            _fail(why, param, ctx)
+        return port
+    return check
+
+
+def password(ctx, param, value):
+    """A callback for ``--password``: 8 characters or more; the value is never shown."""
+    if value is not None and len(value) < 8:
+        _fail(f"must be 8 characters or more, got {len(value)} (the value is not shown)",
+              param, ctx)
+    return value
+
+
+def choice_upper(choices):
+    """A callback for a case-insensitive choice shown and returned in capitals
+    (``--freq m`` -> ``M``)."""
+    def check(ctx, param, value):
+        if value is not None and value.upper() not in choices:
+            _fail(f"{value!r} is not one of {', '.join(choices)} (any case)", param, ctx)
+        return value.upper() if value is not None else None
+    return check
+
+
+def read_inventory(path: Path):
+    """The frame in a file ``imgframe export`` wrote (``--input``), or a usage error
+    saying why it is not one."""
+    import imgframe
+    from imgframe.errors import ImgframeError
+
+    try:
+        if path.suffix.lower() == ".parquet":
+            from imgframe.export import read_parquet
+
+            df = read_parquet(path)
+        else:
+            df = imgframe.read_csv(path)
+    except (ImgframeError, OSError):
+        raise
+    except Exception as exc:  # pandas' and pyarrow's parse errors
+        text = " ".join(str(exc).split())[:200]
+        raise click.BadParameter(f"{str(path)!r} cannot be read as an inventory "
+                                 f"({type(exc).__name__}: {text})",
+                                 param_hint="'--input'") from exc
+    missing = [c for c in ("id", "name", "status", "created", "updated") if c not in df.columns]
+    if missing:
+        raise click.BadParameter(f"{str(path)!r} is not an inventory written by imgframe export "
+                                 f"(no column {', '.join(missing)})", param_hint="'--input'")
+    return df
 
 
 def option_error(exc, ctx: click.Context | None) -> str:
