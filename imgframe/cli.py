@@ -21,7 +21,8 @@ def _interrupted_while_starting(signum, frame):  # nothing to clean up yet: one 
 
 # Run as the `imgframe` program (not imported by a test or a notebook): Ctrl-C while the
 # modules below load is one line too. main() puts Python's own handler back.
-if __name__ == "__main__" or os.path.basename(sys.argv[0] if sys.argv else "") == "imgframe":
+_PROGRAM = __name__ == "__main__" or os.path.basename(sys.argv[0] if sys.argv else "") == "imgframe"
+if _PROGRAM:
     signal.signal(signal.SIGINT, _interrupted_while_starting)
 
 import errno  # noqa: E402
@@ -87,25 +88,35 @@ class _Group(click.Group):
                                     **extra)
         except _NO_ARGS as exc:   # bare `imgframe`: the help, as click < 8.2 gave it
             click.echo(exc.ctx.get_help())
-            sys.exit(0)
+            _exit(0)
         except (KeyboardInterrupt, click.Abort, _Interrupted):
             click.echo("imgframe: interrupted (Ctrl-C)", err=True)
-            sys.exit(EXIT_INTERRUPTED)
+            _exit(EXIT_INTERRUPTED)
         except click.ClickException as exc:
             if _STATE["debug"]:
                 raise
             click.echo(f"Error: {_one_line(exc.format_message())}", err=True)
-            sys.exit(exc.exit_code)
+            _exit(exc.exit_code)
         except Exception as exc:  # a bug: still one line, the traceback on request
             if _STATE["debug"]:
                 raise
             click.echo(f"Error: {type(exc).__name__}: {_one_line(exc)[:300]} (unexpected; "
                        "--debug or IMGFRAME_DEBUG=1 shows the traceback)", err=True)
-            sys.exit(1)
-        sys.exit(code if isinstance(code, int) else 0)
+            _exit(1)
+        _exit(code if isinstance(code, int) else 0)
 
 
 _STATE = {"debug": False}
+
+
+def _exit(code: int):
+    """Exit with ``code``; as the program, a Ctrl-C from here on no longer interrupts the
+    interpreter's shutdown (which would print a traceback after the work is done)."""
+    if _PROGRAM:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)
+
+
 _NO_ARGS = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
