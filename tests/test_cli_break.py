@@ -487,3 +487,16 @@ def test_notebooks_names_what_installs_jupyter(tmp_path):
                                 catch_exceptions=False)
     assert result.exit_code == 0
     assert "jupyter lab" in result.output and "pip install jupyterlab" in result.output
+
+
+def test_ctrl_c_stops_serve_as_documented():
+    """`serve` and `dashboard` say "Press Ctrl-C to stop": there it is the normal end (exit 0,
+    "stopped"), not an interruption."""
+    proc = _spawn(["serve", "--images", "10", "--port", "0"], PYTHONUNBUFFERED="1")
+    lines = []
+    while not any(line.startswith("Press Ctrl-C") for line in lines):
+        line = proc.stdout.readline()
+        assert line, (lines, proc.stderr.read())
+        lines.append(line)
+    out, err = _interrupt(proc, 0.2)
+    assert proc.returncode == 0 and out.strip() == "stopped" and err == ""
