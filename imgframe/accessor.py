@@ -5,7 +5,7 @@ Registered on ``import imgframe`` (pandas' ``register_dataframe_accessor``)::
     df = imgframe.load(endpoint, project_id, token=token)
     df.images.select(status="saving", name="ubuntu-22.04*", since="2026-01-01")
     df.images.status_counts()                 # ACTIVE, SAVING, UNKNOWN, ERROR, DELETED
-    df.images.changes(freq="M", by="status")  # tidy: period, status, images
+    df.images.changes(freq="M", by="status")  # tidy: period, status, count
     df.images.changed_since(["2026-01-01", "2026-02-01"])   # tidy: cutoff, images
     df.images.metadata_frame(["os_distro"])
     df.images.to_csv("images.csv")
@@ -303,9 +303,10 @@ class ImagesAccessor:
         """Images whose ``column`` (``updated``) falls in each period: a tidy frame.
 
         Columns ``period`` (the period's start, UTC; weeks start on Monday), then ``by``
-        when given (``"status"`` or any other column), then ``images``. Every period
-        from the first to the last change appears, for every group; empty ones are 0.
-        Images with no time are left out.
+        when given (``"status"`` or any other column), then ``count`` (not ``images``,
+        which would hide this accessor). Every period from the first to the last change
+        appears, for every group; empty ones are 0. Images with no time are left out:
+        ``attrs["left_out"]`` says how many.
         """
         code = normalize_freq(freq)
         column = _time_column(column)
@@ -335,7 +336,7 @@ class ImagesAccessor:
 
         if by is None:
             counts = np.bincount(period_code, minlength=len(periods))
-            out = pd.DataFrame({"period": periods, "images": counts.astype("int64")})
+            out = pd.DataFrame({"period": periods, "count": counts.astype("int64")})
         else:
             if by == "status":
                 groups = pd.Categorical(self._status_values(), categories=list(ORDER))
@@ -353,7 +354,7 @@ class ImagesAccessor:
                 "period": np.repeat(periods, n_groups),
                 by: np.asarray(group_values).take(np.tile(np.arange(n_groups), len(periods)))
                 if n_groups else np.array([], dtype=object),
-                "images": counts.astype("int64"),
+                "count": counts.astype("int64"),
             })
             if by == "status":
                 out["status"] = pd.Categorical(out["status"], categories=list(ORDER),
@@ -362,6 +363,7 @@ class ImagesAccessor:
                 out[by] = out[by].astype(self._df[by].dtype)
         out["period"] = out["period"].dt.tz_localize("UTC")
         out.attrs["freq"] = code
+        out.attrs["left_out"] = int((~has_time).sum())
         return out
 
     def changed_since(self, cutoffs, status=None) -> pd.DataFrame:

@@ -1,45 +1,143 @@
 """The ``imgframe`` command: demo, serve, export, report, dashboard, notebooks, trend,
 snapshot, diff, history.
 
-Library errors are turned into one clear line on stderr and exit status 1 at this edge;
-a traceback is never what a user sees for an expected failure.
+Errors are one line on stderr, never a traceback: bad usage exits 2 (options are checked
+before the work, see :mod:`imgframe.cli_checks`), a failure at run time exits 1, Ctrl-C
+exits 130. ``--debug`` (or ``IMGFRAME_DEBUG=1``) shows the traceback instead. pandas and
+imgframe's heavy modules are imported inside the commands, so ``--help`` is quick.
 """
 
 from __future__ import annotations
 
-import functools
 import os
+import signal
 import sys
-import time
-import warnings
-from pathlib import Path
 
-import click
 
-from imgframe.errors import ImgframeError
+def _interrupted_while_starting(signum, frame):  # nothing to clean up yet: one line, 130
+    os.write(2, b"imgframe: interrupted (Ctrl-C)\n")
+    os._exit(130)
+
+
+# Run as the `imgframe` program (not imported by a test or a notebook): Ctrl-C while the
+# modules below load is one line too. main() puts Python's own handler back.
+_PROGRAM = __name__ == "__main__" or os.path.basename(sys.argv[0] if sys.argv else "") == "imgframe"
+if _PROGRAM:
+    signal.signal(signal.SIGINT, _interrupted_while_starting)
+
+import errno  # noqa: E402
+import functools  # noqa: E402
+import importlib.util  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import click  # noqa: E402
+
+from imgframe import __version__, cli_checks  # noqa: E402
+from imgframe.cli_checks import CHART_SUFFIXES, atomic_output, output_path  # noqa: E402
+from imgframe.errors import ImgframeError, InvalidQueryError  # noqa: E402
 
 STATUS_CHOICES = ["ACTIVE", "SAVING", "UNKNOWN"]
 FREQ_CHOICES = ["D", "W", "M", "Q", "Y"]
+EXIT_INTERRUPTED = 130
 
 
-class _Group(click.Group):
-    """Turn imgframe's errors into ``Error: ...`` and exit 1 for every command."""
+class _Command(click.Command):
+    """Turn imgframe's errors into one line: a refused parameter is bad usage (exit 2,
+    named as the option is typed), any other imgframe or OS error a failure (exit 1)."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except InvalidQueryError as exc:
+            raise click.UsageError(cli_checks.option_error(exc, ctx), ctx=ctx) from exc
         except ImgframeError as exc:
-            raise click.ClickException(_one_line(exc)) from None
+            raise click.ClickException(_one_line(exc)) from exc
         except OSError as exc:
-            raise click.ClickException(_one_line(exc)) from None
+            if exc.errno == errno.EPIPE:    # `imgframe ... | head`: click ends it quietly
+                raise
+            raise click.ClickException(_one_line(exc)) from exc
+        except KeyboardInterrupt as exc:  # before click turns it into a blank line + Abort
+            raise _Interrupted() from exc
 
 
-def _one_line(exc: BaseException) -> str:
+class _Interrupted(click.ClickException):
+    exit_code = EXIT_INTERRUPTED
+
+    def __init__(self):
+        super().__init__("interrupted (Ctrl-C)")
+
+
+class _Group(click.Group):
+    """One line on stderr for every failure of every command; see the module docstring."""
+
+    command_class = _Command
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
+             **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        _STATE["debug"] = os.environ.get("IMGFRAME_DEBUG", "") not in ("", "0")
+        if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            with warnings.catch_warnings():
+                warnings.showwarning = _one_line_warning
+                code = super().main(args, prog_name, complete_var, standalone_mode=False,
+                                    **extra)
+        except _NO_ARGS as exc:   # bare `imgframe`: the help, as click < 8.2 gave it
+            click.echo(exc.ctx.get_help())
+            _exit(0)
+        except (KeyboardInterrupt, click.Abort, _Interrupted):
+            click.echo("imgframe: interrupted (Ctrl-C)", err=True)
+            _exit(EXIT_INTERRUPTED)
+        except click.ClickException as exc:
+            if _STATE["debug"]:
+                raise
+            click.echo(f"Error: {_one_line(exc.format_message())}", err=True)
+            _exit(exc.exit_code)
+        except Exception as exc:  # a bug: still one line, the traceback on request
+            if _STATE["debug"]:
+                raise
+            click.echo(f"Error: {type(exc).__name__}: {_one_line(exc)[:300]} (unexpected; "
+                       "--debug or IMGFRAME_DEBUG=1 shows the traceback)", err=True)
+            _exit(1)
+        _exit(code if isinstance(code, int) else 0)
+
+
+_STATE = {"debug": False}
+
+
+def _exit(code: int):
+    """Exit with ``code``; as the program, a Ctrl-C from here on no longer interrupts the
+    interpreter's shutdown (which would print a traceback after the work is done)."""
+    if _PROGRAM:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)
+
+
+_NO_ARGS = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+def _one_line(exc) -> str:
     return " ".join(str(exc).split())
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    click.echo(f"Warning: {_one_line(message)}", err=True)
+
+
+def _set_debug(ctx, param, value):
+    if value:
+        _STATE["debug"] = True
+    return value
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="imgframe")
+@click.version_option(version=__version__, prog_name="imgframe")  # no metadata scan
+@click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_set_debug,
+              help="Show a traceback on failure (or set IMGFRAME_DEBUG=1).")
 def main():
     """imgframe: a cloud's image catalogue as typed pandas DataFrames."""
 
@@ -54,9 +152,14 @@ def _chart(draw, path: Path) -> Path:
     from imgframe import plotting
 
     fig, ax = plt.subplots(figsize=(9, 4.5))
-    draw(ax)
-    fig.tight_layout()
-    return plotting.save(fig, path, dpi=110)
+    try:
+        draw(ax)
+        fig.tight_layout()
+        with atomic_output(path) as tmp:
+            plotting.save(fig, tmp, dpi=110, close=False)
+    finally:
+        plt.close(fig)
+    return path
 
 
 # --------------------------------------------------------------------------- serve
@@ -80,6 +183,7 @@ def _aksk_pairs(ctx, param, values) -> dict[str, str]:
 @click.option("--images", "n_images", type=click.IntRange(0), default=1000, show_default=True,
               help="Number of sample images to serve.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8774, show_default=True,
+              callback=cli_checks.free_port("127.0.0.1"),
               help="TCP port on 127.0.0.1 (0 picks a free one).")
 @click.option("--token", default=None, help="Require this X-Auth-Token (default: no auth).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Catalogue seed.")
@@ -137,7 +241,9 @@ def serve(n_images, port, token, seed, max_limit, link_prefix, api_limit_max, im
 @click.option("--images", "n_images", type=click.IntRange(1), default=3000, show_default=True,
               help="Number of sample images in the embedded catalogue.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("imgframe-demo"), show_default=True, help="Output directory.")
+              default=Path("imgframe-demo"), show_default=True, callback=cli_checks.writable_dir,
+              help="Output directory (its files are replaced; its snapshot store starts "
+                   "afresh).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Catalogue seed.")
 @click.option("--notebook/--no-notebook", default=True, show_default=True,
               help="Also execute notebook 1 and write it as HTML.")
@@ -184,15 +290,22 @@ def demo(n_images, out_dir, seed, notebook, progress):
         html_note = None
         if notebook:
             try:
-                from imgframe.notebook import notebook_path, render_html
+                from imgframe.notebook import notebook_path
 
+                missing = [m for m in ("nbclient", "nbformat", "nbconvert", "ipykernel")
+                           if importlib.util.find_spec(m) is None]
+                if missing:
+                    raise ImportError(f"No module named {missing[0]!r}")
                 # Notebook 1 runs against this same endpoint, whatever the user's OS_CLOUD.
                 env = {"OS_CLOUD": "", "IMGFRAME_ENDPOINT": srv.url,
                        "IMGFRAME_PROJECT_ID": srv.project_id, "OS_AUTH_TOKEN": token}
                 click.echo("Executing notebook 1 for the HTML copy ...")
-                html = render_html(notebook_path("01_explore"), out_dir / "01_explore.html",
-                                   env=env, cwd=out_dir)
-                written["01_explore.html"] = Path(html)
+                html_note = _render_notebook(notebook_path("01_explore"),
+                                             out_dir / "01_explore.html", env, out_dir)
+                if html_note is None:
+                    written["01_explore.html"] = out_dir / "01_explore.html"
+            except _NotebookFailed as exc:
+                html_note = str(exc)
             except ImportError as exc:  # the notebook extra is not installed
                 html_note = (f"notebook HTML skipped: {exc} "
                              "(pip install 'imgframe[notebook]')")
@@ -232,14 +345,60 @@ def demo(n_images, out_dir, seed, notebook, progress):
         click.echo(html_note)
 
 
+_RENDER = ("import sys\nfrom imgframe.notebook import render_html\n"
+           "render_html(sys.argv[1], sys.argv[2], cwd=sys.argv[3])\n")
+
+
+def _render_notebook(notebook: Path, html: Path, env: dict, cwd: Path) -> str | None:
+    """Execute ``notebook`` and write it as ``html`` in a child process: its kernel's and
+    nbclient's messages stay there (Ctrl-C stops the child, which shuts its kernel down,
+    and then this process: one line). Returns None, or a line saying why it failed."""
+    import subprocess
+
+    import imgframe
+
+    where = str(Path(imgframe.__file__).resolve().parents[1])   # this same imgframe
+    child_env = {**os.environ, **env, "PYTHONPATH": os.pathsep.join(
+        [where] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+    with atomic_output(html) as tmp:
+        proc = subprocess.Popen([sys.executable, "-c", _RENDER, str(notebook), str(tmp),
+                                 str(cwd)], env=child_env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+        try:
+            _, err = proc.communicate()
+        except BaseException:             # Ctrl-C: let the child shut its kernel down
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.communicate(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+            raise
+        if proc.returncode != 0:
+            last = [line for line in err.splitlines() if line.strip()] or ["no message"]
+            raise _NotebookFailed(f"notebook HTML failed: {_one_line(last[-1])[:300]}")
+    return None
+
+
+class _NotebookFailed(Exception):
+    pass
+
+
 def _demo_history(client, srv, df, out_dir: Path, written: dict, progress) -> str:
     """The demo's inventory over time: snapshot ``df`` into ``<out>/inventory/``, change the
     embedded catalogue (3 updates, 2 removals, 2 additions), refresh, snapshot again, and
     write ``diff.csv`` and ``history.png``. Returns a summary line."""
+    import shutil
+
     import imgframe
     from imgframe import history_plots
 
-    store = imgframe.SnapshotStore(out_dir / "inventory")
+    where = out_dir / "inventory"
+    if (where / "manifest.json").is_file():     # an earlier demo's store: start afresh
+        shutil.rmtree(where)
+        click.echo(f"Starting the snapshot store {where} afresh (an earlier demo's was there)")
+    store = imgframe.SnapshotStore(where)
     first = store.save(df)
     ids = df["id"].to_numpy(dtype=object).tolist()
     if len(ids) >= 5:
@@ -345,14 +504,6 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word[:-1]}ies" if word.endswith("y") else f"{n} {word}s"
 
 
-def _check_suffix(path: Path) -> Path:
-    """Refuse an output name whose suffix promises a format imgframe does not write."""
-    if path.suffix.lower() not in (".csv", ".parquet"):
-        raise click.BadParameter(f"must end in .csv or .parquet, got {path.name!r}",
-                                 param_hint="'-o' / '--output'")
-    return path
-
-
 def _client(endpoint, project_id, token, cloud, insecure):
     import imgframe
 
@@ -380,6 +531,11 @@ def _client(endpoint, project_id, token, cloud, insecure):
     if source == "ims":
         if token and (ak or sk):
             raise click.UsageError("give --token or --ak/--sk, not both")
+        if not (token or ak or sk or any(os.environ.get(n) for n in (
+                "HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "CLOUD_SDK_AK", "CLOUD_SDK_SK"))):
+            raise click.UsageError("--source ims needs credentials and none were given: "
+                                   "--ak and --sk (or HUAWEICLOUD_SDK_AK and "
+                                   "HUAWEICLOUD_SDK_SK), or --token (or OS_AUTH_TOKEN)")
         return imgframe.Client(endpoint, project_id, source="ims", token=token, ak=ak, sk=sk,
                                security_token=security_token, verify=not insecure)
     if not token:
@@ -408,15 +564,18 @@ def _client(endpoint, project_id, token, cloud, insecure):
 @click.option("--tag", multiple=True, help="Glance/IMS: a tag the images must carry "
                                            "(repeatable on Glance: all must match).")
 @click.option("--list", "list_only", is_flag=True, help="List view only (id, name, links).")
-@click.option("--page-size", type=int, default=1000, show_default=True)
-@click.option("--max-items", type=int, default=None)
+@click.option("--page-size", type=int, default=1000, show_default=True,
+              help="Images asked for per request (the server may cap it: Nova's max_limit, "
+                   "Glance's api_limit_max).")
+@click.option("--max-items", type=int, default=None,
+              help="Stop after this many images (the file then says it is truncated).")
 @click.option("--workers", type=int, default=1, show_default=True,
               help="Requests in flight at once for one source (1 to 32): Glance and IMS "
                    "page created_at ranges concurrently, Nova its status streams; 1 is one "
                    "walk, resumable by marker.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              callback=lambda ctx, param, value: _check_suffix(value),
-              help="File to write: .csv (spreadsheet-safe CSV) or .parquet.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              callback=output_path(".csv", ".parquet"),
+              help="File to write: .csv (spreadsheet-safe CSV) or .parquet (needs pyarrow).")
 @click.option("--progress/--no-progress", default=None)
 def export(endpoint, project_id, token, cloud, insecure, regions, allow_partial, status, name,
            changes_since, min_ram, min_disk, visibility, hidden, owner, tag, list_only,
@@ -442,16 +601,20 @@ def export(endpoint, project_id, token, cloud, insecure, regions, allow_partial,
             raise click.UsageError("--allow-partial is for several --cloud/--region sources")
         client = _client(endpoint, project_id, token, cloud[0] if cloud else None, insecure)
         df = client.load(progress=progress, workers=workers, **filters)
-    if output.suffix.lower() == ".parquet":
-        from imgframe.export import to_parquet
+    with atomic_output(output) as tmp:
+        if output.suffix.lower() == ".parquet":
+            from imgframe.export import to_parquet
 
-        to_parquet(df, output)
-    else:
-        imgframe.to_csv(df, output)
+            to_parquet(df, tmp)
+        else:
+            imgframe.to_csv(df, tmp)
     info = df.attrs.get("imgframe", {})
     note = " (truncated by --max-items)" if info.get("truncated") else ""
     if info.get("sources"):
-        note += f" from {len(info['sources'])} sources"
+        loaded = [e for e in info["sources"] if not e.get("error")]
+        note += f" from {_plural(len(loaded), 'source')}"
+        if len(loaded) < len(info["sources"]):
+            note += f" of {len(info['sources'])}"
     click.echo(f"Wrote {len(df)} images to {output}{note}")
     if missing:
         click.echo(f"Missing: {missing}", err=True)
@@ -484,21 +647,24 @@ def _load_many(endpoint, token, clouds, regions, allow_partial, filters):
 
 def _failed_line(failures: dict) -> str:
     """``"2 sources failed: a (TransportError), b/r2 (AuthError)"``, on one line."""
-    bits = [f"{k} ({v['type']}: {' '.join(v['message'].split())[:160]})"
-            for k, v in failures.items()]
+    import textwrap
+
+    bits = [f"{k} ({v['type']}: {textwrap.shorten(v['message'], 240, placeholder=' ...')})"
+            for k, v in failures.items()]      # shortened between words, never inside one
     return f"{_plural(len(bits), 'source')} failed: " + "; ".join(bits)
 
 
 @main.command()
 @_connection_options
 @_demo_options("Report on")
-@click.option("--input", "input_path", type=click.Path(exists=True, dir_okay=False,
-                                                       path_type=Path), default=None,
+@click.option("--input", "input_path", type=click.Path(path_type=Path), default=None,
+              callback=cli_checks.input_file(".csv", ".parquet"),
               help="Report on a file written by `imgframe export` (.csv or .parquet).")
 @click.option("--max-items", type=int, default=None, help="Load at most this many images.")
 @click.option("--title", default=None, help="Page title (default: images and project).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("report.html"), show_default=True, help="HTML file to write.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("report.html"),
+              show_default=True, callback=output_path(".html", ".htm", what="an HTML page"),
+              help="HTML file to write.")
 @click.option("--progress/--no-progress", default=None)
 def report(endpoint, project_id, token, cloud, insecure, demo, n_images, seed, input_path,
            max_items, title, output, progress):
@@ -508,16 +674,7 @@ def report(endpoint, project_id, token, cloud, insecure, demo, n_images, seed, i
     if demo and input_path:
         raise click.UsageError("give --demo or --input, not both")
     if input_path is not None:
-        suffix = input_path.suffix.lower()
-        if suffix == ".parquet":
-            from imgframe.export import read_parquet
-
-            df = read_parquet(input_path)
-        elif suffix == ".csv":
-            df = imgframe.read_csv(input_path)
-        else:
-            raise click.BadParameter(f"must end in .csv or .parquet, got {input_path.name!r}",
-                                     param_hint="'--input'")
+        df = cli_checks.read_inventory(input_path)
     elif demo:
         from imgframe.server import ImageServer, sample_inventory
 
@@ -528,7 +685,9 @@ def report(endpoint, project_id, token, cloud, insecure, demo, n_images, seed, i
     else:
         client = _client(endpoint, project_id, token, cloud, insecure)
         df = client.load(max_items=max_items, progress=progress)
-    path = imgframe.report(df, output, title=title)
+    with atomic_output(output) as tmp:
+        imgframe.report(df, tmp, title=title)
+    path = output
     info = df.attrs.get("imgframe", {})
     note = " (truncated by --max-items)" if info.get("truncated") else ""
     click.echo(f"Wrote a report of {len(df)} images to {path} "
@@ -544,7 +703,9 @@ def report(endpoint, project_id, token, cloud, insecure, demo, n_images, seed, i
 @click.option("--port", type=click.IntRange(0, 65535), default=8050, show_default=True,
               help="TCP port (0 picks a free one).")
 @click.option("--password", envvar="IMGFRAME_DASHBOARD_PASSWORD", default=None,
-              show_envvar=True, help="What viewers must give (default: a random one, printed).")
+              show_envvar=True, callback=cli_checks.password,
+              help="What viewers must give, 8 characters or more (default: a random one, "
+                   "printed; a chosen one is never printed).")
 @click.option("--title", default=None, help="Page title.")
 def dashboard(endpoint, project_id, token, cloud, insecure, demo, n_images, seed, max_items,
               host, port, password, title):
@@ -554,8 +715,10 @@ def dashboard(endpoint, project_id, token, cloud, insecure, demo, n_images, seed
     import imgframe
     from imgframe.dashboard import Dashboard
 
-    if password is not None and not password:
-        raise click.BadParameter("must not be empty", param_hint="'--password'")
+    for option, why in (("--host", cli_checks.host_known(host)),     # before any loading
+                        ("--port", cli_checks.port_free(host, port))):
+        if why:
+            raise click.BadParameter(why, param_hint=f"'{option}'")
     with contextlib.ExitStack() as stack:
         if demo:
             from imgframe.server import ImageServer, sample_inventory
@@ -572,13 +735,20 @@ def dashboard(endpoint, project_id, token, cloud, insecure, demo, n_images, seed
             click.echo("Loading the inventory ...")
             stack.enter_context(dash)
             click.echo(f"Serving {dash.status()['rows']} images at {dash.url}")
-            click.echo(f"  open:     {dash.login_url}")
-            click.echo(f"  password: {dash.password}"
-                       + ("" if password else " (generated; give --password or "
-                                              "IMGFRAME_DASHBOARD_PASSWORD to choose one)"))
+            if password:                  # the user's own: never echoed, not even in a URL
+                click.echo(f"  open:     {dash.url}  (log in with the password you gave)")
+            else:
+                click.echo(f"  open:     {dash.login_url}")
+                click.echo(f"  password: {dash.password} (generated; give --password or "
+                           "IMGFRAME_DASHBOARD_PASSWORD to choose one)")
             if host not in ("127.0.0.1", "localhost", "::1"):
+                import socket
+
+                where = (f"from elsewhere: http://{socket.gethostname()}:{dash.port}/ (or "
+                         "this machine's address)") if host in ("0.0.0.0", "::") else ""
                 click.echo(f"  listening on {host}: anyone who can reach it and has the "
-                           "password sees the inventory (plain HTTP: put TLS in front)")
+                           f"password sees the inventory (plain HTTP: put TLS in front)"
+                           + (f"; {where}" if where else ""))
             click.echo("Press Ctrl-C to stop.")
             while True:
                 time.sleep(3600)
@@ -587,7 +757,8 @@ def dashboard(endpoint, project_id, token, cloud, insecure, demo, n_images, seed
 
 
 @main.command()
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path),
+                callback=cli_checks.writable_dir)
 @click.option("--force", is_flag=True, help="Overwrite notebooks already in DIRECTORY.")
 def notebooks(directory, force):
     """Copy the shipped notebooks into DIRECTORY (to open them in Jupyter)."""
@@ -607,23 +778,28 @@ def notebooks(directory, force):
         shutil.copyfile(source / target.name, target)
     click.echo(f"Copied {len(targets)} notebooks to {directory}: "
                + ", ".join(t.name for t in targets))
-    click.echo(f"  open them with: jupyter lab {directory}  (pip install 'imgframe[notebook]')")
+    click.echo(f"  open them with: jupyter lab {directory}  (JupyterLab: pip install jupyterlab; "
+               "the notebooks need pip install 'imgframe[notebook]')")
 
 
 @main.command()
 @_connection_options
 @click.option("--start", default=None, help="First cutoff (default: a year before --end).")
 @click.option("--end", default=None, help="Last cutoff (default: today 00:00 UTC).")
-@click.option("--freq", type=click.Choice(FREQ_CHOICES, case_sensitive=False), default="W",
-              show_default=True)
+@click.option("--freq", default="W", show_default=True,
+              callback=cli_checks.choice_upper(FREQ_CHOICES),
+              help="Spacing of the cutoffs: D (day), W (week), M (month), Q (quarter) or "
+                   "Y (year); any case.")
 @click.option("--status", default=None,
               type=click.Choice(STATUS_CHOICES, case_sensitive=False),
               help="Count only images with this status.")
-@click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("trend.png"), show_default=True, help="PNG chart to write.")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the trend table as CSV.")
+@click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Cutoffs counted at once (one request stream each).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("trend.png"),
+              show_default=True, callback=output_path(*CHART_SUFFIXES, what="a chart"),
+              help="Chart to write (.png, .svg or .pdf).")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None,
+              callback=output_path(".csv"), help="Also write the trend table as CSV.")
 def trend(endpoint, project_id, token, cloud, insecure, start, end, freq, status, workers, output,
           csv_path):
     """Chart how many images changed since each cutoff (server-side changes-since)."""
@@ -634,8 +810,9 @@ def trend(endpoint, project_id, token, cloud, insecure, start, end, freq, status
     table = imgframe.changes_since_trend(client, start=start, end=end, freq=freq.upper(),
                                          status=status, workers=workers)
     _chart(lambda ax: plotting.trend_plot(table, ax=ax), output)
-    if csv_path:
-        table.to_csv(csv_path, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
+    with atomic_output(csv_path) as tmp:
+        if tmp is not None:
+            table.to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
     click.echo(f"{len(table)} cutoffs; chart written to {output}"
                + (f", table to {csv_path}" if csv_path else ""))
 
@@ -643,10 +820,14 @@ def trend(endpoint, project_id, token, cloud, insecure, start, end, freq, status
 # --------------------------------------------------------------------------- snapshots
 
 
-def _store_option(func):
-    return click.option("--store", "store_dir", required=True,
-                        type=click.Path(file_okay=False, path_type=Path),
-                        help="Snapshot store directory (created if missing).")(func)
+def _store_option(func=None, *, create: bool = False):
+    """``--store``: ``snapshot`` creates it if missing; ``diff``/``history`` read one."""
+    if func is None:
+        return functools.partial(_store_option, create=create)
+    return click.option("--store", "store_dir", required=True, type=click.Path(path_type=Path),
+                        callback=cli_checks.writable_dir if create else cli_checks.store_dir,
+                        help="Snapshot store directory" + (" (created if missing)."
+                                                           if create else "."))(func)
 
 
 def _counts_line(counts: dict) -> str:
@@ -654,7 +835,7 @@ def _counts_line(counts: dict) -> str:
 
 
 @main.command()
-@_store_option
+@_store_option(create=True)
 @_connection_options
 @click.option("--refresh", "do_refresh", is_flag=True,
               help="Refresh the store's latest snapshot (same query, only what changed).")
@@ -663,13 +844,22 @@ def _counts_line(counts: dict) -> str:
 @click.option("--status", multiple=True, type=click.Choice(STATUS_CHOICES, case_sensitive=False),
               help="Status to keep (repeatable).")
 @click.option("--name", default=None, help="Exact image name.")
+@click.option("--list", "list_only", is_flag=True,
+              help="List the store's snapshots (id, time, images, query) and exit.")
 @click.option("--progress/--no-progress", default=None)
 def snapshot(store_dir, endpoint, project_id, token, cloud, insecure, do_refresh, demo_images,
-             status, name, progress):
+             status, name, list_only, progress):
     """Load images (or refresh the latest snapshot) and save a snapshot into --store."""
     import imgframe
 
     store = imgframe.SnapshotStore(store_dir)
+    if list_only:
+        listing = store.list()
+        for row in listing.itertuples():
+            click.echo(f"{row.id}  {row.taken_at:%Y-%m-%d %H:%M:%S} UTC  {row.rows} images"
+                       f"{'' if row.complete else ' (incomplete)'}  {row.source}  {row.query}")
+        click.echo(f"{_plural(len(listing), 'snapshot')} in {store_dir}")
+        return
     if do_refresh:
         if status or name or demo_images is not None:
             raise click.UsageError("--refresh repeats the latest snapshot's query; drop "
@@ -706,8 +896,8 @@ def snapshot(store_dir, endpoint, project_id, token, cloud, insecure, do_refresh
 @_store_option
 @click.argument("old_id", required=False)
 @click.argument("new_id", required=False)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("diff.csv"), show_default=True, help="CSV to write.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("diff.csv"),
+              show_default=True, callback=output_path(".csv"), help="CSV to write.")
 @click.option("--allow-incomplete", is_flag=True,
               help="Compare incomplete snapshots anyway (removals are then not reported).")
 def diff_command(store_dir, old_id, new_id, output, allow_incomplete):
@@ -731,7 +921,8 @@ def diff_command(store_dir, old_id, new_id, output, allow_incomplete):
     else:
         old = store.load(id=old_id)
     d = imgframe.diff(old, new, allow_incomplete=allow_incomplete)
-    imgframe.to_csv(d, output)
+    with atomic_output(output) as tmp:
+        imgframe.to_csv(d, tmp)
     counts = d.attrs["imgframe_diff"]["counts"]
     click.echo(f"{old.attrs['imgframe']['snapshot_id']} -> {new.attrs['imgframe']['snapshot_id']}"
                f": {_counts_line(counts)}")
@@ -748,13 +939,17 @@ def diff_command(store_dir, old_id, new_id, output, allow_incomplete):
 @_store_option
 @click.option("--by", default="status", show_default=True,
               help="Column to count by (status, visibility, ...); 'none' for totals.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("history.png"), show_default=True, help="PNG chart to write.")
-@click.option("--changes", "changes_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Also chart added/removed/modified per interval (PNG).")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Also write the counts as CSV.")
-def history(store_dir, by, output, changes_path, csv_path):
+@click.option("--top", type=click.IntRange(2), default=10, show_default=True,
+              help="Lines drawn at most: the largest groups, the rest as one 'other'.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("history.png"),
+              show_default=True, callback=output_path(*CHART_SUFFIXES, what="a chart"),
+              help="Chart to write (.png, .svg or .pdf).")
+@click.option("--changes", "changes_path", type=click.Path(path_type=Path), default=None,
+              callback=output_path(*CHART_SUFFIXES, what="a chart"),
+              help="Also chart added/removed/modified per interval (.png, .svg or .pdf).")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None,
+              callback=output_path(".csv"), help="Also write the counts as CSV.")
+def history(store_dir, by, top, output, changes_path, csv_path):
     """Chart image counts over the store's snapshots."""
     import imgframe
     from imgframe import history_plots
@@ -762,13 +957,15 @@ def history(store_dir, by, output, changes_path, csv_path):
     store = imgframe.SnapshotStore(store_dir)
     latest = store.load()          # a clear error for an empty store
     by = None if by.lower() == "none" else by
+    history_plots.check_group_column(latest, by)     # before reading every snapshot
     table = store.history(by, query=latest)
-    _chart(lambda ax: history_plots.history_plot(table, ax=ax), output)
+    _chart(lambda ax: history_plots.history_plot(table, ax=ax, max_groups=top), output)
     if changes_path:
         changes = store.changes(query=latest)
         _chart(lambda ax: history_plots.changes_plot(changes, ax=ax), changes_path)
-    if csv_path:
-        imgframe.to_csv(table, csv_path)
+    with atomic_output(csv_path) as tmp:
+        if tmp is not None:
+            imgframe.to_csv(table, tmp)
     n = table["snapshot_id"].nunique()
     click.echo(f"{n} snapshot{'s' if n != 1 else ''}; chart written to {output}"
                + (f", changes to {changes_path}" if changes_path else "")

@@ -45,7 +45,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
 
-from imgframe.errors import ImgframeError
+from imgframe.errors import ImgframeError, InvalidQueryError
 from imgframe.report import csp_hash as _sha256
 from imgframe.report import encode_frame, page_html
 from imgframe.report import json_text as _json
@@ -54,6 +54,7 @@ __all__ = ["Dashboard"]
 
 MAX_BODY = 4096          # bytes: the login form is all a viewer ever sends
 MAX_SESSIONS = 1000      # the oldest sessions are forgotten beyond this
+MIN_PASSWORD = 8         # characters a chosen password needs at least
 _FAIL_DELAY = 0.5        # seconds a wrong password waits (slows guessing)
 _LOGIN_CSS = ("body{font:15px/1.4 system-ui,sans-serif;max-width:26em;margin:12vh auto;"
               "padding:0 16px;color:#1d2330}input,button{font:inherit;padding:4px 8px}"
@@ -65,7 +66,8 @@ class Dashboard:
     with ``client.load(progress=False, **load_options)``, its requests counted for the
     progress) or any callable returning a DataFrame.
 
-    ``password``: what viewers type or pass once as ``?token=``; generated when None.
+    ``password``: what viewers type or pass once as ``?token=``; generated when None,
+    at least :data:`MIN_PASSWORD` characters when given (``.password_chosen`` says which).
     :meth:`start` loads the first time (in the caller's thread), then serves in a thread;
     :meth:`stop` ends it. A context manager does both. ``.url``, ``.login_url``,
     ``.password``, ``.frame`` (the frame shown), ``.status()``.
@@ -74,8 +76,12 @@ class Dashboard:
     def __init__(self, source, *, host: str = "127.0.0.1", port: int = 0,
                  password: str | None = None, title: str | None = None,
                  load_options: dict | None = None, log=None):
-        if password is not None and not password:
-            raise ValueError("password must not be empty (None generates one)")
+        if password is not None and (not isinstance(password, str)
+                                     or len(password) < MIN_PASSWORD):
+            raise InvalidQueryError("password", f"at least {MIN_PASSWORD} characters, or None "
+                                    "(one is generated)", "<hidden>", reason="too short to "
+                                    "guard the inventory" if password else "it is empty")
+        self.password_chosen = password is not None
         self.password = password or secrets.token_urlsafe(16)
         self.host, self.port = host, port
         self.title = title
@@ -100,7 +106,10 @@ class Dashboard:
 
     @property
     def url(self) -> str:
-        host = self.host if ":" not in self.host else f"[{self.host}]"
+        """A URL a browser on this machine can open (0.0.0.0 and :: are not addresses
+        to connect to: they read 127.0.0.1 and [::1] here)."""
+        host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        host = host if ":" not in host else f"[{host}]"
         return f"http://{host}:{self.port}/"
 
     @property

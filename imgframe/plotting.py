@@ -150,7 +150,8 @@ def changes_plot(df, *, freq: str = "W", by: str | None = None, column: str = "u
     ``M``, ``Q``, ``Y``; empty periods show as gaps at zero). With ``by`` on a column
     with more than ``max_groups`` values, the smaller ones are drawn together as
     "other (N)"; missing values are a group of their own, "(none)".
-    ``column="created"`` charts images created instead.
+    ``column="created"`` charts images created instead. Images without that time are
+    left out, and the chart says how many.
     """
     code = normalize_freq(freq)
     tidy = _frame(df).images.changes(code, by=by, column=column)
@@ -161,21 +162,26 @@ def changes_plot(df, *, freq: str = "W", by: str | None = None, column: str = "u
     ax.set_ylabel(f"images {verb} per {word} (count)")
     ax.set_title(title if title is not None else
                  f"Images {verb} per {word}" + (f" by {by}" if by else "")
-                 + f" ({plural(int(tidy['images'].sum()))})")
+                 + f" ({plural(int(tidy['count'].sum()))})")
     integer_axis(ax.yaxis)
-    if tidy.empty or tidy["images"].sum() == 0:
+    left_out = tidy.attrs.get("left_out", 0)
+    if left_out:
+        ax.text(0.99, 0.97, f"{plural(left_out)} without an {column!r} time left out",
+                transform=ax.transAxes, ha="right", va="top", fontsize="small",
+                color="0.3", bbox={"facecolor": "white", "edgecolor": "0.8", "alpha": 0.9})
+    if tidy.empty or tidy["count"].sum() == 0:
         note(ax, "no images with a time to chart")
         return ax
     periods = pd.DatetimeIndex(tidy["period"].drop_duplicates())
     x = date_nums(periods)
     width = _PERIOD_DAYS[code] * 0.85
     if by is None:
-        ax.bar(x, tidy["images"].to_numpy(), width=width, align="edge", color="#3274c7",
+        ax.bar(x, tidy["count"].to_numpy(), width=width, align="edge", color="#3274c7",
                label="images")
     else:
         # changes() gives every (period, group) pair, period-major: a period x group grid.
         n_groups = len(tidy) // len(periods)
-        grid = tidy["images"].to_numpy().reshape(len(periods), n_groups)
+        grid = tidy["count"].to_numpy().reshape(len(periods), n_groups)
         groups = list(tidy[by].iloc[:n_groups])
         totals = grid.sum(axis=0)
         order = [i for i in range(n_groups) if totals[i] > 0]

@@ -227,10 +227,10 @@ def test_status_counts_tolerates_plain_string_status(df):
 
 def test_changes_monthly(df):
     out = df.images.changes(freq="M")
-    assert list(out.columns) == ["period", "images"]
+    assert list(out.columns) == ["period", "count"]
     assert list(out["period"].dt.strftime("%Y-%m-%d")) == [
         "2026-01-01", "2026-02-01", "2026-03-01", "2026-04-01"]
-    assert list(out["images"]) == [2, 3, 3, 1]
+    assert list(out["count"]) == [2, 3, 3, 1]
     assert str(out["period"].dtype) == "datetime64[ns, UTC]"
 
 
@@ -240,7 +240,7 @@ def test_changes_weekly_starts_on_monday_and_zero_fills(df):
                 "2026-02-23": 1, "2026-03-02": 1, "2026-03-30": 2}
     mondays = pd.date_range("2026-01-05", "2026-03-30", freq="7D").strftime("%Y-%m-%d")
     assert list(out["period"].dt.strftime("%Y-%m-%d")) == list(mondays)
-    assert list(out["images"]) == [expected.get(m, 0) for m in mondays]
+    assert list(out["count"]) == [expected.get(m, 0) for m in mondays]
     assert (out["period"].dt.day_of_week == 0).all()
 
 
@@ -249,14 +249,14 @@ def test_changes_weekly_starts_on_monday_and_zero_fills(df):
 def test_changes_other_frequencies(df, freq, periods, images):
     out = df.images.changes(freq=freq)
     assert len(out) == periods
-    assert out["images"].sum() == images
+    assert out["count"].sum() == images
 
 
 def test_changes_by_status_is_tidy_and_zero_filled(df):
     out = df.images.changes(freq="M", by="status")
-    assert list(out.columns) == ["period", "status", "images"]
+    assert list(out.columns) == ["period", "status", "count"]
     assert len(out) == 4 * 5
-    table = out.pivot(index="period", columns="status", values="images")
+    table = out.pivot(index="period", columns="status", values="count")
     assert list(table.columns) == ["ACTIVE", "SAVING", "UNKNOWN", "ERROR", "DELETED"]
     assert table.to_numpy().tolist() == [
         [1, 1, 0, 0, 0],   # Jan: i01, i03
@@ -268,9 +268,9 @@ def test_changes_by_status_is_tidy_and_zero_filled(df):
 
 def test_changes_by_other_column_and_created(df):
     out = df.images.changes(freq="Y", by="disk_config", column="created")
-    assert out["images"].sum() == 10
+    assert out["count"].sum() == 10
     assert set(out["disk_config"].dropna()) == {"AUTO"}
-    assert out.loc[out["period"].dt.year == 2026, "images"].sum() == 9
+    assert out.loc[out["period"].dt.year == 2026, "count"].sum() == 9
 
 
 def test_changes_rejects_bad_arguments(df):
@@ -305,7 +305,7 @@ def test_changes_by_unhashable_column_names_by_and_the_allowed_columns(df, by, k
 
 def test_changes_on_empty_frame(df):
     out = df.iloc[:0].images.changes(by="status")
-    assert list(out.columns) == ["period", "status", "images"]
+    assert list(out.columns) == ["period", "status", "count"]
     assert len(out) == 0
 
 
@@ -409,7 +409,7 @@ def test_a_million_rows_stay_fast():
     elapsed = time.perf_counter() - start
     assert counts.sum() == n
     assert trend["images"].iloc[0] == n
-    assert weekly["images"].sum() == n
+    assert weekly["count"].sum() == n
     assert 0 < len(sel) < n
     assert elapsed < 5, f"took {elapsed:.2f}s"
 

@@ -76,8 +76,8 @@ def test_export_rejects_bad_input_before_sending(server, tmp_path):
                                        server.project_id, "--token", server.token,
                                        "--changes-since", "last tuesday",
                                        "-o", str(tmp_path / "x.csv")])
-    assert result.exit_code == 1
-    assert "changes_since" in result.output and "last tuesday" in result.output
+    assert result.exit_code == 2
+    assert "--changes-since" in result.output and "last tuesday" in result.output
     assert server.stats.requests == 0
 
     result = CliRunner().invoke(main, ["export", "--endpoint", server.url, "--token", server.token,
@@ -102,7 +102,7 @@ def test_export_workers_loads_glance_ranges_concurrently(server, tmp_path):
         result = CliRunner().invoke(main, ["export", "--endpoint", glance, "--source", "glance",
                                            "--token", server.token, "--workers", bad,
                                            "-o", str(tmp_path / "x.csv")])
-        assert result.exit_code == 1 and "workers" in result.output and bad in result.output
+        assert result.exit_code == 2 and "--workers" in result.output and bad in result.output
     assert server.stats.requests == 0 and not (tmp_path / "x.csv").exists()
 
 
@@ -257,6 +257,7 @@ def test_snapshot_refresh_diff_history(image_server, tmp_path):
 
 def test_snapshot_commands_fail_in_one_clear_line(server, tmp_path):
     empty = tmp_path / "empty"
+    empty.mkdir()
     for args in (["diff", "--store", str(empty)], ["history", "--store", str(empty)],
                  ["snapshot", "--store", str(empty), "--refresh"]):
         result = CliRunner().invoke(main, args)

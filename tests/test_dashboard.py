@@ -244,7 +244,7 @@ def test_the_cli_prints_a_loopback_url_and_stops_on_ctrl_c(tmp_path):
             lines.append(line)
         text = "".join(lines)
         url = re.search(r"at (http://127\.0\.0\.1:\d+/)", text).group(1)
-        assert "password: pw-cli-test" in text
+        assert "pw-cli-test" not in text     # a chosen password is never echoed
         s = Recorder()
         assert s.post(url + "login", data={"password": "pw-cli-test"}).status_code == 303
         assert s.get(url + "api/status").json()["state"] == "idle"

@@ -287,6 +287,7 @@ def test_clouds_yaml_names_times_regions_and_the_cli(tmp_path, monkeypatch):
                                       "--allow-partial", "--no-progress", "-o",
                                       str(tmp_path / "p.csv")])
         assert r.exit_code == 0 and "Missing: 1 source failed: west" in r.output
+        assert "from 1 source of 2" in r.output        # not "from 2 sources"
         assert set(imgframe.read_csv(tmp_path / "p.csv")["cloud"]) == {"east"}
         r = CliRunner().invoke(main, ["snapshot", "--store", str(tmp_path / "s"), "--cloud",
                                       "east", "--cloud", "west"])
