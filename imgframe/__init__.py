@@ -7,7 +7,13 @@
 """
 
 from imgframe import accessor as _accessor  # noqa: F401  (registers df.images)
-from imgframe.client import Client, ForeignNextLinkWarning, load
+from imgframe.client import (
+    Client,
+    ForeignNextLinkWarning,
+    LoadCancelled,
+    SourceFallbackWarning,
+    load,
+)
 from imgframe.diff import diff, diff_summary
 from imgframe.errors import (
     APIError,
@@ -40,6 +46,7 @@ __all__ = [
     "ImgframeError",
     "IncompleteSnapshotError",
     "InvalidQueryError",
+    "LoadCancelled",
     "LoadSpec",
     "MalformedResponseError",
     "NotFoundError",
@@ -47,6 +54,7 @@ __all__ = [
     "PartialLoadError",
     "PartialLoadWarning",
     "SnapshotStore",
+    "SourceFallbackWarning",
     "TransportError",
     "__version__",
     "changes_since_trend",

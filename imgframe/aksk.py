@@ -121,57 +121,107 @@ def _check_printable(name: str, value: Any, *, secret: bool, optional: bool = Fa
 
 
 class Credentials:
-    """An access key pair, optionally temporary (``security_token``) and project-scoped.
+    """What authenticates a client: a token, or an access key pair (optionally temporary,
+    ``security_token``, and project-scoped, ``project_id``) that signs each request.
+    Picklable (it travels to :func:`imgframe.load_many`'s workers); its repr and str never
+    show a secret.
 
     >>> Credentials("AKEXAMPLE", "secret", project_id="p1")
     Credentials(ak='AKEXAMPLE', sk=<hidden>, project_id='p1')
+    >>> Credentials(token="gAAAA-example")
+    Credentials(token=<hidden>)
     """
 
-    __slots__ = ("ak", "_sk", "_security_token", "project_id")
+    __slots__ = ("ak", "_sk", "_security_token", "project_id", "_token")
 
-    def __init__(self, ak: str, sk: str, *, security_token: str | None = None,
+    def __init__(self, ak: str | None = None, sk: str | None = None, *,
+                 token: str | None = None, security_token: str | None = None,
                  project_id: str | None = None):
-        _check_printable("ak", ak, secret=False)
-        if "," in ak:
-            raise InvalidQueryError("ak", "an access key id without ','", ak)
-        _check_printable("sk", sk, secret=True)
-        _check_printable("security_token", security_token, secret=True, optional=True)
+        if token is not None:
+            _check_printable("token", token, secret=True)
+            if ak is not None or sk is not None or security_token is not None:
+                raise InvalidQueryError("token", "None when ak/sk sign the requests", HIDDEN,
+                                        reason="give one kind of credentials")
+        else:
+            _check_printable("ak", ak, secret=False)
+            if "," in ak:
+                raise InvalidQueryError("ak", "an access key id without ','", ak)
+            _check_printable("sk", sk, secret=True)
+            _check_printable("security_token", security_token, secret=True, optional=True)
         _check_printable("project_id", project_id, secret=False, optional=True)
         self.ak = ak
         self._sk = sk
         self._security_token = security_token
         self.project_id = project_id
+        self._token = token
 
     @property
-    def sk(self) -> str:
+    def sk(self) -> str | None:
         return self._sk
 
     @property
     def security_token(self) -> str | None:
         return self._security_token
 
+    @property
+    def token(self) -> str | None:
+        return self._token
+
+    @property
+    def kind(self) -> str:
+        """``"token"`` or ``"aksk"``."""
+        return "token" if self._token is not None else "aksk"
+
     def __repr__(self) -> str:
-        parts = [f"ak={self.ak!r}", "sk=<hidden>"]
-        if self._security_token is not None:
-            parts.append("security_token=<hidden>")
+        if self._token is not None:
+            parts = ["token=<hidden>"]
+        else:
+            parts = [f"ak={self.ak!r}", "sk=<hidden>"]
+            if self._security_token is not None:
+                parts.append("security_token=<hidden>")
         if self.project_id is not None:
             parts.append(f"project_id={self.project_id!r}")
         return f"Credentials({', '.join(parts)})"
 
     __str__ = __repr__
 
+    def _state(self) -> tuple:
+        return (self.ak, self._sk, self._security_token, self.project_id, self._token)
+
+    def __getstate__(self):
+        return self._state()
+
+    def __setstate__(self, state):
+        self.ak, self._sk, self._security_token, self.project_id, self._token = state
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Credentials):
             return NotImplemented
         return (self.ak, self.project_id) == (other.ak, other.project_id) and hmac.compare_digest(
-            f"{self._sk}\n{self._security_token}", f"{other._sk}\n{other._security_token}")
+            f"{self._sk}\n{self._security_token}\n{self._token}",
+            f"{other._sk}\n{other._security_token}\n{other._token}")
 
-    __hash__ = None  # type: ignore[assignment]
+    def __hash__(self) -> int:
+        return hash((self.ak, self.project_id, self.kind))
+
+    def secrets(self) -> list[str]:
+        """The values that must never appear in a message."""
+        return [v for v in (self._sk, self._security_token, self._token) if v]
+
+    def kwargs(self) -> dict:
+        """As :class:`imgframe.Client` keyword arguments (``project_id`` is the client's)."""
+        if self._token is not None:
+            return {"token": self._token}
+        return {k: v for k, v in (("ak", self.ak), ("sk", self._sk),
+                                  ("security_token", self._security_token)) if v is not None}
 
     def sign(self, method: str, url: str, params: Any = None,
              headers: Mapping[str, Any] | None = None, body: bytes | str = b"", *,
              when: dt.datetime | None = None) -> SignedRequest:
-        """:func:`sign` with these credentials."""
+        """:func:`sign` with these credentials (an access key pair)."""
+        if self._token is not None:
+            raise InvalidQueryError("credentials", "an access key pair to sign with",
+                                    "a token")
         return sign(method, url, params, headers, body, ak=self.ak, sk=self._sk, when=when,
                     security_token=self._security_token, project_id=self.project_id)
 
