@@ -29,10 +29,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 import requests
 
-from imgframe import sources
+from imgframe import cloud, sources
 from imgframe.aksk import ENV_SOURCES, Credentials, credentials_from_env
 from imgframe.cloud import SourceFallbackWarning
-from imgframe.cloud import from_cloud as _from_cloud
 from imgframe.errors import InvalidQueryError, NotFoundError
 from imgframe.http.auth import AkSkAuth, Auth, KeystoneAuth, TokenAuth, is_keystone
 from imgframe.http.edge import Edge
@@ -384,9 +383,10 @@ class Client:
             client._edge.auth = KeystoneAuth()   # imgframe's adapter retries on its session
             return client
 
-        client, fallback = _from_cloud(make, name, source=source, region_name=region_name,
-                                       retries=retries, backoff=kwargs.get("backoff", 0.5),
-                                       budget=kwargs.get("budget", 60.0))
+        client, fallback = cloud.from_cloud(make, name, source=source,
+                                            region_name=region_name, retries=retries,
+                                            backoff=kwargs.get("backoff", 0.5),
+                                            budget=kwargs.get("budget", 60.0))
         client._fallback = fallback
         return client
 

@@ -15,7 +15,21 @@ from imgframe.errors import ImgframeError, InvalidQueryError, NotFoundError
 from imgframe.http.auth import keystone_error
 from imgframe.http.transport import make_retry, mount_retries
 
-__all__ = ["SourceFallbackWarning", "from_cloud"]
+__all__ = ["CATALOG", "SourceFallbackWarning", "from_cloud", "sources_of"]
+
+#: ``from_cloud(source=...)``: the sources it reads, each with the catalog's service type
+#: for it, in the order tried ("auto": the compute proxy, then Glance when that is gone)
+CATALOG = {"nova": (("nova", "compute"),), "glance": (("glance", "image"),),
+           "auto": (("nova", "compute"), ("glance", "image"))}
+
+
+def sources_of(word: str) -> tuple[str, ...]:
+    """The sources a clouds.yaml load with ``source=word`` may read, the first preferred.
+
+    >>> sources_of("auto")
+    ('nova', 'glance')
+    """
+    return tuple(src for src, _ in CATALOG.get(word, ((word, None),)))
 
 
 class SourceFallbackWarning(UserWarning):
@@ -28,10 +42,9 @@ def from_cloud(make, name: str | None = None, *, source: str = "nova",
     """What :meth:`imgframe.Client.from_cloud` does: ``(client, fallback)``, each built by
     ``make(endpoint, project_id, source=..., session=..., retry=...)``; ``fallback`` is
     the Glance client of ``source="auto"`` (or None)."""
-    allowed = ("nova", "glance", "auto")
     word = source.strip().lower() if isinstance(source, str) else None
-    if word not in allowed:
-        raise InvalidQueryError("source", "one of nova, glance, auto (Huawei IMS: "
+    if word not in CATALOG:
+        raise InvalidQueryError("source", f"one of {', '.join(CATALOG)} (Huawei IMS: "
                                 "Client(endpoint, source='ims', ak=..., sk=...))", source)
     try:
         import openstack.config
@@ -53,8 +66,8 @@ def from_cloud(make, name: str | None = None, *, source: str = "nova",
         retry = make_retry(retries, backoff, budget)
         mount_retries(ksa_session.session, retry)
         try:
-            compute = cloud.get_session_endpoint("compute") if word != "glance" else None
-            image = cloud.get_session_endpoint("image") if word != "nova" else None
+            found = [(src, cloud.get_session_endpoint(service))
+                     for src, service in CATALOG[word]]
             project_id = ksa_session.get_project_id()
         except ksa_exc.ClientException as exc:
             raise keystone_error(exc, cloud.config.get("auth", {}).get("auth_url")) from None
@@ -64,15 +77,13 @@ def from_cloud(make, name: str | None = None, *, source: str = "nova",
         return make(endpoint, None if versioned else project_id, source=src,
                     session=ksa_session, retry=retry)
 
-    if word == "glance" or (word == "auto" and not compute and image):
-        if not image:
-            raise NotFoundError(f"cloud {name!r} has no image endpoint in its catalog")
-        if word == "auto":
-            warnings.warn(f"cloud {name!r} has no compute endpoint in its catalog; "
-                          f"reading Glance at {image} (source='auto')",
-                          SourceFallbackWarning, stacklevel=3)
-        return client("glance", image), None
-    if not compute:
-        raise NotFoundError(f"cloud {name!r} has no compute endpoint in its catalog")
-    return client("nova", compute), (client("glance", image) if word == "auto" and image
-                                     else None)
+    present = [(src, endpoint) for src, endpoint in found if endpoint]
+    if not present:
+        service = dict(CATALOG[word])[found[0][0]]
+        raise NotFoundError(f"cloud {name!r} has no {service} endpoint in its catalog")
+    (first, endpoint), rest = present[0], present[1:]
+    if first != found[0][0]:
+        warnings.warn(f"cloud {name!r} has no {dict(CATALOG[word])[found[0][0]]} endpoint "
+                      f"in its catalog; reading {sources.get(first).title} at {endpoint} "
+                      f"(source={word!r})", SourceFallbackWarning, stacklevel=3)
+    return client(first, endpoint), (client(*rest[0]) if rest else None)

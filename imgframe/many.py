@@ -38,6 +38,7 @@ import pandas as pd
 from imgframe import sources as _sources
 from imgframe.aksk import Credentials
 from imgframe.client import LOAD_OPTIONS, Client, ClientRecipe
+from imgframe.cloud import sources_of
 from imgframe.errors import (
     ImgframeError,
     InvalidQueryError,
@@ -60,8 +61,10 @@ def many_columns(columns) -> list[str]:
     """The column order of a many-source frame: COLUMNS with the source columns after
     ``metadata``, then extra ``link_<rel>`` columns, sorted.
 
-    >>> many_columns(["id", "link_self", "cloud"])[-6:]
-    ['metadata', 'cloud', 'region', 'project_id', 'link_self', 'link_bookmark']
+    >>> cols = many_columns(["id", "cloud", "link_icon"])
+    >>> at = cols.index("metadata")
+    >>> cols[at:at + 4], cols[-1]
+    (['metadata', 'cloud', 'region', 'project_id'], 'link_icon')
     """
     at = COLUMNS.index("metadata") + 1
     base = COLUMNS[:at] + list(SOURCE_COLUMNS) + COLUMNS[at:]
@@ -261,13 +264,13 @@ def _check_filters(filters: dict, jobs) -> dict:
         if isinstance(job, Client):
             job.validate(**filters)
             continue
-        words = ("nova", "glance") if job.source == "auto" else (job.source,)
+        words = sources_of(job.source)   # "auto": the compute proxy, Glance if it is gone
         query = build_query(**filters)
         for word in words:
             try:
                 _sources.get(word).check(query)
             except InvalidQueryError as exc:
-                if job.source != "auto" or word == "nova":
+                if word == words[0]:   # what a fallback cannot do, it is not asked to
                     raise InvalidQueryError(exc.parameter, exc.allowed, exc.given,
                                             reason=f"source {key!r}") from None
     return filters
