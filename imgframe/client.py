@@ -30,8 +30,8 @@ import pandas as pd
 import requests
 
 from imgframe import cloud, sources
-from imgframe.aksk import ENV_SOURCES, Credentials, credentials_from_env
 from imgframe.cloud import SourceFallbackWarning
+from imgframe.credentials import ENV_SOURCES, Credentials, credentials_from_env
 from imgframe.errors import InvalidQueryError, NotFoundError
 from imgframe.http.auth import AkSkAuth, Auth, KeystoneAuth, TokenAuth, is_keystone
 from imgframe.http.edge import Edge

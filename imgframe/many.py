@@ -12,8 +12,8 @@
                plus cloud | region | project_id (after ``metadata``, before ``link_*``)
 
 What goes to a worker is a :class:`LoadSpec` (picklable; credentials in an
-:class:`imgframe.aksk.Credentials` whose repr hides them; a ``Client`` becomes one through
-its public :meth:`~imgframe.Client.recipe`) and the filters, never a live session, so any
+:class:`imgframe.credentials.Credentials` whose repr hides them; a ``Client`` becomes one
+through its public :meth:`~imgframe.Client.recipe`) and the filters, never a live session, so any
 ``concurrent.futures.Executor`` works: a process pool, or Dask's
 ``distributed.Client(...).get_executor()``. On the default thread pool a ``Client`` given
 in a dict is used as is (its session is shared, its counters are per call), and an
@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from imgframe import sources as _sources
-from imgframe.aksk import Credentials
 from imgframe.client import LOAD_OPTIONS, Client, ClientRecipe
 from imgframe.cloud import sources_of
+from imgframe.credentials import Credentials
 from imgframe.errors import (
     ImgframeError,
     InvalidQueryError,
@@ -97,7 +97,7 @@ class LoadSpec:
             if value is not None and (not isinstance(value, str) or not value):
                 raise InvalidQueryError(name, "a non-empty string or None", value)
         if self.credentials is not None and not isinstance(self.credentials, Credentials):
-            raise InvalidQueryError("credentials", "an imgframe.aksk.Credentials",
+            raise InvalidQueryError("credentials", "an imgframe.credentials.Credentials",
                                     type(self.credentials).__name__)
         if isinstance(self.options, dict):
             object.__setattr__(self, "options", tuple(sorted(self.options.items())))

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 import imgframe
-from imgframe import aksk, many
+from imgframe import credentials, many
 from imgframe.client import Client, ClientRecipe, ForeignNextLinkWarning, LoadCancelled
 from imgframe.errors import AuthError, InvalidQueryError, TransportError
 from imgframe.server import ImageServer
@@ -26,7 +26,7 @@ from imgframe.server import ImageServer
 TOKEN = "seams-token-0123456789"
 AK, SK = "AKSEAMSACCESSKEY0001", "sk-seams-Secret-0123456789abcdef"
 FAST = {"retries": 2, "backoff": 0.01, "budget": 5}
-ENV = [name for names in aksk.ENV_SOURCES for name in names if name]
+ENV = [name for names in credentials.ENV_SOURCES for name in names if name]
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +77,8 @@ def test_a_recipe_pickles_hides_the_token_and_rebuilds_the_same_client(srv):
 def test_an_aksk_recipe_carries_one_credentials_class(srv):
     c = Client(srv.ims_endpoint, srv.project_id, source="ims", ak=AK, sk=SK, **FAST)
     recipe = c.recipe()
-    assert isinstance(recipe.credentials, aksk.Credentials)
-    assert many.Credentials is aksk.Credentials
+    assert isinstance(recipe.credentials, credentials.Credentials)
+    assert many.Credentials is credentials.Credentials
     assert SK not in repr(recipe) and recipe.secrets() == [SK]
     spec = imgframe.LoadSpec.from_client(c)
     assert spec.credentials == recipe.credentials and SK not in repr(spec)
@@ -86,10 +86,10 @@ def test_an_aksk_recipe_carries_one_credentials_class(srv):
 
 
 def test_credentials_hold_a_token_or_a_key_pair_never_both():
-    token = aksk.Credentials(token=TOKEN)
+    token = credentials.Credentials(token=TOKEN)
     assert repr(token) == "Credentials(token=<hidden>)" and token.kwargs() == {"token": TOKEN}
     with pytest.raises(InvalidQueryError, match="one kind") as info:
-        aksk.Credentials(AK, SK, token=TOKEN)
+        credentials.Credentials(AK, SK, token=TOKEN)
     assert SK not in str(info.value) and TOKEN not in str(info.value)
     with pytest.raises(InvalidQueryError, match="sign"):
         token.sign("GET", "https://ims.example.com/v2/cloudimages")

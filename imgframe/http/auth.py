@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 
-from imgframe.aksk import Credentials
+from imgframe.credentials import Credentials
 from imgframe.errors import APIError, AuthError, ImgframeError, NotFoundError, TransportError
 
 __all__ = ["AkSkAuth", "Auth", "KeystoneAuth", "NoAuth", "TokenAuth", "is_keystone",
@@ -76,7 +76,7 @@ class TokenAuth(Auth):
 
 
 class AkSkAuth(Auth):
-    """Huawei's AK/SK signature over each request (:class:`imgframe.aksk.Credentials`)."""
+    """Huawei's AK/SK signature over each request (:class:`imgframe.credentials.Credentials`)."""
 
     kind = "aksk"
 
