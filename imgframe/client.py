@@ -33,7 +33,7 @@ from imgframe import cloud, sources
 from imgframe.cloud import SourceFallbackWarning
 from imgframe.credentials import ENV_SOURCES, Credentials, credentials_from_env
 from imgframe.errors import InvalidQueryError, NotFoundError
-from imgframe.http.auth import AkSkAuth, Auth, KeystoneAuth, TokenAuth, is_keystone
+from imgframe.http.auth import AkSkAuth, Auth, KeystoneAuth, NoAuth, TokenAuth, is_keystone
 from imgframe.http.edge import Edge
 from imgframe.http.transport import (
     BudgetRetry,
@@ -133,7 +133,7 @@ class Client:
                             if self._microversion is not None else {})}
         self._fallback: Client | None = None
         auth: Auth = (AkSkAuth(signing) if signing is not None
-                      else TokenAuth(token) if token else Auth())
+                      else TokenAuth(token) if token else NoAuth())
         if session is None:
             session = make_session(retry, verify=verify)
             settle_environment(session, self._endpoint.root)
@@ -188,6 +188,13 @@ class Client:
     def source(self) -> str:
         """Which API this client reads: ``"nova"``, ``"glance"`` or ``"ims"``."""
         return self._source.name
+
+    @property
+    def capabilities(self) -> sources.Source:
+        """What this client's API can do, as its source module says (never ask the name):
+        ``list_view``, ``filters``, ``max_microversion``, ``signing``, ``partition_key``,
+        ``until_empty``, ... (:class:`imgframe.sources.base.Source`)."""
+        return self._source
 
     @property
     def project_id(self) -> str | None:
@@ -278,8 +285,10 @@ class Client:
         ``on_page(progress)``: called after each page with a :class:`Progress` (pages,
         items, requests, retries so far), from the loading thread (with ``workers``, one
         call at a time).
-        ``cancel``: a ``threading.Event``; once set, the load sends no further request and
-        raises :class:`LoadCancelled` (with ``partial``, as any error while paging).
+        ``cancel``: a ``threading.Event``; once set, the load stops at its next page
+        boundary, sends no further request (a prefetched page already on the wire is let
+        end) and raises :class:`LoadCancelled` (with ``partial``, as any error while
+        paging).
 
         Raises :class:`~imgframe.errors.ImgframeError` subclasses; those raised while paging
         carry ``partial`` (what was loaded) and ``resume_marker``.

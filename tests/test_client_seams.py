@@ -160,6 +160,19 @@ def test_the_dashboard_leaves_the_client_as_it_found_it(srv, listed):
     assert {k: list(v) for k, v in c.session.hooks.items()} == hooks
 
 
+def test_capabilities_say_what_each_source_can_do(srv):
+    clients = {"nova": nova(srv),
+               "glance": Client(srv.glance_endpoint, source="glance", token=TOKEN),
+               "ims": Client(srv.ims_endpoint, srv.project_id, source="ims", token=TOKEN)}
+    said = {name: (c.capabilities.list_view, c.capabilities.max_microversion,
+                   c.capabilities.signing, c.capabilities.versioned_endpoint)
+            for name, c in clients.items()}
+    assert said == {"nova": (True, "2.35", False, True), "glance": (False, None, False, False),
+                    "ims": (False, None, True, False)}
+    assert clients["nova"].endpoint.endswith(srv.project_id)
+    assert clients["glance"].endpoint == srv.glance_endpoint.rstrip("/")
+
+
 def test_validate_checks_without_sending(srv):
     glance = Client(srv.glance_endpoint, source="glance", token=TOKEN)
     with pytest.raises(InvalidQueryError, match="detail") as info:

@@ -18,6 +18,7 @@ import logging
 
 from imgframe.credentials import Credentials
 from imgframe.errors import APIError, AuthError, ImgframeError, NotFoundError, TransportError
+from imgframe.http.transport import RETRY_STATUSES
 
 __all__ = ["AkSkAuth", "Auth", "KeystoneAuth", "NoAuth", "TokenAuth", "is_keystone",
            "keystone_error"]
@@ -26,7 +27,7 @@ log = logging.getLogger("imgframe")
 
 
 class Auth:
-    """Send one GET as the endpoint expects; the base sends it unauthenticated."""
+    """How one GET is sent; the base adds nothing (see :class:`NoAuth`)."""
 
     #: shown in :class:`~imgframe.client.Client`'s repr
     kind = "none"
@@ -39,8 +40,8 @@ class Auth:
 
     def rejected(self) -> str:
         """What a 401 says."""
-        return ("the endpoint wants credentials and none were given (pass token=, or a "
-                "session that authenticates)")
+        return ("the endpoint refused the request as unauthenticated (no token= was given: "
+                "pass one, or a session that authenticates)")
 
     def reauthenticate(self, session) -> bool:
         """Get fresh credentials after a 401; True if the request is worth sending again."""
@@ -50,7 +51,8 @@ class Auth:
         return f"<{type(self).__name__}>"
 
 
-NoAuth = Auth
+class NoAuth(Auth):
+    """Nothing added: an open endpoint, or a ``session=`` that authenticates itself."""
 
 
 class TokenAuth(Auth):
@@ -109,8 +111,6 @@ class KeystoneAuth(Auth):
         self._extra = {}
         if retry is not None:
             retries = retry.total if isinstance(retry.total, int) else 5
-            from imgframe.http.transport import RETRY_STATUSES
-
             self._extra = {"connect_retries": retries, "status_code_retries": retries,
                            "retriable_status_codes": sorted(RETRY_STATUSES),
                            "connect_retry_delay": backoff or None,
