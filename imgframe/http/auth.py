@@ -18,7 +18,7 @@ import logging
 
 from imgframe.credentials import Credentials
 from imgframe.errors import APIError, AuthError, ImgframeError, NotFoundError, TransportError
-from imgframe.http.transport import RETRY_STATUSES
+from imgframe.http.transport import RETRY_STATUSES, unreachable
 
 __all__ = ["AkSkAuth", "Auth", "KeystoneAuth", "NoAuth", "TokenAuth", "is_keystone",
            "keystone_error"]
@@ -153,6 +153,9 @@ def keystone_error(exc, url) -> ImgframeError:
         return AuthError(f"keystone refused the credentials ({name})", status=status, url=url)
     if status:
         return APIError(f"keystone error ({name})", status=status, url=url)
+    why = unreachable(exc)
+    if why is not None:
+        return TransportError(f"could not connect to {url}: {why}", url=url)
     text = str(exc)
     return TransportError(f"could not reach the cloud ({name}: "
                           f"{text if len(text) < 300 else text[:297] + '...'})", url=url)

@@ -16,15 +16,13 @@ threads (its counters are the caller's ``stats``).
 
 from __future__ import annotations
 
-import errno
 import logging
 import random
-import socket
 import time
 from urllib.parse import urlencode
 
 import requests
-from urllib3.exceptions import HTTPError, NewConnectionError, ReadTimeoutError
+from urllib3.exceptions import HTTPError, ReadTimeoutError
 
 from imgframe.errors import (
     APIError,
@@ -36,9 +34,10 @@ from imgframe.errors import (
     server_message,
 )
 from imgframe.http.auth import Auth
+from imgframe.http.transport import unreachable
 from imgframe.pages import MarkerNotFound, Page, loads
 
-__all__ = ["MALFORMED_RETRIES", "Edge", "unreachable"]
+__all__ = ["MALFORMED_RETRIES", "Edge", "where"]
 
 log = logging.getLogger("imgframe")
 
@@ -135,7 +134,7 @@ class Edge:
                 stats.requests += 1
                 raise TransportError(f"could not connect to {redact_url(resource.root)}: "
                                      f"{why}", url=full()) from None
-            raise TransportError(f"could not reach the images API: {_short(exc)}",
+            raise TransportError(f"could not reach {resource.title}: {_short(exc)}",
                                  url=full()) from None
         retried = len(getattr(getattr(response.raw, "retries", None), "history", ()) or ())
         stats.requests += 1 + retried
@@ -226,35 +225,6 @@ def where(response: requests.Response, url: str,
                        if response.headers.get(h)), None)
     return {"status": response.status_code, "url": redact_url(response.url or url),
             "request_id": request_id}
-
-
-def unreachable(exc: BaseException) -> str | None:
-    """Why a connection could not be made at all (refused, unknown host, no route), in a
-    few words; None for anything else (a timeout, a reset, TLS).
-
-    >>> unreachable(ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"))
-    'connection refused'
-    """
-    seen = set()
-    stack = [exc]
-    while stack:
-        e = stack.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        if isinstance(e, socket.gaierror):
-            return f"unknown host ({e.strerror or e})"
-        if isinstance(e, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(e, OSError) and not isinstance(e, TimeoutError) \
-                and e.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EADDRNOTAVAIL):
-            return (e.strerror or "unreachable").lower()
-        if isinstance(e, NewConnectionError) and e.__cause__ is None \
-                and "refused" in str(e).lower():
-            return "connection refused"
-        stack.extend([e.__cause__, e.__context__, getattr(e, "reason", None),
-                      *(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))])
-    return None
 
 
 def _short(exc: BaseException) -> str:

@@ -9,6 +9,8 @@ Timeouts and 5xx keep their retries.
 
 from __future__ import annotations
 
+import errno
+import socket
 import time
 
 import requests
@@ -19,7 +21,7 @@ from urllib3.util.retry import Retry
 from imgframe.errors import InvalidQueryError
 
 __all__ = ["MAX_500_RETRIES", "RETRY_STATUSES", "BudgetRetry", "check_timeout", "make_retry",
-           "make_session", "mount_retries", "settle_environment"]
+           "make_session", "mount_retries", "settle_environment", "unreachable"]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_500_RETRIES = 2
@@ -134,3 +136,32 @@ def check_timeout(timeout) -> tuple[float, float]:
     if isinstance(timeout, tuple) and len(timeout) == 2 and all(map(ok, timeout)):
         return (float(timeout[0]), float(timeout[1]))
     raise InvalidQueryError("timeout", allowed, timeout)
+
+
+def unreachable(exc: BaseException) -> str | None:
+    """Why a connection could not be made at all (refused, unknown host, no route), in a
+    few words; None for anything else (a timeout, a reset, TLS).
+
+    >>> unreachable(ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"))
+    'connection refused'
+    """
+    seen = set()
+    stack = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, socket.gaierror):
+            return f"unknown host ({e.strerror or e})"
+        if isinstance(e, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(e, OSError) and not isinstance(e, TimeoutError) \
+                and e.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EADDRNOTAVAIL):
+            return (e.strerror or "unreachable").lower()
+        if isinstance(e, NewConnectionError) and e.__cause__ is None \
+                and "refused" in str(e).lower():
+            return "connection refused"
+        stack.extend([e.__cause__, e.__context__, getattr(e, "reason", None),
+                      *(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))])
+    return None
