@@ -280,7 +280,7 @@ class Client:
         ``workers``: 1..32 threads (1: one walk per stream, one request at a time). With
         more, a load's streams run concurrently: Nova's status streams each on its own, and
         Glance's and IMS's streams split into disjoint ``created_at`` ranges
-        (:mod:`imgframe.streams`), merged in the API's order, every image once.
+        (:mod:`imgframe.listing.ranges`), merged in the API's order, every image once.
         ``attrs["imgframe"]["partitions"]`` says what ran; a ``marker`` means one walk.
         ``on_page(progress)``: called after each page with a :class:`Progress` (pages,
         items, requests, retries so far), from the loading thread (with ``workers``, one

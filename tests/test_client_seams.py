@@ -275,7 +275,7 @@ def test_a_rejected_token_still_says_token(srv):
 
 # -- capabilities, not names ---------------------------------------------------------------------
 
-CORE = ["client.py", "cloud.py", "many.py", "pages.py", "streams.py", "http", "listing"]
+CORE = ["client.py", "cloud.py", "credentials.py", "many.py", "pages.py", "http", "listing"]
 
 
 def _core_files():

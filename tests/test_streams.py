@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 from imgframe import Client
 from imgframe.client import MAX_WORKERS
 from imgframe.errors import APIError, ImgframeError, InvalidQueryError
+from imgframe.listing.ranges import cut_points, iso, partition, within
 from imgframe.pages import Page
 from imgframe.server import Faults, ImageServer, sample_inventory
 from imgframe.sources.base import Stream
-from imgframe.streams import cut_points, iso, partition, within
 
 TOKEN = "streams-token"
 FAST = {"retries": 2, "backoff": 0.01, "budget": 5}
@@ -273,15 +273,15 @@ def test_max_items_truncates_after_the_merge(srv, source, options):
 
 
 def test_no_ascending_sort_means_one_walk_per_stream(srv, monkeypatch):
-    import imgframe.streams
+    import imgframe.listing.ranges
 
-    real = imgframe.streams.probe_params
+    real = imgframe.listing.ranges.probe_params
 
     def refused(stream, oldest):   # a server that refuses the ascending sort: a 400
         params = real(stream, oldest)
         return [(k, "bogus" if k == "sort_key" else v) for k, v in params]
 
-    monkeypatch.setattr(imgframe.streams, "probe_params", refused)
+    monkeypatch.setattr(imgframe.listing.ranges, "probe_params", refused)
     c = client(srv, "ims")
     many = c.load(page_size=20, progress=False, workers=4)
     pd.testing.assert_frame_equal(many, c.load(page_size=20, progress=False))

@@ -1,6 +1,6 @@
 """A load's streams at once: ``workers`` threads over a resource's streams, or over
-disjoint creation-time ranges of each (:mod:`imgframe.streams`), merged in the API's order,
-every item once. Knows no API: the resource says its ``partition_key``.
+disjoint creation-time ranges of each (:mod:`imgframe.listing.ranges`), merged in the
+API's order, every item once. Knows no API: the resource says its ``partition_key``.
 
 ::
 
@@ -21,9 +21,8 @@ import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from imgframe import streams
 from imgframe.errors import APIError, ImgframeError
-from imgframe.listing import settings
+from imgframe.listing import ranges, settings
 from imgframe.listing.attrs import load_attrs
 from imgframe.listing.resource import Stream
 from imgframe.listing.walk import Progress, Stats, add_stats, attach_url, cancel_check, pages
@@ -58,8 +57,8 @@ def _clip(task: _Task, page: Page, key: str, lock: threading.Lock) -> tuple[Page
     """Keep ``task``'s range of ``page`` and note how far back it has got (under ``lock``,
     so that :func:`_split` never moves a bound past an item already kept)."""
     with lock:
-        page, past = streams.within(page, task.lo, key)
-        times = [streams.epoch(i.get(key)) for i in page.items if isinstance(i, dict)]
+        page, past = ranges.within(page, task.lo, key)
+        times = [ranges.epoch(i.get(key)) for i in page.items if isinstance(i, dict)]
         times = [t for t in times if t is not None]
         if times:
             oldest = min(times)
@@ -86,12 +85,12 @@ def _split(tasks: list[_Task], key: str, lock: threading.Lock) -> _Task | None:
         cut = int(low + span / 2)
         if not low < cut <= best.position:
             return None
-        part = streams.partition(best.base_stream, best.describe["stream"], [cut], key)[1]
+        part = ranges.partition(best.base_stream, best.describe["stream"], [cut], key)[1]
         new = _Task(part.stream, best.lo,
-                    {**part.describe(), "created_from": streams.iso(best.lo), "split": True},
+                    {**part.describe(), "created_from": ranges.iso(best.lo), "split": True},
                     base_stream=best.base_stream, floor=best.floor)
         best.lo = cut
-        best.describe["created_from"] = streams.iso(cut)
+        best.describe["created_from"] = ranges.iso(cut)
         return new
 
 
@@ -106,7 +105,7 @@ def load(edge, resource, workers: int, *, bar, on_page=None,
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="imgframe-load")
     tasks: list[_Task] = []
     key = resource.partition_key
-    ranges = threading.Lock()   # a range's bounds move only under it
+    bounds = threading.Lock()   # a range's bounds move only under it
     user_check = cancel_check(cancel)
     items_done = 0
 
@@ -122,7 +121,7 @@ def load(edge, resource, workers: int, *, bar, on_page=None,
         clip = None
         if key is not None:
             def clip(page, task=task):
-                return _clip(task, page, key, ranges)
+                return _clip(task, page, key, bounds)
         for items in pages(edge, resource, task.stream, task.stats, clip=clip, check=check,
                            first=task.first, typed=True):
             task.builder.add(items)
@@ -152,7 +151,7 @@ def load(edge, resource, workers: int, *, bar, on_page=None,
                 # a worker is free: split the range with the most time still ahead
                 while key is not None and resource.max_items is None \
                         and len(pending) < workers:
-                    task = _split(tasks, key, ranges)
+                    task = _split(tasks, key, bounds)
                     if task is None:
                         break
                     tasks.append(task)
@@ -191,7 +190,7 @@ def _plan(edge, resource, workers, pool, stats, check, notes) -> list[_Task]:
     def probe(stream: Stream, oldest: bool):
         check()
         part = Stats()
-        params = streams.probe_params(stream, True) if oldest else list(stream.params)
+        params = ranges.probe_params(stream, True) if oldest else list(stream.params)
         try:
             page = edge.fetch(resource, params, part)
         except APIError as exc:
@@ -201,7 +200,7 @@ def _plan(edge, resource, workers, pool, stats, check, notes) -> list[_Task]:
                 return part, None, f"no ascending {key} sort ({text}): one walk"
             raise
         item = page.items[0] if page.items and isinstance(page.items[0], dict) else None
-        when = streams.epoch(item.get(key)) if item else None
+        when = ranges.epoch(item.get(key)) if item else None
         return part, (when if oldest else (when, page)), None
 
     futures = [(i, oldest, pool.submit(probe, s, oldest))
@@ -220,9 +219,9 @@ def _plan(edge, resource, workers, pool, stats, check, notes) -> list[_Task]:
         whole = not page.items or (not resource.until_empty and not page.next_href
                                    and not page.next_marker
                                    and len(page.items) < resource.page_size)
-        cuts = (streams.cut_points(newest, oldest, workers)
+        cuts = (ranges.cut_points(newest, oldest, workers)
                 if newest is not None and oldest is not None and not whole else [])
-        for n, r in enumerate(streams.partition(stream, i, cuts, key)):
+        for n, r in enumerate(ranges.partition(stream, i, cuts, key)):
             tasks.append(_Task(r.stream, r.lo, r.describe(), page if n == 0 else None,
                                base_stream=stream, floor=oldest))
     # the biggest work first: streams' ranges before single-range (whole) streams

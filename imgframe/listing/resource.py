@@ -64,7 +64,7 @@ class Resource:
     :class:`~imgframe.frame.Typed` fast decode for that stream's pages; ``merge(frames)
     -> (frame, dropped)``: the frames of several streams as one; ``partition_key``: the
     items' creation-time key when the API lists it descending and filters it with ``lt:``
-    (concurrent loads split streams by it: :mod:`imgframe.streams`).
+    (concurrent loads split streams by it: :mod:`imgframe.listing.ranges`).
 
     How errors read: ``noun`` (``"images"``), ``title`` (what the endpoint should offer),
     ``not_found_hint``, ``vanished_marker(status, message, marker)`` (an answer meaning the

@@ -148,11 +148,11 @@ def pages(edge, resource, stream, stats: Stats, *, clip=None,
     """The pages of one stream of ``resource``, each a list of new items.
 
     ``clip(page) -> (page, past)``: keep a range's items and say when the stream has paged
-    past it (:mod:`imgframe.streams`); ``check()``: called before each request, raises to
-    stop; ``first``: the first page, already fetched; ``prefetch``: request the next page
-    while this one is typed (close the generator when done with it: that ends the prefetch
-    thread); ``typed``: items may be the resource's structs (``resource.typed``: for a
-    frame builder; else they are dicts)."""
+    past it (:mod:`imgframe.listing.ranges`); ``check()``: called before each request,
+    raises to stop; ``first``: the first page, already fetched; ``prefetch``: request the
+    next page while this one is typed (close the generator when done with it: that ends
+    the prefetch thread); ``typed``: items may be the resource's structs
+    (``resource.typed``: for a frame builder; else they are dicts)."""
     view = resource.typed(stream) if typed and clip is None else None
     past = False
     params = list(stream.params)

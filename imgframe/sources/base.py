@@ -22,7 +22,7 @@ class Source:
 
     ``filters`` are the :func:`~imgframe.query.build_query` filters this API can apply;
     anything else given is refused before a request is sent (:meth:`check`).
-    ``partition_key``: see :mod:`imgframe.streams` (None: one walk per stream).
+    ``partition_key``: see :mod:`imgframe.listing.ranges` (None: one walk per stream).
     ``until_empty``: the API has no reliable end signal (no next link, an undocumented
     page-size cap), so paging continues until an empty page.
     """
@@ -34,7 +34,7 @@ class Source:
     api_version: str = "v2"
     fields: dict = field(default_factory=dict)   # frame column -> the API's field name
     #: the item's creation-time key when the API lists it descending and filters it with
-    #: ``lt:`` (so a load can run concurrent streams over time ranges: imgframe.streams)
+    #: ``lt:`` (so a load can run concurrent streams over time ranges: listing.ranges)
     partition_key: str | None = None
 
     # -- where --------------------------------------------------------------------------
