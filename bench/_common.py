@@ -194,17 +194,24 @@ def imgframe_gc_running(endpoint: str, token: str | None, page_size: int):
     """``Client.load`` with the collector left running (as before the pause): an A/B."""
     import contextlib
 
-    import imgframe.client
+    try:
+        import imgframe.listing.settings as settings
+    except ImportError:   # a tree from before imgframe/listing/
+        import imgframe.client as settings
 
-    imgframe.client._gc_paused = contextlib.nullcontext
+        settings._gc_paused = contextlib.nullcontext
+    else:
+        settings.gc_paused = contextlib.nullcontext
     return imgframe_load(endpoint, token, page_size)
 
 
 def imgframe_serial(endpoint: str, token: str | None, page_size: int):
     """``Client.load`` without the one-page prefetch (each page requested when needed)."""
-    import imgframe.client
-
-    imgframe.client.PREFETCH = False
+    try:
+        import imgframe.listing.settings as settings
+    except ImportError:   # a tree from before imgframe/listing/
+        import imgframe.client as settings
+    settings.PREFETCH = False
     return imgframe_load(endpoint, token, page_size)
 
 

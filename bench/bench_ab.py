@@ -10,7 +10,7 @@ interpreter that imports ``imgframe`` from the tree given (``sys.path``), times
 ``Client(...).load(page_size=1000)`` (wall, CPU, peak RSS), and the floor (requests +
 json over the same pages, bench/_common.py) is measured alongside. Rounds interleave the
 trees; medians; ratios are against the floor of the same run. ``--no-prefetch`` adds each
-tree once more with ``imgframe.client.PREFETCH = False``. Writes
+tree once more with ``PREFETCH = False`` (``imgframe.listing.settings``). Writes
 bench/results/bench_ab-<utc>.csv.
 """
 
@@ -33,8 +33,11 @@ tree = os.environ["TREE"]
 sys.path.insert(0, os.environ["BENCH"])
 if tree != "floor":
     sys.path.insert(0, tree)
-    import imgframe.client
-    imgframe.client.PREFETCH = not os.environ.get("NO_PREFETCH")
+    try:
+        import imgframe.listing.settings as settings
+    except ImportError:   # a tree from before imgframe/listing/
+        import imgframe.client as settings
+    settings.PREFETCH = not os.environ.get("NO_PREFETCH")
 import pandas, requests
 import _common
 api, ep, token = os.environ["API"], os.environ["ENDPOINT"], os.environ["TOKEN"]

@@ -5,7 +5,7 @@ waits ``--latency`` seconds in its handler thread (``Faults(latency=...)``), as 
 cloud's detail page does (0.3-1 s). Over about 40 pages (4,000 images, page_size 100):
 
 * Glance and IMS whole-inventory loads: ``workers=4`` (concurrent ``created_at`` ranges,
-  imgframe/streams.py) against ``workers=1``; target >= 2.8x;
+  imgframe/listing/ranges.py) against ``workers=1``; target >= 2.8x;
 * a Nova ``status=["SAVING", "UNKNOWN"]`` fan-out (five status streams) concurrent
   against sequential;
 * a small load (one page per stream) both ways: what concurrency costs when there is

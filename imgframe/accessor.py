@@ -24,9 +24,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+# modules, not names: `import imgframe` registers this accessor as pandas finishes loading,
+# which can be while query.py or status.py is itself importing pandas (imgframe/__init__.py)
+from imgframe import query as _query
+from imgframe import status as _status
 from imgframe.errors import InvalidQueryError
-from imgframe.query import normalize_status, parse_time
-from imgframe.status import ORDER
 
 __all__ = ["FREQS", "ImagesAccessor", "period_starts"]
 
@@ -208,14 +210,14 @@ class ImagesAccessor:
             self._need_detail("select()", "detail fields for " + ", ".join(asked))
         keep = np.ones(len(df), dtype=bool)
         if status is not None:
-            wanted = normalize_status(status, "status", queryable=False)
+            wanted = _query.normalize_status(status, "status", queryable=False)
             keep &= self._status_values().isin(list(wanted)).to_numpy(dtype=bool, na_value=False)
         if name is not None:
             keep &= self._name_mask(name)
         if since is not None or until is not None:
             t = self._times(column)
-            lo = parse_time(since, "since") if since is not None else None
-            hi = parse_time(until, "until") if until is not None else None
+            lo = _query.parse_time(since, "since") if since is not None else None
+            hi = _query.parse_time(until, "until") if until is not None else None
             if lo is not None and hi is not None and lo > hi:
                 raise InvalidQueryError(
                     "until", f"a time at or after since ({lo.isoformat()})", until,
@@ -291,10 +293,10 @@ class ImagesAccessor:
         """Images per status, indexed ACTIVE, SAVING, UNKNOWN, ERROR, DELETED (zeros kept)."""
         self._need_detail("status_counts()", "status")
         status = self._status_values()
-        codes = pd.Categorical(status, categories=list(ORDER)).codes
-        counts = np.bincount(codes[codes >= 0], minlength=len(ORDER))
+        codes = pd.Categorical(status, categories=list(_status.ORDER)).codes
+        counts = np.bincount(codes[codes >= 0], minlength=len(_status.ORDER))
         return pd.Series(counts.astype("int64"),
-                         index=pd.CategoricalIndex(ORDER, categories=ORDER,
+                         index=pd.CategoricalIndex(_status.ORDER, categories=_status.ORDER,
                                                    ordered=True, name="status"),
                          name="images")
 
@@ -339,9 +341,9 @@ class ImagesAccessor:
             out = pd.DataFrame({"period": periods, "count": counts.astype("int64")})
         else:
             if by == "status":
-                groups = pd.Categorical(self._status_values(), categories=list(ORDER))
+                groups = pd.Categorical(self._status_values(), categories=list(_status.ORDER))
                 group_codes, group_values = groups.codes, pd.CategoricalIndex(
-                    ORDER, categories=ORDER, ordered=True)
+                    _status.ORDER, categories=_status.ORDER, ordered=True)
             else:
                 group_codes, group_values = pd.factorize(self._df[by], sort=True,
                                                          use_na_sentinel=False)
@@ -357,7 +359,7 @@ class ImagesAccessor:
                 "count": counts.astype("int64"),
             })
             if by == "status":
-                out["status"] = pd.Categorical(out["status"], categories=list(ORDER),
+                out["status"] = pd.Categorical(out["status"], categories=list(_status.ORDER),
                                                ordered=True)
             else:
                 out[by] = out[by].astype(self._df[by].dtype)
@@ -382,7 +384,7 @@ class ImagesAccessor:
             ordered = np.sort(updated[~np.isnat(updated)])
             out = trend_frame(cuts, len(ordered) - np.searchsorted(ordered, cut_ns, "left"))
         else:
-            statuses = normalize_status(status, "status", queryable=False)
+            statuses = _query.normalize_status(status, "status", queryable=False)
             values = self._status_values().to_numpy(dtype=object, na_value=None)
             per_status = []
             for s in statuses:
@@ -442,7 +444,7 @@ def normalize_cutoffs(cutoffs, parameter: str = "cutoffs") -> pd.DatetimeIndex:
                                 "datetimes, dates, Timestamps)", cutoffs)
     else:
         items = _as_list(cutoffs)
-    stamps = [parse_time(c, parameter) for c in items]
+    stamps = [_query.parse_time(c, parameter) for c in items]
     index = pd.DatetimeIndex(stamps, name="cutoff")
     if index.tz is None:
         index = index.tz_localize("UTC")
@@ -458,6 +460,6 @@ def trend_frame(cutoffs: pd.DatetimeIndex, counts, statuses=None) -> pd.DataFram
         return pd.DataFrame({"cutoff": cut, "images": counts})
     statuses = list(statuses)
     status = pd.Categorical(np.tile(np.array(statuses, dtype=object), len(cut)),
-                            categories=list(ORDER), ordered=True)
+                            categories=list(_status.ORDER), ordered=True)
     return pd.DataFrame({"cutoff": np.repeat(cut, len(statuses)), "status": status,
                          "images": counts})

@@ -48,7 +48,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -59,13 +58,13 @@ from imgframe.errors import ImgframeError, InvalidQueryError
 
 __all__ = [
     "ALGORITHM",
-    "Credentials",
+    "HIDDEN",
     "SignatureError",
     "SignedRequest",
     "canonical_query",
     "canonical_uri",
     "check",
-    "credentials_from_env",
+    "check_printable",
     "sign",
     "verify",
 ]
@@ -105,7 +104,7 @@ class SignatureError(ImgframeError):
         super().__init__(reason)
 
 
-def _check_printable(name: str, value: Any, *, secret: bool, optional: bool = False) -> None:
+def check_printable(name: str, value: Any, *, secret: bool, optional: bool = False) -> None:
     """Refuse what is not a non-empty printable-ASCII string, naming ``name``, hiding secrets."""
     if value is None and optional:
         return
@@ -118,62 +117,6 @@ def _check_printable(name: str, value: Any, *, secret: bool, optional: bool = Fa
     if not _PRINTABLE.fullmatch(value):
         raise InvalidQueryError(name, allowed, shown,
                                 reason="it holds whitespace, control or non-ASCII characters")
-
-
-class Credentials:
-    """An access key pair, optionally temporary (``security_token``) and project-scoped.
-
-    >>> Credentials("AKEXAMPLE", "secret", project_id="p1")
-    Credentials(ak='AKEXAMPLE', sk=<hidden>, project_id='p1')
-    """
-
-    __slots__ = ("ak", "_sk", "_security_token", "project_id")
-
-    def __init__(self, ak: str, sk: str, *, security_token: str | None = None,
-                 project_id: str | None = None):
-        _check_printable("ak", ak, secret=False)
-        if "," in ak:
-            raise InvalidQueryError("ak", "an access key id without ','", ak)
-        _check_printable("sk", sk, secret=True)
-        _check_printable("security_token", security_token, secret=True, optional=True)
-        _check_printable("project_id", project_id, secret=False, optional=True)
-        self.ak = ak
-        self._sk = sk
-        self._security_token = security_token
-        self.project_id = project_id
-
-    @property
-    def sk(self) -> str:
-        return self._sk
-
-    @property
-    def security_token(self) -> str | None:
-        return self._security_token
-
-    def __repr__(self) -> str:
-        parts = [f"ak={self.ak!r}", "sk=<hidden>"]
-        if self._security_token is not None:
-            parts.append("security_token=<hidden>")
-        if self.project_id is not None:
-            parts.append(f"project_id={self.project_id!r}")
-        return f"Credentials({', '.join(parts)})"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Credentials):
-            return NotImplemented
-        return (self.ak, self.project_id) == (other.ak, other.project_id) and hmac.compare_digest(
-            f"{self._sk}\n{self._security_token}", f"{other._sk}\n{other._security_token}")
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def sign(self, method: str, url: str, params: Any = None,
-             headers: Mapping[str, Any] | None = None, body: bytes | str = b"", *,
-             when: dt.datetime | None = None) -> SignedRequest:
-        """:func:`sign` with these credentials."""
-        return sign(method, url, params, headers, body, ak=self.ak, sk=self._sk, when=when,
-                    security_token=self._security_token, project_id=self.project_id)
 
 
 @dataclass(frozen=True, repr=False)
@@ -295,7 +238,12 @@ def sign(method: str, url: str, params: Any = None, headers: Mapping[str, Any] |
     >>> s.url, s.headers["X-Sdk-Date"]
     ('https://ims.example.com/v2/cloudimages?name=a%20b', '20240102T030405Z')
     """
-    creds = Credentials(ak, sk, security_token=security_token, project_id=project_id)
+    check_printable("ak", ak, secret=False)
+    if "," in ak:
+        raise InvalidQueryError("ak", "an access key id without ','", ak)
+    check_printable("sk", sk, secret=True)
+    check_printable("security_token", security_token, secret=True, optional=True)
+    check_printable("project_id", project_id, secret=False, optional=True)
     if not isinstance(method, str) or not _TOKEN.fullmatch(method):
         raise InvalidQueryError("method", "an HTTP method such as 'GET'", method)
     try:
@@ -338,10 +286,10 @@ def sign(method: str, url: str, params: Any = None, headers: Mapping[str, Any] |
             raise InvalidQueryError("headers", "X-Sdk-Content-Sha256: a hex SHA-256 or "
                                     "UNSIGNED-PAYLOAD", text)
         sent[name] = text
-    if creds.project_id is not None:
-        sent["X-Project-Id"] = creds.project_id
-    if creds.security_token is not None:
-        sent["X-Security-Token"] = creds.security_token
+    if project_id is not None:
+        sent["X-Project-Id"] = project_id
+    if security_token is not None:
+        sent["X-Security-Token"] = security_token
     content_type = next((v for k, v in sent.items() if k.lower() == "content-type"), None)
     if content_type and not content_type.startswith(("application/json", "application/bson")):
         # as the SDK: this replaces any X-Sdk-Content-Sha256 the caller gave
@@ -356,12 +304,12 @@ def sign(method: str, url: str, params: Any = None, headers: Mapping[str, Any] |
     signed = sorted(k for k in lowered if "_" not in k)
     query = canonical_query(parse_qsl(parts.query, keep_blank_values=True) + _pairs(params))
     canonical = _canonical_request(method, parts.path, query, lowered, signed, body)
-    signature = _signature(creds.sk, date, canonical)
+    signature = _signature(sk, date, canonical)
 
     # What goes on the wire: stripped values, non-Latin-1 text as its UTF-8 bytes (as the
     # SDK does, so http.client sends UTF-8), the Authorization header last.
     out = {k: v.strip().encode("utf-8").decode("iso-8859-1") for k, v in sent.items()}
-    out["Authorization"] = (f"{ALGORITHM} Access={creds.ak}, SignedHeaders={';'.join(signed)}, "
+    out["Authorization"] = (f"{ALGORITHM} Access={ak}, SignedHeaders={';'.join(signed)}, "
                             f"Signature={signature}")
     path = quote(unquote(parts.path), safe="/~") or "/"
     final = urlunsplit((parts.scheme, parts.netloc, path, query, ""))
@@ -465,57 +413,3 @@ def verify(method: str, path: str, query_string: str, headers: Any, body: bytes 
         return check(method, path, query_string, headers, body, secrets, now=now, skew=skew)
     except SignatureError:
         return None
-
-
-# ---------------------------------------------------------------------------- environment
-
-# (AK, SK, security token, project id), first set whose AK and SK are both present wins
-ENV_SOURCES = (
-    # huaweicloudsdkcore/auth/provider.py::EnvCredentialProvider (SDK 3.1.x)
-    ("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "HUAWEICLOUD_SDK_SECURITY_TOKEN",
-     "HUAWEICLOUD_SDK_PROJECT_ID"),
-    # the names in Huawei's API Explorer code samples ("set environment variables CLOUD_SDK_AK
-    # and CLOUD_SDK_SK in the local environment")
-    ("CLOUD_SDK_AK", "CLOUD_SDK_SK", None, None),
-)
-
-
-def credentials_from_env(environ: Mapping[str, str] = os.environ) -> Credentials | None:
-    """AK/SK credentials from the environment, or None when no pair is set.
-
-    Names read, in this order (the first source with both AK and SK wins; sources are never
-    mixed):
-
-    * ``HUAWEICLOUD_SDK_AK``, ``HUAWEICLOUD_SDK_SK``, ``HUAWEICLOUD_SDK_SECURITY_TOKEN``,
-      ``HUAWEICLOUD_SDK_PROJECT_ID``: the SDK's own ``EnvCredentialProvider``
-      (``huaweicloudsdkcore/auth/provider.py`` in huaweicloud-sdk-python-v3, the first link
-      of its default credential chain).
-    * ``CLOUD_SDK_AK``, ``CLOUD_SDK_SK``: the names used by the code samples that Huawei's
-      API Explorer generates and its docs show.
-
-    KooCLI (``hcloud``) documents no environment variables of its own for AK/SK: it reads
-    ``--cli-access-key``, ``--cli-secret-key``, ``--cli-security-token`` and
-    ``--cli-project-id`` or a profile in ``~/.hcloud/config.json``; scripts pass it the
-    SDK's names above (``--cli-access-key="$HUAWEICLOUD_SDK_AK"``).
-
-    An AK without its SK (or the reverse) is an error naming both variables; a value is
-    never echoed.
-    """
-    for ak_name, sk_name, token_name, project_name in ENV_SOURCES:
-        ak, sk = environ.get(ak_name) or None, environ.get(sk_name) or None
-        if ak is None and sk is None:
-            continue
-        if ak is None or sk is None:
-            missing, present = (ak_name, sk_name) if ak is None else (sk_name, ak_name)
-            raise InvalidQueryError(missing, f"set it together with {present}", None,
-                                    reason=f"{present} is set but {missing} is not")
-        token = (environ.get(token_name) or None) if token_name else None
-        project = (environ.get(project_name) or None) if project_name else None
-        try:
-            return Credentials(ak, sk, security_token=token, project_id=project)
-        except InvalidQueryError as exc:  # name the variable, not the argument
-            names = {"ak": ak_name, "sk": sk_name, "security_token": token_name,
-                     "project_id": project_name}
-            shown = exc.given if exc.parameter in ("ak", "project_id") else HIDDEN
-            raise InvalidQueryError(names[exc.parameter], exc.allowed, shown) from None
-    return None

@@ -504,6 +504,13 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word[:-1]}ies" if word.endswith("y") else f"{n} {word}s"
 
 
+def _signs(source: str) -> bool:
+    """Whether ``source`` signs its requests with AK/SK (its module says; "auto" does not)."""
+    from imgframe import sources
+
+    return source in sources.NAMES and sources.get(source).signing
+
+
 def _client(endpoint, project_id, token, cloud, insecure):
     import imgframe
 
@@ -514,13 +521,14 @@ def _client(endpoint, project_id, token, cloud, insecure):
     token_given = ctx.get_parameter_source("token") == click.core.ParameterSource.COMMANDLINE
     if cloud and (endpoint or token_given):
         raise click.UsageError("give either --cloud, or --endpoint with --token, not both")
-    if (ak or sk or security_token) and source != "ims":
+    signs = _signs(source)
+    if (ak or sk or security_token) and not signs:
         raise click.UsageError("--ak/--sk/--security-token sign Huawei IMS requests: "
                                "use them with --source ims")
     cloud = cloud or (None if endpoint else os.environ.get("OS_CLOUD"))
     if cloud:
-        if source == "ims":
-            raise click.UsageError("--source ims reads a Huawei endpoint: give --endpoint "
+        if signs:
+            raise click.UsageError(f"--source {source} reads a Huawei endpoint: give --endpoint "
                                    "(with --ak/--sk or --token), not --cloud")
         return imgframe.Client.from_cloud(cloud, source=source)
     if source == "auto":
@@ -528,15 +536,15 @@ def _client(endpoint, project_id, token, cloud, insecure):
                                "the compute proxy and Glance)")
     if not endpoint:
         raise click.UsageError("give --endpoint (with --token or OS_AUTH_TOKEN) or --cloud")
-    if source == "ims":
+    if signs:
         if token and (ak or sk):
             raise click.UsageError("give --token or --ak/--sk, not both")
         if not (token or ak or sk or any(os.environ.get(n) for n in (
                 "HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "CLOUD_SDK_AK", "CLOUD_SDK_SK"))):
-            raise click.UsageError("--source ims needs credentials and none were given: "
+            raise click.UsageError(f"--source {source} needs credentials and none were given: "
                                    "--ak and --sk (or HUAWEICLOUD_SDK_AK and "
                                    "HUAWEICLOUD_SDK_SK), or --token (or OS_AUTH_TOKEN)")
-        return imgframe.Client(endpoint, project_id, source="ims", token=token, ak=ak, sk=sk,
+        return imgframe.Client(endpoint, project_id, source=source, token=token, ak=ak, sk=sk,
                                security_token=security_token, verify=not insecure)
     if not token:
         raise click.UsageError("give --token (or set OS_AUTH_TOKEN) with --endpoint")
@@ -625,7 +633,7 @@ def _load_many(endpoint, token, clouds, regions, allow_partial, filters):
     import imgframe
 
     params = click.get_current_context().params
-    if endpoint or (params.get("source") or "nova").lower() == "ims":
+    if endpoint or _signs((params.get("source") or "nova").lower()):
         raise click.UsageError("several sources come from clouds.yaml: give --cloud (one or "
                                "more, with --region), not --endpoint or --source ims")
     if not clouds:

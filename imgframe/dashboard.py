@@ -63,8 +63,8 @@ _LOGIN_CSS = ("body{font:15px/1.4 system-ui,sans-serif;max-width:26em;margin:12v
 
 class Dashboard:
     """Serve ``source``'s inventory live. ``source``: an :class:`imgframe.Client` (loaded
-    with ``client.load(progress=False, **load_options)``, its requests counted for the
-    progress) or any callable returning a DataFrame.
+    with ``client.load(progress=False, on_page=..., **load_options)``, its requests counted
+    for the progress; the client is left as it was) or any callable returning a DataFrame.
 
     ``password``: what viewers type or pass once as ``?token=``; generated when None,
     at least :data:`MIN_PASSWORD` characters when given (``.password_chosen`` says which).
@@ -170,19 +170,14 @@ class Dashboard:
         st["elapsed"] = round(time.time() - started, 2) if st["state"] == "loading" else None
         return st
 
-    def _count_request(self, response, *args, **kwargs):
+    def _on_page(self, progress) -> None:
         with self._lock:
-            self._requests += 1
+            self._requests = progress.requests
 
     def _fetch(self) -> pd.DataFrame:
         source = self._source
-        if callable(getattr(source, "load", None)):
-            session = getattr(source, "_session", None)
-            session = getattr(session, "session", session)  # keystoneauth1 wraps requests
-            hooks = getattr(session, "hooks", None)
-            if isinstance(hooks, dict) and self._count_request not in hooks["response"]:
-                hooks["response"].append(self._count_request)
-            return source.load(progress=False, **self._load_options)
+        if callable(getattr(source, "load", None)):   # a Client: its progress, page by page
+            return source.load(progress=False, on_page=self._on_page, **self._load_options)
         return source()
 
     def _load(self) -> None:

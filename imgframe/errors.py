@@ -13,6 +13,7 @@
      +-- IncompleteSnapshotError               a diff/refresh/snapshot needs a complete frame
      +-- PartialLoadError                      load_many: some sources failed (``.partial``,
      |                                         ``.failures``)
+     +-- LoadCancelled                         load(cancel=...) was set: stopped, ``.partial``
      +-- aksk.SignatureError                   an AK/SK signature was refused (the verifying
                                                side: the embedded server, a test double)
 

@@ -11,11 +11,13 @@
     one frame: each source's rows in its order, sources in the order given,
                plus cloud | region | project_id (after ``metadata``, before ``link_*``)
 
-What goes to a worker is a :class:`LoadSpec` (picklable; credentials in a
-:class:`Credentials` whose repr hides them) and the filters, never a live session, so any
+What goes to a worker is a :class:`LoadSpec` (picklable; credentials in an
+:class:`imgframe.credentials.Credentials` whose repr hides them; a ``Client`` becomes one
+through its public :meth:`~imgframe.Client.recipe`) and the filters, never a live session, so any
 ``concurrent.futures.Executor`` works: a process pool, or Dask's
 ``distributed.Client(...).get_executor()``. On the default thread pool a ``Client`` given
-in a dict is used as is (a shallow copy: its session is shared, its counters are per call).
+in a dict is used as is (its session is shared, its counters are per call), and an
+interrupt cancels every load through ``Client.load(cancel=...)``.
 
 Failures: ``strict=True`` raises :class:`~imgframe.errors.PartialLoadError` (``.partial``,
 ``.failures``); ``strict=False`` returns what loaded, warns once
@@ -26,7 +28,6 @@ Failures: ``strict=True`` raises :class:`~imgframe.errors.PartialLoadError` (``.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import copy
 import threading
 import time
 import warnings
@@ -35,7 +36,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from imgframe import sources as _sources
-from imgframe.client import _LOAD_OPTIONS, Client
+from imgframe.client import LOAD_OPTIONS, Client, ClientRecipe
+from imgframe.cloud import sources_of
+from imgframe.credentials import Credentials
 from imgframe.errors import (
     ImgframeError,
     InvalidQueryError,
@@ -48,7 +51,8 @@ from imgframe.timefmt import utc_stamp
 
 __all__ = ["SOURCE_COLUMNS", "Credentials", "LoadSpec", "load_many", "many_columns"]
 
-_FILTERS = tuple(k for k in _LOAD_OPTIONS if k not in ("progress", "marker"))
+_FILTERS = tuple(k for k in LOAD_OPTIONS
+                 if k not in ("progress", "marker", "workers", "on_page", "cancel"))
 _CLIENT_OPTIONS = ("api_version", "timeout", "verify", "retries", "backoff", "budget",
                    "microversion")
 
@@ -64,42 +68,6 @@ def many_columns(columns) -> list[str]:
     at = COLUMNS.index("metadata") + 1
     base = COLUMNS[:at] + list(SOURCE_COLUMNS) + COLUMNS[at:]
     return base + sorted(c for c in columns if c not in base)
-
-
-class Credentials:
-    """A token, or Huawei AK/SK (with an optional security token). Picklable; its repr and
-    str never show the values."""
-
-    __slots__ = ("token", "ak", "sk", "security_token")
-
-    def __init__(self, token=None, ak=None, sk=None, security_token=None):
-        self.token, self.ak, self.sk, self.security_token = token, ak, sk, security_token
-
-    def __getstate__(self):
-        return (self.token, self.ak, self.sk, self.security_token)
-
-    def __setstate__(self, state):
-        self.token, self.ak, self.sk, self.security_token = state
-
-    def __eq__(self, other):
-        return isinstance(other, Credentials) and self.__getstate__() == other.__getstate__()
-
-    def __hash__(self):
-        return hash(self.__getstate__())
-
-    def __repr__(self):
-        kind = "token" if self.token else "aksk" if self.ak else "none"
-        return f"<Credentials {kind} hidden>"
-
-    __str__ = __repr__
-
-    def secrets(self) -> list[str]:
-        """The values that must never appear in a message."""
-        return [v for v in self.__getstate__() if v]
-
-    def kwargs(self) -> dict:
-        return {k: v for k, v in zip(self.__slots__, self.__getstate__(), strict=True)
-                if v is not None}
 
 
 @dataclass(frozen=True)
@@ -128,7 +96,7 @@ class LoadSpec:
             if value is not None and (not isinstance(value, str) or not value):
                 raise InvalidQueryError(name, "a non-empty string or None", value)
         if self.credentials is not None and not isinstance(self.credentials, Credentials):
-            raise InvalidQueryError("credentials", "an imgframe.many.Credentials",
+            raise InvalidQueryError("credentials", "an imgframe.credentials.Credentials",
                                     type(self.credentials).__name__)
         if isinstance(self.options, dict):
             object.__setattr__(self, "options", tuple(sorted(self.options.items())))
@@ -141,26 +109,22 @@ class LoadSpec:
     def from_client(cls, client: Client) -> LoadSpec:
         """The spec of a token, AK/SK or unauthenticated client (not of a keystone one:
         its session cannot travel; give the cloud's name instead)."""
-        if client._kind != "requests" or client._fallback is not None:
+        try:
+            recipe = client.recipe()
+        except InvalidQueryError:
             raise InvalidQueryError(
                 "sources", "Clients with a token or AK/SK (or LoadSpecs, or clouds.yaml "
                 "names) when executor= is given: what is sent to a worker must be picklable",
-                repr(client), reason="a keystoneauth1 session cannot be sent to a worker")
-        creds = None
-        if client._token is not None:
-            creds = Credentials(token=client._token.value)
-        elif client._aksk is not None:
-            a = client._aksk
-            creds = Credentials(ak=a.ak, sk=a.sk, security_token=a.security_token)
-        options = {"api_version": client.api_version, "timeout": client._timeout,
-                   "verify": client._session.verify, "backoff": client._backoff,
-                   "budget": client._budget,
-                   "retries": client._retry.total if isinstance(client._retry.total, int)
-                   else 5}
-        if client._microversion is not None:
-            options["microversion"] = client._microversion
-        return cls(endpoint=client._endpoint.root, project_id=client.project_id,
-                   source=client.source, credentials=creds, options=tuple(sorted(options.items())))
+                repr(client), reason="a keystoneauth1 session cannot be sent to a worker"
+            ) from None
+        return cls.from_recipe(recipe)
+
+    @classmethod
+    def from_recipe(cls, recipe: ClientRecipe) -> LoadSpec:
+        """The spec of a :meth:`Client.recipe`."""
+        return cls(endpoint=recipe.endpoint, project_id=recipe.project_id,
+                   source=recipe.source, credentials=recipe.credentials,
+                   options=recipe.options)
 
     def client(self) -> Client:
         """A new Client (its own session; for a cloud its own keystone session)."""
@@ -188,10 +152,6 @@ class _Outcome:
     source: str | None = None
 
 
-class _Interrupted(ImgframeError):
-    """load_many was interrupted; this source's load stopped at a page boundary."""
-
-
 def _scrub(text: str, secrets: list[str]) -> str:
     for s in secrets:
         text = text.replace(s, "<hidden>")
@@ -199,24 +159,16 @@ def _scrub(text: str, secrets: list[str]) -> str:
 
 
 def _run(key: str, job, filters: dict, stop: threading.Event | None = None) -> _Outcome:
-    """One source's load (in a worker): never raises an ImgframeError, returns it summed up."""
+    """One source's load (in a worker): never raises an ImgframeError, returns it summed up.
+    ``stop``: set, the load sends no further request (``Client.load(cancel=...)``)."""
     started = time.monotonic()
     out = _Outcome(key)
     secrets = job.secrets() if isinstance(job, LoadSpec) else _client_secrets(job)
     try:
-        client = job.client() if isinstance(job, LoadSpec) else copy.copy(job)
+        client = job.client() if isinstance(job, LoadSpec) else job
         out.endpoint, out.project_id, out.source = (client.endpoint, client.project_id,
                                                     client.source)
-        if stop is not None:
-            fetch = client._fetch
-
-            def checked(url, params, stats, *args, **kw):
-                if stop.is_set():
-                    raise _Interrupted("load_many was interrupted")
-                return fetch(url, params, stats, *args, **kw)
-
-            client._fetch = checked
-        out.frame = client.load(progress=False, **filters)
+        out.frame = client.load(progress=False, cancel=stop, **filters)
         out.info = dict(out.frame.attrs.get("imgframe") or {})
     except Exception as exc:  # noqa: BLE001 - every failure becomes this source's error
         out.error = {"type": type(exc).__name__, "message": _scrub(str(exc), secrets)}
@@ -228,10 +180,10 @@ def _run(key: str, job, filters: dict, stop: threading.Event | None = None) -> _
 
 
 def _client_secrets(client: Client) -> list[str]:
-    found = [client._token.value] if client._token is not None else []
-    if client._aksk is not None:
-        found += [v for v in (client._aksk.sk, client._aksk.security_token) if v]
-    return found
+    try:
+        return client.recipe().secrets()
+    except InvalidQueryError:   # a keystoneauth1 session's client: its secrets are its own
+        return []
 
 
 # -- normalising and checking (before any request) -------------------------------------------
@@ -309,15 +261,15 @@ def _check_filters(filters: dict, jobs) -> dict:
                                 filters[unknown[0]])
     for key, _, _, job in jobs:
         if isinstance(job, Client):
-            job._query(**filters)
+            job.validate(**filters)
             continue
-        words = ("nova", "glance") if job.source == "auto" else (job.source,)
+        words = sources_of(job.source)   # "auto": the compute proxy, Glance if it is gone
         query = build_query(**filters)
         for word in words:
             try:
                 _sources.get(word).check(query)
             except InvalidQueryError as exc:
-                if job.source != "auto" or word == "nova":
+                if word == words[0]:   # what a fallback cannot do, it is not asked to
                     raise InvalidQueryError(exc.parameter, exc.allowed, exc.given,
                                             reason=f"source {key!r}") from None
     return filters

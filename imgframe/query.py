@@ -344,13 +344,3 @@ def split_url(endpoint, parameter: str, allowed: str):
                                 reason="no query string or fragment")
     return parts
 
-
-def __getattr__(name: str):
-    # client.py still imports Nova's microversion check from here (its own slice moves it
-    # to ``Source.parse_microversion``); it lives in imgframe/sources/nova.py, imported on
-    # use so this module imports no source
-    if name == "parse_microversion":
-        from imgframe.sources.nova import parse_microversion
-
-        return parse_microversion
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -37,9 +37,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from imgframe.client import _gc_paused
 from imgframe.diff import completeness, diff, query_key
 from imgframe.errors import ImgframeError, InvalidQueryError, redact_url
+from imgframe.listing.settings import gc_paused
 from imgframe.pages import loads
 
 __all__ = ["SnapshotStore"]
@@ -331,7 +331,7 @@ class SnapshotStore:
         # the collector paused, as during a load: each row's metadata dict would otherwise
         # wake it, and it walks every dict made so far (87,140 Glance rows: 0.57-0.65 s ->
         # 0.41-0.45 s a read)
-        with _gc_paused():
+        with gc_paused():
             return self._frame_of(path)
 
     def _frame_of(self, path: Path) -> pd.DataFrame:

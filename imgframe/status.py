@@ -20,14 +20,11 @@ the one palette of the charts, the report and the explorer.
 
 from __future__ import annotations
 
-import pandas as pd
-
 __all__ = ["CATEGORIES", "COLORS", "DISPLAY_OF", "LISTED", "ORDER", "STATUS_DTYPE",
            "UNLISTED", "display_status", "listed_among", "palette"]
 
 #: The display words, in the order of the frame's ``status`` categories.
 CATEGORIES = ("ACTIVE", "SAVING", "DELETED", "ERROR", "UNKNOWN")
-STATUS_DTYPE = pd.CategoricalDtype(list(CATEGORIES))
 
 #: The display words in the order people see them: live first, gone last.
 ORDER = ("ACTIVE", "SAVING", "UNKNOWN", "ERROR", "DELETED")
@@ -86,3 +83,10 @@ def palette() -> dict:
     (['ACTIVE', 'SAVING'], '#3274c7')
     """
     return {"order": list(ORDER), "colors": dict(COLORS)}
+
+
+# pandas last: `import imgframe` registers df.images as pandas finishes loading, and the
+# accessor reads this module's names (every one above is defined by then)
+import pandas as pd  # noqa: E402
+
+STATUS_DTYPE = pd.CategoricalDtype(list(CATEGORIES))

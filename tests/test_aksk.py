@@ -17,7 +17,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from imgframe import aksk
+from imgframe import aksk, credentials
 from imgframe.errors import ImgframeError, InvalidQueryError
 
 sdk_credentials = pytest.importorskip("huaweicloudsdkcore.auth.credentials")
@@ -287,7 +287,7 @@ def test_requests_sends_exactly_what_was_signed(http_url):
 
 
 def test_secret_never_in_repr_str_or_errors():
-    c = aksk.Credentials(AK, SK, security_token=TOKEN, project_id=PROJECT)
+    c = credentials.Credentials(AK, SK, security_token=TOKEN, project_id=PROJECT)
     assert repr(c) == str(c) == (f"Credentials(ak='{AK}', sk=<hidden>, "
                                  f"security_token=<hidden>, project_id='{PROJECT}')")
     assert c.sk == SK and c.security_token == TOKEN
@@ -358,15 +358,16 @@ def test_credentials_from_env_sdk_names_win():
     env = {"HUAWEICLOUD_SDK_AK": AK, "HUAWEICLOUD_SDK_SK": SK,
            "HUAWEICLOUD_SDK_SECURITY_TOKEN": TOKEN, "HUAWEICLOUD_SDK_PROJECT_ID": PROJECT,
            "CLOUD_SDK_AK": "OTHER", "CLOUD_SDK_SK": "OTHERSK"}
-    c = aksk.credentials_from_env(env)
+    c = credentials.credentials_from_env(env)
     assert (c.ak, c.sk, c.security_token, c.project_id) == (AK, SK, TOKEN, PROJECT)
 
 
 def test_credentials_from_env_sample_names_and_none():
-    c = aksk.credentials_from_env({"CLOUD_SDK_AK": AK, "CLOUD_SDK_SK": SK})
+    c = credentials.credentials_from_env({"CLOUD_SDK_AK": AK, "CLOUD_SDK_SK": SK})
     assert (c.ak, c.sk, c.security_token, c.project_id) == (AK, SK, None, None)
-    assert aksk.credentials_from_env({}) is None
-    assert aksk.credentials_from_env({"HUAWEICLOUD_SDK_AK": "", "HUAWEICLOUD_SDK_SK": ""}) is None
+    assert credentials.credentials_from_env({}) is None
+    empty = {"HUAWEICLOUD_SDK_AK": "", "HUAWEICLOUD_SDK_SK": ""}
+    assert credentials.credentials_from_env(empty) is None
 
 
 @pytest.mark.parametrize("env, parameter", [
@@ -379,7 +380,7 @@ def test_credentials_from_env_sample_names_and_none():
 ])
 def test_credentials_from_env_errors_name_the_variable(env, parameter):
     with pytest.raises(InvalidQueryError) as info:
-        aksk.credentials_from_env(env)
+        credentials.credentials_from_env(env)
     assert info.value.parameter == parameter
     assert str(info.value).startswith(f"{parameter}=")
     assert SK not in str(info.value) and TOKEN not in str(info.value)
@@ -391,17 +392,18 @@ def test_credentials_from_env_defaults_to_os_environ(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HUAWEICLOUD_SDK_AK", AK)
     monkeypatch.setenv("HUAWEICLOUD_SDK_SK", SK)
-    assert aksk.credentials_from_env().ak == AK
+    assert credentials.credentials_from_env().ak == AK
 
 
 def test_module_is_pure():
     import ast
     import pathlib
 
-    tree = ast.parse(pathlib.Path(aksk.__file__).read_text())
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree)
-                if isinstance(node, ast.Import) for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
-                 if isinstance(node, ast.ImportFrom) and node.module}
-    assert imported <= {"__future__", "datetime", "hashlib", "hmac", "os", "re", "collections",
-                        "dataclasses", "typing", "urllib", "imgframe"}
+    for module in (aksk, credentials):
+        tree = ast.parse(pathlib.Path(module.__file__).read_text())
+        imported = {alias.name.split(".")[0] for node in ast.walk(tree)
+                    if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                     if isinstance(node, ast.ImportFrom) and node.module}
+        assert imported <= {"__future__", "datetime", "hashlib", "hmac", "os", "re",
+                            "collections", "dataclasses", "typing", "urllib", "imgframe"}

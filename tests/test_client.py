@@ -1,6 +1,8 @@
 """End to end over real HTTP against imgframe.server: paging, filters, faults, auth, secrecy."""
 
 import concurrent.futures
+import io
+import json
 import logging
 import socket
 import threading
@@ -10,8 +12,10 @@ import warnings
 import pandas as pd
 import pytest
 import requests
+import urllib3
 
 import imgframe.client as client_mod
+import imgframe.listing.settings as settings
 from imgframe.client import Client, ForeignNextLinkWarning, load
 from imgframe.errors import (
     APIError,
@@ -28,6 +32,32 @@ from imgframe.server import Faults, ImageServer
 
 TOKEN = "tok-SECRET-0123456789"
 FAST = {"retries": 3, "backoff": 0.01, "budget": 5.0, "timeout": (2, 10)}
+
+
+def _answer(response, status: int, body: bytes, **headers) -> None:
+    """Make a received response answer ``status`` with ``body`` instead: a test's fault,
+    put in through the session's public response hook (``client.session.hooks``)."""
+    response.raw.read(decode_content=True)
+    response.raw.release_conn()
+    response.raw = urllib3.HTTPResponse(body=io.BytesIO(body), status=status,
+                                        preload_content=False)
+    response.status_code = status
+    for name in ("Content-Encoding", "Content-Length"):
+        response.headers.pop(name, None)
+    response.headers.update(headers)
+
+
+def _rewrite_pages(c, change) -> None:
+    """Change each page's JSON (``change(url, data)``) as it arrives, on the wire side."""
+    def hook(response, *args, **kwargs):
+        if response.status_code == 200:
+            data = json.loads(response.raw.read(decode_content=True))
+            response.raw.release_conn()
+            change(response.url, data)
+            _answer(response, 200, json.dumps(data).encode())
+        return response
+
+    c.session.hooks["response"].append(hook)
 
 
 @pytest.fixture(scope="module")
@@ -399,15 +429,13 @@ def test_vanished_marker_in_load(srv):
         ids = [i["id"] for i in requests.get(f"{s.endpoint}/images",
                                              headers={"X-Auth-Token": TOKEN}).json()["images"]]
         c = Client(s.url, s.project_id, token=TOKEN, **FAST)
-        original = c._fetch
 
-        def fetch(url, params, stats, *args, **kw):
-            page = original(url, params, stats, *args, **kw)
-            if "marker" not in dict(params):
+        def remove_after_page_one(response, *args, **kwargs):
+            if "marker=" not in response.url and ids[19] in s.catalog.position:
                 s.remove_image(ids[19])
-            return page
+            return response
 
-        c._fetch = fetch
+        c.session.hooks["response"].append(remove_after_page_one)
         df = c.load(page_size=20, detail=False, progress=False)
         assert df["id"].tolist() == ids and df.attrs["imgframe"]["marker_recoveries"] == 1
 
@@ -596,15 +624,12 @@ def test_malformed_items_are_an_error_with_context():
     with ImageServer(records) as s:
         c = Client(s.url, s.project_id, **FAST)
         good = c.load(page_size=10, progress=False)
-        original = c._parse
 
-        def parse(response, body, url, typed=None):  # page 3 has a non-integer minRam
-            page = original(response, body, url)   # the general way: dicts
-            if f"marker={good['id'].iloc[19]}" in response.url:
-                page.items[4]["minRam"] = "512"
-            return page
+        def change(url, data):   # page 3 has a non-integer minRam
+            if f"marker={good['id'].iloc[19]}" in url:
+                data["images"][4]["minRam"] = "512"
 
-        c._parse = parse
+        _rewrite_pages(c, change)
         with pytest.raises(MalformedResponseError, match="minRam") as info:
             c.load(page_size=10, progress=False)
         err = info.value
@@ -624,11 +649,12 @@ def test_openstack_is_imported_lazily():
 def test_verify_and_timeouts_are_settable(srv, monkeypatch):
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         monkeypatch.delenv(name, raising=False)
-    assert Client(srv.url, "p")._session.verify is True
-    assert Client(srv.url, "p", verify=False)._session.verify is False
-    assert Client(srv.url, "p", verify="/etc/ssl/ca.pem")._session.verify == "/etc/ssl/ca.pem"
-    assert Client(srv.url, "p", timeout=3)._timeout == (3.0, 3.0)
-    retry = Client(srv.url, "p", retries=4, backoff=0.2, budget=9)._retry
+    assert Client(srv.url, "p").session.verify is True
+    assert Client(srv.url, "p", verify=False).session.verify is False
+    assert Client(srv.url, "p", verify="/etc/ssl/ca.pem").session.verify == "/etc/ssl/ca.pem"
+    assert Client(srv.url, "p", timeout=3).timeout == (3.0, 3.0)
+    retry = Client(srv.url, "p", retries=4, backoff=0.2, budget=9).session.get_adapter(
+        srv.url).max_retries
     assert retry.total == 4 and retry.backoff_factor == 0.2 and retry.backoff_jitter == 0.2
     assert retry.budget == 9 and retry.respect_retry_after_header
     assert set(retry.status_forcelist) == {429, 500, 502, 503, 504}
@@ -641,11 +667,11 @@ def test_the_environment_is_read_once_as_requests_would_per_request(srv, monkeyp
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/bundle.pem")
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    session = Client("https://cloud.example/compute/v2.1/p")._session
+    session = Client("https://cloud.example/compute/v2.1/p").session
     assert session.verify == "/etc/ssl/certs/bundle.pem" and not session.trust_env
     assert session.proxies.get("https") == "http://proxy.example:3128"
-    assert Client(srv.url, "p")._session.proxies == {}   # NO_PROXY: straight to it
-    assert Client(srv.url, "p", verify=False)._session.verify is False
+    assert Client(srv.url, "p").session.proxies == {}   # NO_PROXY: straight to it
+    assert Client(srv.url, "p", verify=False).session.verify is False
 
 
 def test_errors_without_a_url_get_the_listing_url(client, srv):
@@ -660,18 +686,14 @@ def test_errors_without_a_url_get_the_listing_url(client, srv):
 def _fake_error_on_marker(c, status, message, request_id="req-42"):
     """Make every request that carries a marker come back as ``status`` with a Nova fault
     body (the real server answers the first page over HTTP)."""
-    original = c._send
-
-    def send(url, params, stats):
-        response = original(url, params, stats)
-        if dict(params).get("marker"):
-            response.status_code = status
-            response._content = (f'{{"badRequest": {{"code": {status}, '
-                                 f'"message": "{message}"}}}}').encode()
-            response.headers["x-openstack-request-id"] = request_id
+    def hook(response, *args, **kwargs):
+        if "marker=" in response.url:
+            _answer(response, status, (f'{{"badRequest": {{"code": {status}, '
+                                       f'"message": "{message}"}}}}').encode(),
+                    **{"x-openstack-request-id": request_id})
         return response
 
-    c._send = send
+    c.session.hooks["response"].append(hook)
 
 
 @pytest.mark.parametrize(("status", "message", "kind"), [
@@ -696,18 +718,15 @@ def test_prefixed_nova_vanished_marker_400_still_recovers(srv):
         ids = [i["id"] for i in requests.get(f"{s.endpoint}/images",
                                              headers={"X-Auth-Token": TOKEN}).json()["images"]]
         c = Client(s.url, s.project_id, token=TOKEN, **FAST)
-        original = c._send
 
-        def send(url, params, stats):
-            response = original(url, params, stats)
-            if dict(params).get("marker") == ids[19]:
-                response.status_code = 400
-                response._content = (b'{"badRequest": {"code": 400, "message": '
-                                     b'"HTTP 400 Bad Request: No image found with ID '
-                                     + ids[19].encode() + b'"}}')
+        def hook(response, *args, **kwargs):
+            if f"marker={ids[19]}" in response.url:
+                _answer(response, 400, b'{"badRequest": {"code": 400, "message": '
+                        b'"HTTP 400 Bad Request: No image found with ID '
+                        + ids[19].encode() + b'"}}')
             return response
 
-        c._send = send
+        c.session.hooks["response"].append(hook)
         df = c.load(page_size=20, detail=False, progress=False)
         assert df["id"].tolist() == ids and df.attrs["imgframe"]["marker_recoveries"] == 1
 
@@ -761,7 +780,7 @@ def test_float_microversion_is_refused(srv):
     with pytest.raises(InvalidQueryError, match="microversion") as info:
         Client(srv.url, srv.project_id, token=TOKEN, microversion=2.10)
     assert "'2.10'" in str(info.value)
-    assert Client(srv.url, srv.project_id, token=TOKEN, microversion="2.10")._microversion \
+    assert Client(srv.url, srv.project_id, token=TOKEN, microversion="2.10").microversion \
         == "2.10"
 
 
@@ -770,14 +789,11 @@ def test_unparseable_created_is_one_line():
 
     with ImageServer(sample_inventory(10, seed=9)) as s:
         c = Client(s.url, s.project_id, **FAST)
-        original = c._parse
 
-        def parse(response, body, url, typed=None):
-            page = original(response, body, url)   # the general way: dicts
-            page.items[3]["created"] = "last tuesday"
-            return page
+        def change(url, data):
+            data["images"][3]["created"] = "last tuesday"
 
-        c._parse = parse
+        _rewrite_pages(c, change)
         with pytest.raises(MalformedResponseError) as info:
             c.load(progress=False)
         text = str(info.value)
@@ -836,9 +852,9 @@ def test_a_load_pauses_the_gc_and_shortens_switches_then_restores_them(client, s
 
     monkeypatch.setattr(FrameBuilder, "add", watched)
     before = sys.getswitchinterval()
-    assert gc.isenabled() and before > client_mod.SWITCH_INTERVAL
+    assert gc.isenabled() and before > settings.SWITCH_INTERVAL
     client.load(page_size=100, progress=False)
-    assert seen and all(g is False and s <= client_mod.SWITCH_INTERVAL for g, s in seen)
+    assert seen and all(g is False and s <= settings.SWITCH_INTERVAL for g, s in seen)
     assert gc.isenabled() and sys.getswitchinterval() == before
     srv.faults = Faults(schedule={n: "not_json" for n in range(2, 20)})
     with pytest.raises(MalformedResponseError):
@@ -868,7 +884,7 @@ def test_a_load_pauses_the_gc_and_shortens_switches_then_restores_them(client, s
 
 def test_overlapping_loads_share_one_change_undone_by_the_last():
     calls = []
-    setting = client_mod._WhileLoading(lambda: calls.append("change") or "saved",
+    setting = settings.WhileLoading(lambda: calls.append("change") or "saved",
                                        lambda saved: calls.append(f"restore {saved}"))
     first, second = setting(), setting()
     first.__enter__()

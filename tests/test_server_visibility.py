@@ -219,7 +219,8 @@ def test_frames_from_the_three_sources_agree(srv):
 
     nova = imgframe.Client(srv.url, srv.project_id).load(progress=False)
     glance = imgframe.Client(srv.glance_endpoint, source="glance").load(progress=False)
-    ims = imgframe.Client(srv.ims_endpoint, srv.project_id, source="ims").load(progress=False)
+    ims = imgframe.Client(srv.ims_endpoint, srv.project_id, source="ims",
+                          token="any-token").load(progress=False)   # IMS needs credentials
     shown = glance[~glance["hidden"] & ((glance["owner"] == ME)
                                         | glance["visibility"].isin(["public", "shared"]))]
     assert nova["id"].tolist() == shown["id"].tolist()      # Glance's default listing

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import call, itemgetter
+from typing import ClassVar
 
 from imgframe.errors import InvalidQueryError, MalformedResponseError
-from imgframe.frame import FrameBuilder, Typed, columns_of
+from imgframe.frame import FrameBuilder, Typed, columns_of, merge_frames
+from imgframe.listing.resource import Resource, Stream
 from imgframe.pages import Page
 from imgframe.query import Endpoint, Query, format_time, parse_service_endpoint
 from imgframe.status import LISTED
@@ -16,31 +18,12 @@ __all__ = ["Source", "Stream", "absolute", "glance_base_columns", "images_of", "
 
 
 @dataclass(frozen=True)
-class Stream:
-    """One request stream of a query: its parameters (pairs, in order, ``marker`` excluded:
-    the pager adds it) and the values the query pins for columns the items may lack."""
-
-    params: tuple[tuple[str, str], ...]
-    pinned: tuple[str | None, str | None] = (None, None)   # (display status, raw status)
-
-    def as_dict(self) -> dict:
-        """The parameters as a dict (a repeated name keeps a list), for ``attrs``."""
-        out: dict = {}
-        for key, value in self.params:
-            if key in out:
-                out[key] = (out[key] if isinstance(out[key], list) else [out[key]]) + [value]
-            else:
-                out[key] = value
-        return out
-
-
-@dataclass(frozen=True)
 class Source:
     """How one images API is listed. Subclasses override what differs.
 
     ``filters`` are the :func:`~imgframe.query.build_query` filters this API can apply;
     anything else given is refused before a request is sent (:meth:`check`).
-    ``partition_key``: see :mod:`imgframe.streams` (None: one walk per stream).
+    ``partition_key``: see :mod:`imgframe.listing.ranges` (None: one walk per stream).
     ``until_empty``: the API has no reliable end signal (no next link, an undocumented
     page-size cap), so paging continues until an empty page.
     """
@@ -52,7 +35,7 @@ class Source:
     api_version: str = "v2"
     fields: dict = field(default_factory=dict)   # frame column -> the API's field name
     #: the item's creation-time key when the API lists it descending and filters it with
-    #: ``lt:`` (so a load can run concurrent streams over time ranges: imgframe.streams)
+    #: ``lt:`` (so a load can run concurrent streams over time ranges: listing.ranges)
     partition_key: str | None = None
 
     # -- where --------------------------------------------------------------------------
@@ -145,6 +128,44 @@ class Source:
         raise InvalidQueryError("old", "a frame whose query imgframe can repeat",
                                 "<no load_options>",
                                 reason=f"its attrs record no load_options ({self.title})")
+
+    # -- capabilities the core asks for, instead of a name -------------------------------
+    #: the highest microversion this API takes (None: it takes none)
+    max_microversion: ClassVar[str | None] = None
+    #: requests may be signed with Huawei's AK/SK (given, or from Huawei's variables),
+    #: and need credentials of some kind
+    signing: ClassVar[bool] = False
+    #: the endpoint a client shows: the versioned URL with the project, or the root
+    versioned_endpoint: ClassVar[bool] = False
+    #: response headers naming the request, the first present wins
+    request_id_headers: ClassVar[tuple[str, ...]] = ("x-openstack-request-id",)
+    #: what the API puts before a vanished marker's message
+    vanished_prefix: ClassVar[str] = ""
+
+    def display_endpoint(self, endpoint: Endpoint) -> str:
+        """The token-free endpoint a client shows for ``endpoint``."""
+        return endpoint.url if self.versioned_endpoint else endpoint.root
+
+    def resource(self, endpoint: Endpoint, query: Query,
+                 microversion: str | None = None) -> Resource:
+        """What the core lists for ``query`` at ``endpoint``: this API's images."""
+        detail, root = query.detail, endpoint.root
+        options = {**query.filters(), "detail": detail, "page_size": query.page_size,
+                   **({"max_items": query.max_items} if query.max_items else {})}
+        return Resource(
+            url=self.list_url(endpoint, detail), root=root, streams=tuple(self.streams(query)),
+            page=self.page, merge=merge_frames,
+            builder=lambda stream: self.builder(detail, stream.pinned, root),
+            typed=lambda stream: self.typed(detail, stream.pinned[1], root),
+            page_size=query.page_size, max_items=query.max_items, marker=query.marker,
+            headers=self.headers(microversion), until_empty=self.until_empty,
+            partition_key=self.partition_key, noun="images", title=self.title,
+            not_found_hint=self.not_found_hint(microversion),
+            vanished_marker=self.vanished_marker, vanished_prefix=self.vanished_prefix,
+            request_id_headers=self.request_id_headers,
+            describe={"source": self.name, "endpoint": self.display_endpoint(endpoint),
+                      "project_id": endpoint.project_id, "api_version": endpoint.api_version,
+                      "detail": detail, "filters": query.filters(), "load_options": options})
 
 
 def images_of(data) -> list:

@@ -74,6 +74,10 @@ def image_sizes(values: list) -> list:
 
 @dataclass(frozen=True)
 class ImsSource(Source):
+    # -- capabilities -------------------------------------------------------------------
+    signing = True
+    request_id_headers = ("x-request-id", "x-openstack-request-id")
+
     def list_url(self, endpoint: Endpoint, detail: bool) -> str:
         return f"{endpoint.root}/v2/cloudimages"
 

@@ -206,6 +206,12 @@ def _standard_links(all_links: list, rel: Callable, href: Callable) -> dict | No
 
 @dataclass(frozen=True)
 class NovaSource(Source):
+    # -- capabilities (list_view and refresh_strategy: SOURCE below) --------------------
+    max_microversion = "2.35"
+    versioned_endpoint = True
+    request_id_headers = ("x-openstack-request-id", "x-compute-request-id")
+    vanished_prefix = "HTTP 400 Bad Request: "
+
     def parse_endpoint(self, endpoint, project_id=None, api_version=None) -> Endpoint:
         return parse_endpoint(endpoint, project_id, api_version or "v2.1")
 

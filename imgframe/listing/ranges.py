@@ -13,8 +13,8 @@ lower bound, and each image's ``created_at`` (fixed for its life) falls in exact
 them: ``lt`` on the server and ``>=`` on the client are the same cut seen from its two
 sides, so an image created exactly at a cut second belongs to the newer range only.
 While the load runs, a free worker may halve a running range ``[lo, hi)`` at a cut
-``m`` no later than the oldest image it has kept (client.py ``_split``): it goes on as
-``[m, hi)`` and a new stream takes ``[lo, m)``, which keeps the cover exact.
+``m`` no later than the oldest image it has kept (:mod:`imgframe.listing.concurrent`): it
+goes on as ``[m, hi)`` and a new stream takes ``[lo, m)``, which keeps the cover exact.
 Updates never move an image between ranges (``created_at`` does not change) and deletions
 are the per-stream pager's business (vanished markers), as in one walk.
 """
@@ -24,8 +24,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from imgframe.listing.resource import Stream
 from imgframe.pages import Page
-from imgframe.sources.base import Stream
 
 __all__ = ["Range", "cut_points", "epoch", "iso", "partition", "probe_params", "within"]
 

@@ -1,0 +1,89 @@
+"""Clients for a cloud named in clouds.yaml (or ``OS_CLOUD``/``OS_*`` variables).
+
+openstacksdk's configuration loader finds the cloud; a keystoneauth1 session
+authenticates (tokens refreshed as they expire) and its catalog names the endpoints.
+imgframe's retrying adapter is mounted on that session. Needs the ``openstack`` extra,
+imported only here and only when called.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from imgframe import sources
+from imgframe.errors import ImgframeError, InvalidQueryError, NotFoundError
+from imgframe.http.auth import keystone_error
+from imgframe.http.transport import make_retry, mount_retries
+
+__all__ = ["CATALOG", "SourceFallbackWarning", "from_cloud", "sources_of"]
+
+#: ``from_cloud(source=...)``: the sources it reads, each with the catalog's service type
+#: for it, in the order tried ("auto": the compute proxy, then Glance when that is gone)
+CATALOG = {"nova": (("nova", "compute"),), "glance": (("glance", "image"),),
+           "auto": (("nova", "compute"), ("glance", "image"))}
+
+
+def sources_of(word: str) -> tuple[str, ...]:
+    """The sources a clouds.yaml load with ``source=word`` may read, the first preferred.
+
+    >>> sources_of("auto")
+    ('nova', 'glance')
+    """
+    return tuple(src for src, _ in CATALOG.get(word, ((word, None),)))
+
+
+class SourceFallbackWarning(UserWarning):
+    """``source="auto"``: the compute proxy is gone here, so Glance was read instead."""
+
+
+def from_cloud(make, name: str | None = None, *, source: str = "nova",
+               region_name: str | None = None, retries=5, backoff: float = 0.5,
+               budget: float = 60.0):
+    """What :meth:`imgframe.Client.from_cloud` does: ``(client, fallback)``, each built by
+    ``make(endpoint, project_id, source=..., session=..., retry=...)``; ``fallback`` is
+    the Glance client of ``source="auto"`` (or None)."""
+    word = source.strip().lower() if isinstance(source, str) else None
+    if word not in CATALOG:
+        raise InvalidQueryError("source", f"one of {', '.join(CATALOG)} (Huawei IMS: "
+                                "Client(endpoint, source='ims', ak=..., sk=...))", source)
+    try:
+        import openstack.config
+        import openstack.exceptions
+    except ImportError as exc:
+        raise ImgframeError("Client.from_cloud needs openstacksdk: "
+                            "pip install 'imgframe[openstack]'") from exc
+    from keystoneauth1 import exceptions as ksa_exc
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*InfluxDB.*")  # openstacksdk's own
+        try:
+            cloud = openstack.config.OpenStackConfig().get_one(cloud=name,
+                                                               region_name=region_name)
+        except openstack.exceptions.ConfigException as exc:
+            raise InvalidQueryError("cloud", "a cloud named in clouds.yaml or OS_* "
+                                    "variables", name, reason=str(exc)) from None
+        ksa_session = cloud.get_session()
+        retry = make_retry(retries, backoff, budget)
+        mount_retries(ksa_session.session, retry)
+        try:
+            found = [(src, cloud.get_session_endpoint(service))
+                     for src, service in CATALOG[word]]
+            project_id = ksa_session.get_project_id()
+        except ksa_exc.ClientException as exc:
+            raise keystone_error(exc, cloud.config.get("auth", {}).get("auth_url")) from None
+
+    def client(src, endpoint):
+        versioned = sources.get(src).versioned_endpoint and "/v2" in endpoint
+        return make(endpoint, None if versioned else project_id, source=src,
+                    session=ksa_session, retry=retry)
+
+    present = [(src, endpoint) for src, endpoint in found if endpoint]
+    if not present:
+        service = dict(CATALOG[word])[found[0][0]]
+        raise NotFoundError(f"cloud {name!r} has no {service} endpoint in its catalog")
+    (first, endpoint), rest = present[0], present[1:]
+    if first != found[0][0]:
+        warnings.warn(f"cloud {name!r} has no {dict(CATALOG[word])[found[0][0]]} endpoint "
+                      f"in its catalog; reading {sources.get(first).title} at {endpoint} "
+                      f"(source={word!r})", SourceFallbackWarning, stacklevel=3)
+    return client(first, endpoint), (client(*rest[0]) if rest else None)
