@@ -78,11 +78,21 @@ def _typed(values: list, kind: str, what: str, field_name: str):
         try:
             out = pd.to_datetime(pd.Series(values, dtype=object), format="ISO8601", utc=True)
             return out.dt.as_unit("ns").array
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise _bad(what, field_name, f"is not an ISO 8601 time: {exc}"[:200]) from None
+        except (ValueError, TypeError, OverflowError):
+            odd = next((v for v in values if not _parses(v)), None)
+            raise _bad(what, field_name, f"is not an ISO 8601 time from 1677 to 2262: "
+                                         f"{odd!r}") from None
     out = np.empty(n, dtype=object)   # list, dict: the objects as sent
     out[:] = values
     return out
+
+
+def _parses(value) -> bool:
+    try:
+        pd.to_datetime(pd.Series([value], dtype=object), format="ISO8601", utc=True)
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return True
 
 
 def typed_frame(raw: dict, kinds: dict, *, what: str = "resources",
