@@ -169,29 +169,45 @@ def image_kinds(images: pd.DataFrame) -> pd.DataFrame:
     * anything else -> image. ``parent_project`` is ``instance_owner`` (an admin's snapshot
       of another project's server) or the image's ``owner``.
     """
+    codes, parents, projects = _kinds(images, _column(images, "owner"))
+    return pd.DataFrame({
+        "kind": pd.Categorical.from_codes(codes, dtype=KIND_DTYPE),
+        "parent_server": pd.array(parents, dtype=STRING),
+        "parent_project": pd.array(projects, dtype=STRING)}, index=images.index)
+
+
+def _column(frame: pd.DataFrame, name: str, rows: np.ndarray | None = None) -> np.ndarray:
+    """``frame[name]`` (at ``rows``) as an object array (None for NA), all None when there
+    is no such column."""
+    size = len(frame) if rows is None else len(rows)
+    if name not in frame or (size and not frame[name].notna().any()):
+        return np.full(size, None, dtype=object)
+    return _objects(frame[name] if rows is None else frame[name].take(rows))
+
+
+def _kinds(images: pd.DataFrame, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                               np.ndarray]:
+    """:func:`image_kinds` as arrays: kind codes, parent servers, parent projects."""
     n = len(images)
     meta = images["metadata"].to_numpy(dtype=object) if "metadata" in images else \
         np.full(n, None, dtype=object)
     hits = [i for i, m in enumerate(meta) if type(m) is dict and not _META_KEYS.isdisjoint(m)]
     codes = np.zeros(n, dtype=np.int8)
     parents = np.full(n, None, dtype=object)
-    owners = _objects(images["owner"]) if "owner" in images else np.full(n, None, object)
-    projects = owners.copy()
+    projects = owner.copy()
     if hits:
-        names = _objects(images["name"]) if "name" in images else np.full(n, None, object)
-        sizes = images["size"].to_numpy(dtype=object, na_value=None) if "size" in images \
-            else np.full(n, None, dtype=object)
-        proxy = _objects(images["server_id"]) if "server_id" in images else \
-            np.full(n, None, dtype=object)
-        for i in hits:
-            codes[i], parents[i] = _kind_of(meta[i], names[i], sizes[i], proxy[i])
-            owner = meta[i].get("instance_owner")
-            if isinstance(owner, str) and owner:
-                projects[i] = owner
-    return pd.DataFrame({
-        "kind": pd.Categorical.from_codes(codes, dtype=KIND_DTYPE),
-        "parent_server": pd.array(parents, dtype=STRING),
-        "parent_project": pd.array(projects, dtype=STRING)}, index=images.index)
+        def at(name):
+            if name not in images:
+                return [None] * len(hits)
+            return images[name].take(hits).to_numpy(dtype=object, na_value=None).tolist()
+
+        for i, name, size, proxy in zip(hits, at("name"), at("size"), at("server_id"),
+                                        strict=True):
+            codes[i], parents[i] = _kind_of(meta[i], name, size, proxy)
+            instance_owner = meta[i].get("instance_owner")
+            if isinstance(instance_owner, str) and instance_owner:
+                projects[i] = instance_owner
+    return codes, parents, projects
 
 
 def _kind_of(m: dict, name, size, proxy_server) -> tuple[int, str | None]:
@@ -266,81 +282,94 @@ def _lists(items, k: int) -> np.ndarray:
     return np.fromiter(items, dtype=object, count=k)
 
 
-def _grouped(m: int, pos: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """An object array of ``m``: the values at each position as a list, None where none."""
-    out = np.full(m, None, dtype=object)
+def _grouped(m: int, pos: np.ndarray, *values: np.ndarray) -> list[np.ndarray]:
+    """Per values array, an object array of ``m``: the values at each position as a list,
+    None where there are none (one sort for all of them)."""
+    outs = [np.full(m, None, dtype=object) for _ in values]
     if not len(pos):
-        return out
+        return outs
     order = np.argsort(pos, kind="stable")
-    sorted_pos, sorted_values = pos[order], values[order]
+    sorted_pos = pos[order]
     starts = np.flatnonzero(np.r_[True, sorted_pos[1:] != sorted_pos[:-1]])
     sizes = np.diff(np.r_[starts, len(sorted_pos)])
-    single = starts[sizes == 1]   # the usual case: one referrer, no Python slicing
-    out[sorted_pos[single]] = _lists(([v] for v in sorted_values[single].tolist()),
-                                     len(single))
-    flat = sorted_values.tolist()
-    for a, b in zip(starts[sizes > 1].tolist(), (starts + sizes)[sizes > 1].tolist(),
-                    strict=True):
-        out[sorted_pos[a]] = flat[a:b]
-    return out
+    single, several = starts[sizes == 1], starts[sizes > 1]
+    ends = several + sizes[sizes > 1]
+    for out, vals in zip(outs, values, strict=True):
+        in_order = vals[order]
+        # the usual case, one referrer: no Python slicing
+        out[sorted_pos[single]] = _lists(([x] for x in in_order[single].tolist()),
+                                         len(single))
+        if len(several):
+            flat = in_order.tolist()
+            for a, b in zip(several.tolist(), ends.tolist(), strict=True):
+                out[sorted_pos[a]] = flat[a:b]
+    return outs
 
 
 class _Frames:
     """The columns usage() reads, each converted once (object arrays, None for NA)."""
 
     def __init__(self, images: pd.DataFrame, servers: pd.DataFrame, volumes):
-        n = len(images)
-
-        def col(frame, name, size):
-            return _objects(frame[name]) if name in frame else np.full(size, None, object)
-
         self.image_id = _objects(images["id"])
-        self.meta = col(images, "metadata", n)
-        self.visibility, self.owner = col(images, "visibility", n), col(images, "owner", n)
-        k = len(servers)
+        self.meta = images["metadata"].to_numpy(dtype=object) if "metadata" in images \
+            else np.full(len(images), None, dtype=object)
+        self.visibility, self.owner = _column(images, "visibility"), _column(images, "owner")
         self.server_id, self.status = _objects(servers["id"]), _objects(servers["status"])
         self.server_image = _objects(servers["image_id"])
         self.alive = ~np.isin(self.status, list(NOT_REFERRING))
-        self.server_extra = {c: col(servers, c, k) for c in ("kernel_id", "ramdisk_id",
-                                                              "name", "project_id")}
-        index = pd.Index(self.server_id, dtype=object)
-        first = None if index.is_unique else ~index.duplicated()
-        self.by_id = index if first is None else pd.Index(self.server_id[first], dtype=object)
-        self.by_status = self.status if first is None else self.status[first]
+        self.servers = servers
         self.volume_id = None if volumes is None else _objects(volumes["id"])
         self.volume_image = None if volumes is None else _objects(volumes["image_id"])
+        self.missing_rows = np.zeros(0, dtype=np.int64)   # set by _referrers
 
     def status_of(self, ids: np.ndarray) -> np.ndarray:
-        """The status of each server id (None where no such server)."""
-        at = self.by_id.get_indexer(ids)
-        return np.where(at >= 0, self.by_status[np.maximum(at, 0)], None)
+        """The status of each server id (None where no such server; a repeated server id:
+        its first row's). The few ids asked for make the hash table, the servers probe it
+        (a table of every server would not stay in the CPU cache)."""
+        out = np.full(len(ids), None, dtype=object)
+        asked = np.flatnonzero(pd.notna(ids))
+        if not len(asked):
+            return out
+        codes, uniques = pd.factorize(ids[asked])
+        hit = pd.Index(uniques, dtype=object).get_indexer(self.server_id)
+        rows = np.flatnonzero(hit >= 0)
+        first = np.full(len(uniques), -1, dtype=np.int64)
+        found, at = np.unique(hit[rows], return_index=True)
+        first[found] = rows[at]
+        where = first[codes]
+        out[asked] = np.where(where >= 0, self.status[np.maximum(where, 0)], None)
+        return out
 
 
-def _referrers(f: _Frames, lookup: pd.Index, codes: np.ndarray, kinds: pd.DataFrame):
+def _referrers(f: _Frames, lookup: pd.Index, codes: np.ndarray, kind: np.ndarray,
+               parent: np.ndarray, parent_status: np.ndarray):
     """Every referrer as arrays: unique image position, referrer id, evidence, what (0 a
-    server, 1 a volume, 2 an image)."""
+    server, 1 a volume, 2 an image); sets ``f.missing_rows``."""
     parts = []
 
-    def add(target, ids, evidence, what):
-        pos = lookup.get_indexer(target)
-        rows = np.flatnonzero(pos >= 0)
-        parts.append((pos[rows], ids[rows], evidence(rows), what))
+    def add(target, ids, evidence, what) -> np.ndarray:
+        rows = np.flatnonzero(pd.notna(target))
+        pos = lookup.get_indexer(target[rows])
+        found = pos >= 0
+        parts.append((pos[found], ids[rows[found]], evidence(rows[found]), what))
+        return rows[~found]
 
-    live_ids, live_status = f.server_id[f.alive], f.status[f.alive]
-    add(f.server_image[f.alive], live_ids,
-        lambda r: [f"server:{i} {s}" for i, s in zip(live_ids[r].tolist(),
-                                                        live_status[r].tolist(), strict=True)],
-        0)
+    alive = np.flatnonzero(f.alive)
+    live_ids, live_status = f.server_id[alive], f.status[alive]
+    lost = add(f.server_image[alive], live_ids,
+               lambda r: [f"server:{i} {s}" for i, s in zip(
+                   live_ids[r].tolist(), live_status[r].tolist(), strict=True)], 0)
+    f.missing_rows = alive[lost]
     for col, code in (("kernel_id", "server_kernel"), ("ramdisk_id", "server_ramdisk")):
-        add(f.server_extra[col][f.alive], live_ids,
-            lambda r, c=code: [f"{c}:{i}" for i in live_ids[r].tolist()], 0)
-    rows = np.flatnonzero(kinds["kind"].cat.codes.to_numpy() == _SHELVED)
+        if col in f.servers:
+            add(_column(f.servers, col, alive), live_ids,
+                lambda r, c=code: [f"{c}:{i}" for i in live_ids[r].tolist()], 0)
+    rows = np.flatnonzero(kind == _SHELVED)
     if len(rows):   # a shelved server needs its <name>-shelved image to unshelve
-        parent = _objects(kinds["parent_server"])[rows]
-        st = f.status_of(parent)
+        st = parent_status[rows]
         keep = np.isin(st, list(SHELVED))
-        parts.append((codes[rows[keep]], parent[keep],
-                      [f"shelved:{p} {s}" for p, s in zip(parent[keep].tolist(),
+        parts.append((codes[rows[keep]], parent[rows[keep]],
+                      [f"shelved:{p} {s}" for p, s in zip(parent[rows[keep]].tolist(),
                                                             st[keep].tolist(), strict=True)],
                       0))
     if f.volume_id is not None:
@@ -353,7 +382,7 @@ def _referrers(f: _Frames, lookup: pd.Index, codes: np.ndarray, kinds: pd.DataFr
         rows = np.array([i for i in hits if meta[i].get(key)], dtype=np.int64)
         if len(rows):
             src = f.image_id[rows]
-            add(np.array([f.meta[i][key] for i in rows.tolist()], dtype=object), src,
+            add(np.array([meta[i][key] for i in rows.tolist()], dtype=object), src,
                 lambda r, c=code, src=src: [f"{c}:{i}" for i in src[r].tolist()], 2)
     pos = np.concatenate([p[0] for p in parts]).astype(np.int64)
     ids = np.concatenate([np.asarray(p[1], dtype=object) for p in parts])
@@ -391,23 +420,20 @@ _SERVER_GAPS = frozenset({"servers_scope_unknown", "servers_not_every_page",
                           "soft_deleted_not_listed", "cells_down", "cells_not_verified"})
 
 
-def _orphans(f: _Frames, kinds: pd.DataFrame, scope: Scope | None,
+def _orphans(parent: np.ndarray, st: np.ndarray, project: np.ndarray, scope: Scope | None,
              gaps: list) -> tuple[pd.arrays.BooleanArray, np.ndarray]:
     """``orphan`` (NA unless the servers listing was complete for the snapshot's project)
     and the parent's state as a reason, per image."""
-    n = len(kinds)
+    n = len(parent)
     complete = scope is not None and not {g.split(":")[0] for g in gaps} & _SERVER_GAPS
     known = np.zeros(n, dtype=bool)
     if complete:
-        known[:] = True if scope.all_projects else np.isin(
-            _objects(kinds["parent_project"]), list(scope.projects or ()))
-    parent = _objects(kinds["parent_server"])
-    rows = np.flatnonzero(pd.notna(parent))
-    st = np.full(n, None, dtype=object)
-    st[rows] = f.status_of(parent[rows])
-    gone = pd.notna(parent) & (pd.isna(st) | np.isin(st, list(NOT_REFERRING)))
+        known[:] = True if scope.all_projects else np.isin(project,
+                                                           list(scope.projects or ()))
+    has = pd.notna(parent)
+    gone = has & (pd.isna(st) | np.isin(st, list(NOT_REFERRING)))
     notes = np.full(n, None, dtype=object)
-    for i in rows.tolist():
+    for i in np.flatnonzero(has).tolist():
         if st[i] in NOT_REFERRING:
             notes[i] = f"parent_deleted:{parent[i]}"
         elif st[i] is not None:
@@ -418,12 +444,11 @@ def _orphans(f: _Frames, kinds: pd.DataFrame, scope: Scope | None,
     return pd.arrays.BooleanArray(gone & known, ~known), notes
 
 
-def _missing(f: _Frames, lookup: pd.Index, images: pd.DataFrame) -> pd.DataFrame:
+def _missing(f: _Frames, images: pd.DataFrame) -> pd.DataFrame:
     """Servers (not DELETED) whose image is not in the images frame, and the likely why."""
-    rows = np.flatnonzero(f.alive & pd.notna(f.server_image))
-    rows = rows[lookup.get_indexer(f.server_image[rows]) < 0]
+    rows = f.missing_rows
     info = (images.attrs or {}).get("imgframe", {})
-    project = f.server_extra["project_id"][rows]
+    project = _column(f.servers, "project_id", rows)
     if info.get("partial") or info.get("truncated"):
         reason = np.full(len(rows), "images_incomplete", dtype=object)
     elif info.get("filters"):
@@ -432,7 +457,7 @@ def _missing(f: _Frames, lookup: pd.Index, images: pd.DataFrame) -> pd.DataFrame
         own = info.get("project_id")
         other = pd.notna(project) & (project != own) if own else np.zeros(len(rows), bool)
         reason = np.where(other, "another_project", "deleted_or_hidden").astype(object)
-    cols = {"server_id": f.server_id[rows], "server_name": f.server_extra["name"][rows],
+    cols = {"server_id": f.server_id[rows], "server_name": _column(f.servers, "name", rows),
             "status": f.status[rows], "project_id": project, "image_id": f.server_image[rows],
             "reason": reason}
     return pd.DataFrame({c: pd.array(v, dtype=MISSING_COLUMNS[c]) for c, v in cols.items()})
@@ -498,15 +523,23 @@ def _collector_paused():
             gc.enable()
 
 
+def _strings(images: pd.DataFrame, col: str) -> pd.api.extensions.ExtensionArray:
+    if col not in images:
+        return pd.array([None] * len(images), dtype=STRING)
+    series = images[col]
+    return series.array if series.dtype == STRING else series.astype(STRING).array
+
+
 def _usage(images, servers, volumes, assume_cells_up: bool) -> pd.DataFrame:
     n = len(images)
     f = _Frames(images, servers, volumes)
     codes, uniques = pd.factorize(f.image_id)
     lookup = pd.Index(uniques, dtype=object)
     m = len(uniques)
-    kinds = image_kinds(images)
+    kind, parent, project = _kinds(images, f.owner)
 
-    pos, ids, evidence_of, what = _referrers(f, lookup, codes, kinds)
+    parent_status = f.status_of(parent)
+    pos, ids, evidence_of, what = _referrers(f, lookup, codes, kind, parent, parent_status)
     counts = [np.bincount(pos[what == w], minlength=m)[codes] for w in (0, 1, 2)]
     in_use = (counts[0] + counts[1] + counts[2]) > 0
     gaps, record = _scope_gaps(servers, volumes, images, assume_cells_up)
@@ -515,10 +548,9 @@ def _usage(images, servers, volumes, assume_cells_up: bool) -> pd.DataFrame:
                                      if volumes is not None else [])
     blocked, row_gaps = _row_gaps(f, scopes)
     verdict = np.where(in_use, 0, np.where(blocked | bool(gaps), 2, 1)).astype(np.int8)
-    orphan, parent_notes = _orphans(f, kinds, scope, gaps)
+    orphan, parent_notes = _orphans(parent, parent_status, project, scope, gaps)
 
-    referrers = _grouped(m, pos, ids)[codes]
-    reasons = _grouped(m, pos, evidence_of)[codes]   # in use: the evidence
+    referrers, reasons = (g[codes] for g in _grouped(m, pos, ids, evidence_of))
     idle = np.flatnonzero(~in_use)
     referrers[idle] = _lists(([] for _ in range(len(idle))), len(idle))
     unused = np.flatnonzero(verdict == 1)
@@ -531,25 +563,20 @@ def _usage(images, servers, volumes, assume_cells_up: bool) -> pd.DataFrame:
     for i in np.flatnonzero(pd.notna(parent_notes)).tolist():
         reasons[i] = [*reasons[i], parent_notes[i]]
 
-    def strings(col):
-        return images[col].astype(STRING).array if col in images else \
-            pd.array([None] * n, dtype=STRING)
-
     result = pd.DataFrame({
-        "id": strings("id"), "name": strings("name"),
+        "id": _strings(images, "id"), "name": _strings(images, "name"),
         "verdict": pd.Categorical.from_codes(verdict, dtype=VERDICT_DTYPE),
-        "kind": kinds["kind"].array,
+        "kind": pd.Categorical.from_codes(kind, dtype=KIND_DTYPE),
         "servers": pd.array(counts[0], dtype=INT),
         "volumes": pd.array(counts[1], dtype=INT) if volumes is not None
         else pd.array([None] * n, dtype=INT),
         "images": pd.array(counts[2], dtype=INT),
         "referrers": referrers, "reasons": reasons,
-        "parent_server": kinds["parent_server"].array, "orphan": orphan,
-        "visibility": strings("visibility"), "owner": strings("owner"),
+        "parent_server": pd.array(parent, dtype=STRING), "orphan": orphan,
+        "visibility": _strings(images, "visibility"), "owner": _strings(images, "owner"),
         "size": images["size"].astype(INT).array if "size" in images
         else pd.array([None] * n, dtype=INT),
     }, index=images.index)
     record["complete"] = not gaps
-    result.attrs["imgframe"] = {"scope": record,
-                                "missing": _Carried(_missing(f, lookup, images))}
+    result.attrs["imgframe"] = {"scope": record, "missing": _Carried(_missing(f, images))}
     return result
