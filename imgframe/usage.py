@@ -118,14 +118,15 @@ _META_KEYS = frozenset({"image_type", "instance_uuid", "block_device_mapping", "
 _TRUE = frozenset({"true", "True", "TRUE", "1", "yes", True})
 
 
-class _Carried:
-    """A frame carried in ``attrs``: pandas deep-copies ``attrs`` on every operation and
-    compares them on ``concat``/``merge``; this holder is shared, not copied, and equal
-    only to itself (a DataFrame there would make ``merge`` raise)."""
-
-    __slots__ = ("frame",)
+class _Carried(dict):
+    """The missing-servers frame carried in ``attrs``: its columns as plain lists (so that
+    pandas can write ``attrs`` as JSON, to Parquet), the typed frame as ``.frame``.
+    pandas deep-copies ``attrs`` on every operation and compares them on ``concat`` and
+    ``merge``: this holder is shared, not copied, and equal only to itself."""
 
     def __init__(self, frame: pd.DataFrame):
+        super().__init__({c: frame[c].to_numpy(dtype=object, na_value=None).tolist()
+                          for c in frame.columns})
         self.frame = frame
 
     def __deepcopy__(self, memo):
@@ -134,10 +135,13 @@ class _Carried:
     def __eq__(self, other):
         return self is other
 
+    def __ne__(self, other):
+        return self is not other
+
     __hash__ = object.__hash__
 
     def __repr__(self) -> str:
-        return f"<{len(self.frame)} rows: missing_servers(result) or .frame>"
+        return f"<{len(self.frame)} servers whose image is not listed: missing_servers(...)>"
 
 
 def _need(frame, name: str, columns: tuple) -> None:
@@ -328,7 +332,7 @@ class _Frames:
         (a table of every server would not stay in the CPU cache)."""
         out = np.full(len(ids), None, dtype=object)
         asked = np.flatnonzero(pd.notna(ids))
-        if not len(asked):
+        if not len(asked) or not len(self.server_id):
             return out
         codes, uniques = pd.factorize(ids[asked])
         hit = pd.Index(uniques, dtype=object).get_indexer(self.server_id)
@@ -468,10 +472,13 @@ def missing_servers(result: pd.DataFrame) -> pd.DataFrame:
     (another project's image, a hidden, community or deleted one), with the likely
     ``reason`` (:data:`MISSING_REASONS`); they add no row to the usage frame."""
     carried = (getattr(result, "attrs", None) or {}).get("imgframe", {}).get("missing")
-    if not isinstance(carried, _Carried):
-        raise InvalidQueryError("result", "a frame returned by imgframe.usage",
-                                "a frame without usage's attrs")
-    return carried.frame
+    if isinstance(carried, _Carried):
+        return carried.frame
+    if isinstance(carried, dict) and list(carried) == list(MISSING_COLUMNS):   # read back
+        return pd.DataFrame({c: pd.array(carried[c], dtype=t)           # (Parquet's attrs)
+                             for c, t in MISSING_COLUMNS.items()})
+    raise InvalidQueryError("result", "a frame returned by imgframe.usage",
+                            "a frame without usage's attrs")
 
 
 def _check(images, servers, volumes, assume_cells_up) -> None:
