@@ -35,6 +35,7 @@ import pandas as pd
 
 from imgframe.errors import InvalidQueryError
 from imgframe.frame import BOOL, INT, STRING
+from imgframe.kinds import IMAGE_KINDS, KIND_DTYPE, SHELVED_IMAGE, image_kinds, kinds_of
 from imgframe.sources.resources import Scope
 from imgframe.sources.servers import NOT_REFERRING, SHELVED
 
@@ -44,10 +45,6 @@ __all__ = ["COLUMNS", "DTYPES", "IMAGE_KINDS", "KIND_DTYPE", "MISSING_COLUMNS",
 
 VERDICTS = ("in use", "unused", "unknown")
 VERDICT_DTYPE = pd.CategoricalDtype(list(VERDICTS))
-IMAGE_KINDS = ("image", "snapshot", "backup", "volume-backed snapshot",
-               "shelved-server image")
-KIND_DTYPE = pd.CategoricalDtype(list(IMAGE_KINDS))
-_SNAPSHOT, _BACKUP, _VBS, _SHELVED = 1, 2, 3, 4
 
 DTYPES = {
     "id": STRING, "name": STRING, "verdict": VERDICT_DTYPE, "kind": KIND_DTYPE,
@@ -112,11 +109,6 @@ MISSING_REASONS = {
                          "listing did not ask for (Nova still shows a deleted image's id)",
 }
 
-_META_KEYS = frozenset({"image_type", "instance_uuid", "block_device_mapping", "bdm_v2",
-                        "__data_origin", "__backup_id", "__whole_image", "__imagetype",
-                        "kernel_id", "ramdisk_id", "instance_owner"})
-_TRUE = frozenset({"true", "True", "TRUE", "1", "yes", True})
-
 
 class _Carried(dict):
     """The missing-servers frame carried in ``attrs``: its columns as plain lists (so that
@@ -159,27 +151,6 @@ def _objects(series: pd.Series) -> np.ndarray:
     return series.to_numpy(dtype=object, na_value=None)
 
 
-def image_kinds(images: pd.DataFrame) -> pd.DataFrame:
-    """``kind`` (:data:`KIND_DTYPE`), ``parent_server`` and ``parent_project`` of each
-    image, from its properties (``metadata``), ``name``, ``size`` and, for the Nova proxy,
-    ``server_id``:
-
-    * Huawei: ``__backup_id`` or ``__whole_image`` -> backup; ``__data_origin``
-      ``instance,<ecs id>`` -> snapshot of that server; ``__imagetype`` gold/market -> image;
-    * Nova: ``image_type`` backup -> backup, snapshot -> snapshot (``shelved-server image``
-      when named ``<server>-shelved``), parent ``instance_uuid`` (or the proxy's
-      ``server.id``); no ``image_type`` but ``block_device_mapping``/``bdm_v2`` and size 0
-      (or unknown) -> volume-backed snapshot (its data is in Cinder snapshots; no parent);
-    * anything else -> image. ``parent_project`` is ``instance_owner`` (an admin's snapshot
-      of another project's server) or the image's ``owner``.
-    """
-    codes, parents, projects = _kinds(images, _column(images, "owner"))
-    return pd.DataFrame({
-        "kind": pd.Categorical.from_codes(codes, dtype=KIND_DTYPE),
-        "parent_server": pd.array(parents, dtype=STRING),
-        "parent_project": pd.array(projects, dtype=STRING)}, index=images.index)
-
-
 def _column(frame: pd.DataFrame, name: str, rows: np.ndarray | None = None) -> np.ndarray:
     """``frame[name]`` (at ``rows``) as an object array (None for NA), all None when there
     is no such column."""
@@ -187,54 +158,6 @@ def _column(frame: pd.DataFrame, name: str, rows: np.ndarray | None = None) -> n
     if name not in frame or (size and not frame[name].notna().any()):
         return np.full(size, None, dtype=object)
     return _objects(frame[name] if rows is None else frame[name].take(rows))
-
-
-def _kinds(images: pd.DataFrame, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray,
-                                                               np.ndarray]:
-    """:func:`image_kinds` as arrays: kind codes, parent servers, parent projects."""
-    n = len(images)
-    meta = images["metadata"].to_numpy(dtype=object) if "metadata" in images else \
-        np.full(n, None, dtype=object)
-    hits = [i for i, m in enumerate(meta) if type(m) is dict and not _META_KEYS.isdisjoint(m)]
-    codes = np.zeros(n, dtype=np.int8)
-    parents = np.full(n, None, dtype=object)
-    projects = owner.copy()
-    if hits:
-        def at(name):
-            if name not in images:
-                return [None] * len(hits)
-            return images[name].take(hits).to_numpy(dtype=object, na_value=None).tolist()
-
-        for i, name, size, proxy in zip(hits, at("name"), at("size"), at("server_id"),
-                                        strict=True):
-            codes[i], parents[i] = _kind_of(meta[i], name, size, proxy)
-            instance_owner = meta[i].get("instance_owner")
-            if isinstance(instance_owner, str) and instance_owner:
-                projects[i] = instance_owner
-    return codes, parents, projects
-
-
-def _kind_of(m: dict, name, size, proxy_server) -> tuple[int, str | None]:
-    origin = m.get("__data_origin")
-    ecs = origin.split(",", 1)[1] or None if isinstance(origin, str) and \
-        origin.startswith("instance,") else None
-    if m.get("__backup_id") or m.get("__whole_image") in _TRUE:
-        return _BACKUP, ecs
-    if ecs:
-        return _SNAPSHOT, ecs
-    if m.get("__imagetype") in ("gold", "market"):
-        return 0, None
-    image_type = m.get("image_type")
-    parent = m.get("instance_uuid") or proxy_server
-    parent = parent if isinstance(parent, str) and parent else None
-    if image_type == "backup":
-        return _BACKUP, parent
-    if image_type == "snapshot":
-        shelved = isinstance(name, str) and name.endswith("-shelved")
-        return (_SHELVED if shelved else _SNAPSHOT), parent
-    if (m.get("block_device_mapping") or m.get("bdm_v2") in _TRUE) and size in (0, None):
-        return _VBS, None
-    return 0, None
 
 
 def _scope_gaps(servers: pd.DataFrame, volumes, images: pd.DataFrame,
@@ -368,7 +291,7 @@ def _referrers(f: _Frames, lookup: pd.Index, codes: np.ndarray, kind: np.ndarray
         if col in f.servers:
             add(_column(f.servers, col, alive), live_ids,
                 lambda r, c=code: [f"{c}:{i}" for i in live_ids[r].tolist()], 0)
-    rows = np.flatnonzero(kind == _SHELVED)
+    rows = np.flatnonzero(kind == SHELVED_IMAGE)
     if len(rows):   # a shelved server needs its <name>-shelved image to unshelve
         st = parent_status[rows]
         keep = np.isin(st, list(SHELVED))
@@ -543,7 +466,7 @@ def _usage(images, servers, volumes, assume_cells_up: bool) -> pd.DataFrame:
     codes, uniques = pd.factorize(f.image_id)
     lookup = pd.Index(uniques, dtype=object)
     m = len(uniques)
-    kind, parent, project = _kinds(images, f.owner)
+    kind, parent, project = kinds_of(images, f.owner)
 
     parent_status = f.status_of(parent)
     pos, ids, evidence_of, what = _referrers(f, lookup, codes, kind, parent, parent_status)

@@ -488,3 +488,42 @@ def test_adding_a_referrer_never_takes_in_use_away(imgs, srvs, vols, sc, target,
     assert (after.loc[was, "verdict"] == "in use").all()
     if target in set(im["id"]):
         assert row(after, target)["verdict"] == "in use"
+
+
+def test_property_values_of_any_json_type_do_not_break_the_classification():
+    odd = images(image("a", metadata={"__whole_image": ["x"], "bdm_v2": {"y": 1},
+                                      "image_type": 3, "instance_uuid": None,
+                                      "__data_origin": 5}))
+    assert image_kinds(odd)["kind"].tolist() == ["image"]
+
+
+def test_frames_of_every_image_source_as_the_loaders_build_them():
+    from imgframe.frame import frame_from_pages
+    from imgframe.sources import glance, ims
+
+    t = "2024-01-01T10:00:00Z"
+    nova_item = {"id": "n1", "name": "snap", "status": "ACTIVE", "progress": 100,
+                 "created": t, "updated": t, "minRam": 0, "minDisk": 0,
+                 "OS-EXT-IMG-SIZE:size": 5, "server": {"id": "s1", "links": []},
+                 "metadata": {"image_type": "snapshot", "instance_uuid": "s1"}, "links": []}
+    glance_item = {"id": "g1", "name": "vbs", "status": "active", "visibility": "private",
+                   "owner": P1, "created_at": t, "updated_at": t, "size": 0,
+                   "min_ram": 0, "min_disk": 0, "protected": False, "os_hidden": False,
+                   "tags": [], "self": "/v2/images/g1", "schema": "/v2/schemas/image",
+                   "bdm_v2": "True", "block_device_mapping": '[{"snapshot_id": "c1"}]'}
+    ims_item = {"id": "h1", "name": "from-ecs", "status": "active", "visibility": "private",
+                "owner": P1, "created_at": t, "updated_at": t, "min_ram": 0, "min_disk": 0,
+                "protected": False, "tags": [], "self": "/v2/images/h1",
+                "__image_size": "1024", "__imagetype": "private",
+                "__data_origin": "instance,ecs-1"}
+    srv = servers(server("s1", "n1"), server("ecs-1", "other"), scope=ADMIN)
+    vols = volumes(scope=VOLUMES_ADMIN)
+    nova = usage(frame_from_pages([[nova_item]]), srv, vols)
+    assert nova["verdict"][0] == "in use" and nova["kind"][0] == "snapshot"
+    assert nova["parent_server"][0] == "s1" and not nova["orphan"][0]
+    g = usage(frame_from_pages([[glance_item]], source=glance.SOURCE), srv, vols)
+    assert g["kind"][0] == "volume-backed snapshot" and g["verdict"][0] == "unused"
+    h = usage(frame_from_pages([[ims_item]], source=ims.SOURCE), srv, vols)
+    assert h["kind"][0] == "snapshot" and h["parent_server"][0] == "ecs-1"
+    assert h["verdict"][0] == "unused" and h["size"][0] == 1024
+    assert h["reasons"][0] == ["no_referrer", "parent_present:ecs-1 ACTIVE"]
