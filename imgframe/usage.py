@@ -73,7 +73,7 @@ REASONS = {
     "servers_not_every_page": "not every page of servers was read",
     "soft_deleted_not_listed": "SOFT_DELETED servers (restorable) were not listed",
     "cells_down": "a cell did not answer: its servers are missing (evidence: how seen)",
-    "cells_not_verified": "whether every cell answered could not be checked",
+    "cells_not_verified": "whether every Nova cell answered could not be checked",
     "servers_project_not_listed": "a private image of a project whose servers were not "
                                   "listed: servers_project_not_listed:<owner>",
     "volumes_project_not_listed": "a private image of a project whose volumes were not "
@@ -179,7 +179,7 @@ def _scope_gaps(servers: pd.DataFrame, volumes, images: pd.DataFrame,
     if down:
         gaps.append(f"cells_down:{down} UNKNOWN server(s) without an image in the listing")
     assumed = False
-    if s is not None and s.cells in (None, "unverified") and not down:
+    if s is not None and s.cells == "unverified" and not down:
         if assume_cells_up:
             assumed = True
         else:

@@ -177,8 +177,8 @@ def test_kernel_and_ramdisk_of_images_and_servers():
      "soft_deleted_not_listed"),
     (Scope("servers", "nova", projects=(P1,), every_page=True, cells="unverified",
            soft_deleted=True), "cells_not_verified"),
-    (Scope("servers", "nova", projects=(P1,), every_page=True, cells=None,
-           soft_deleted=True), "cells_not_verified"),
+    (Scope("servers", "nova", projects=(P1,), every_page=True, soft_deleted=True),
+     "cells_not_verified"),   # a Nova scope that does not say: not verified
     (Scope("servers", "nova", projects=(P1,), every_page=True, cells="down",
            soft_deleted=True), "cells_down"),
     (None, "servers_scope_unknown"),
@@ -248,6 +248,13 @@ def test_a_private_image_of_a_project_not_listed_is_unknown():
     assert u["verdict"][0] == "unknown"
     assert "servers_project_not_listed:project-2" in u["reasons"][0]
     assert "volumes_project_not_listed:project-2" in u["reasons"][0]
+
+
+def test_a_service_without_cells_needs_no_cell_check():
+    ecs = Scope("servers", "ecs", projects=(P1,), every_page=True, cells=None,
+                soft_deleted=True)
+    u = usage(images(image("i1")), servers(scope=ecs), volumes())
+    assert u["verdict"][0] == "unused" and u["reasons"][0] == ["no_referrer"]
 
 
 def test_a_frame_without_visibility_and_owner_never_gives_unused():
@@ -443,7 +450,7 @@ def build(imgs, srvs, vols, sc):
 
 
 def incomplete(sc) -> bool:
-    cells_ok = sc["cells"] == "up" or (sc["assume"] and sc["cells"] in ("unverified", None))
+    cells_ok = sc["cells"] in ("up", None) or (sc["assume"] and sc["cells"] == "unverified")
     return (not sc["present"] or not sc["every_page"] or not sc["soft_deleted"]
             or not cells_ok or sc["volumes"] != "complete")
 
@@ -463,7 +470,7 @@ def test_properties_of_verdicts(imgs, srvs, vols, sc):
     if incomplete(sc):   # never unused when any part of the scope is incomplete
         assert not (u["verdict"] == "unused").any()
     servers_complete = sc["present"] and sc["every_page"] and sc["soft_deleted"] and (
-        sc["cells"] == "up" or (sc["assume"] and sc["cells"] in ("unverified", None)))
+        sc["cells"] in ("up", None) or (sc["assume"] and sc["cells"] == "unverified"))
     if not servers_complete:
         assert u["orphan"].isna().all()
     else:

@@ -165,7 +165,8 @@ class ResourceBuilder:
 
 
 #: what a servers listing says of unanswered cells: all answered, some did not, or it
-#: could not tell (a filtered or paged listing, below 2.69, no os-services for a non-admin)
+#: could not tell (a filtered or paged listing, below 2.69, no os-services for a
+#: non-admin); None: the service has no cells (Huawei ECS; volumes)
 CELLS = ("up", "down", "unverified")
 
 
@@ -179,9 +180,11 @@ class Scope:
     an admin's listing that really got them all); ``caller``: as whom (a user or project
     id, never a token), ``admin`` whether that caller had the admin role (None: unknown).
     ``every_page``: the listing went to its end (no truncation, no failed page).
-    ``cells``: one of :data:`CELLS` (servers; None for volumes). ``soft_deleted``:
+    ``cells``: one of :data:`CELLS` (default ``unverified``: a Nova loader that does not
+    check never claims the cells answered), or None where the service has none (Huawei
+    ECS, volumes). ``soft_deleted``:
     SOFT_DELETED servers were included (a ``changes-since`` or admin ``deleted``/
-    ``soft_deleted`` listing); ``deleted``: DELETED ones were too (they never count as
+    ``soft_deleted`` listing, or a service with no such state); ``deleted``: DELETED ones were too (they never count as
     referrers). ``notes``: anything else the loader wants a reader to know.
     """
 
@@ -192,7 +195,7 @@ class Scope:
     caller: str | None = None
     admin: bool | None = None
     every_page: bool = False
-    cells: str | None = None
+    cells: str | None = "unverified"
     soft_deleted: bool = False
     deleted: bool = False
     notes: tuple[str, ...] = field(default=())
