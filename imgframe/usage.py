@@ -136,10 +136,14 @@ class _Carried(dict):
         return f"<{len(self.frame)} servers whose image is not listed: missing_servers(...)>"
 
 
+_LOADERS = {"images": "imgframe.load", "servers": "imgframe.load_servers",
+            "volumes": "imgframe.load_volumes"}
+
+
 def _need(frame, name: str, columns: tuple) -> None:
     if not isinstance(frame, pd.DataFrame):
-        raise InvalidQueryError(name, "a DataFrame (imgframe's load or load_"
-                                f"{name.rstrip('s')}s)", type(frame).__name__)
+        raise InvalidQueryError(name, f"a DataFrame of {_LOADERS[name]}",
+                                type(frame).__name__)
     lacking = [c for c in columns if c not in frame.columns]
     if lacking:
         raise InvalidQueryError(name, f"a frame with the columns {', '.join(columns)}",
