@@ -15,7 +15,7 @@ import pandas as pd
 from imgframe.frame import STRING
 
 __all__ = ["BACKUP", "IMAGE", "IMAGE_KINDS", "KIND_DTYPE", "SHELVED_IMAGE", "SNAPSHOT",
-           "VOLUME_SNAPSHOT", "image_kinds", "kinds_of"]
+           "VOLUME_SNAPSHOT", "image_kinds", "kinds_of", "rows_with"]
 
 IMAGE_KINDS = ("image", "snapshot", "backup", "volume-backed snapshot",
                "shelved-server image")
@@ -28,10 +28,15 @@ _META_KEYS = frozenset({"image_type", "instance_uuid", "block_device_mapping", "
 _TRUE = frozenset({"true", "True", "TRUE", "1", "yes", True})
 
 
-def _owner(images: pd.DataFrame) -> np.ndarray:
-    if "owner" not in images:
-        return np.full(len(images), None, dtype=object)
-    return images["owner"].to_numpy(dtype=object, na_value=None)
+def rows_with(meta: np.ndarray, keys: frozenset) -> np.ndarray:
+    """The positions of the property dicts in ``meta`` that have any of ``keys``: one
+    C-level pass when every cell is a dict (what the loaders make), else a Python one."""
+    cells = meta.tolist()
+    if set(map(type, cells)) <= {dict}:
+        disjoint = np.fromiter(map(keys.isdisjoint, cells), dtype=bool, count=len(cells))
+        return np.flatnonzero(~disjoint)
+    return np.array([i for i, m in enumerate(cells) if type(m) is dict
+                     and not keys.isdisjoint(m)], dtype=np.int64)
 
 
 def image_kinds(images: pd.DataFrame) -> pd.DataFrame:
@@ -48,36 +53,42 @@ def image_kinds(images: pd.DataFrame) -> pd.DataFrame:
     * anything else -> image. ``parent_project`` is ``instance_owner`` (an admin's snapshot
       of another project's server) or the image's ``owner``.
     """
-    codes, parents, projects = kinds_of(images, _owner(images))
+    codes, parents, instance_owners = kinds_of(images)
+    projects = images["owner"].to_numpy(dtype=object, na_value=None) if "owner" in images \
+        else np.full(len(images), None, dtype=object)
+    for i, project in instance_owners.items():
+        projects[i] = project
     return pd.DataFrame({
         "kind": pd.Categorical.from_codes(codes, dtype=KIND_DTYPE),
         "parent_server": pd.array(parents, dtype=STRING),
         "parent_project": pd.array(projects, dtype=STRING)}, index=images.index)
 
 
-def kinds_of(images: pd.DataFrame, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray,
-                                                               np.ndarray]:
-    """:func:`image_kinds` as arrays: kind codes, parent servers, parent projects."""
+def kinds_of(images: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, dict]:
+    """:func:`image_kinds` as arrays: the kind codes, the parent servers (object array,
+    None for none), and ``{position: instance_owner}`` where a snapshot's server is
+    another project's (the parent project is the image's owner elsewhere)."""
     n = len(images)
-    meta = images["metadata"].to_numpy(dtype=object) if "metadata" in images else \
-        np.full(n, None, dtype=object)
-    hits = [i for i, m in enumerate(meta) if type(m) is dict and not _META_KEYS.isdisjoint(m)]
     codes = np.zeros(n, dtype=np.int8)
     parents = np.full(n, None, dtype=object)
-    projects = owner.copy()
-    if hits:
+    owners: dict = {}
+    if "metadata" not in images or not n:
+        return codes, parents, owners
+    meta = images["metadata"].to_numpy(dtype=object)
+    hits = rows_with(meta, _META_KEYS)
+    if len(hits):
         def at(name):
             if name not in images:
                 return [None] * len(hits)
             return images[name].take(hits).to_numpy(dtype=object, na_value=None).tolist()
 
-        for i, name, size, proxy in zip(hits, at("name"), at("size"), at("server_id"),
-                                        strict=True):
+        for i, name, size, proxy in zip(hits.tolist(), at("name"), at("size"),
+                                        at("server_id"), strict=True):
             codes[i], parents[i] = _kind_of(meta[i], name, size, proxy)
             instance_owner = meta[i].get("instance_owner")
             if isinstance(instance_owner, str) and instance_owner:
-                projects[i] = instance_owner
-    return codes, parents, projects
+                owners[i] = instance_owner
+    return codes, parents, owners
 
 
 def _true(value) -> bool:

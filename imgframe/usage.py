@@ -35,7 +35,14 @@ import pandas as pd
 
 from imgframe.errors import InvalidQueryError
 from imgframe.frame import BOOL, INT, STRING
-from imgframe.kinds import IMAGE_KINDS, KIND_DTYPE, SHELVED_IMAGE, image_kinds, kinds_of
+from imgframe.kinds import (
+    IMAGE_KINDS,
+    KIND_DTYPE,
+    SHELVED_IMAGE,
+    image_kinds,
+    kinds_of,
+    rows_with,
+)
 from imgframe.sources.resources import Scope
 from imgframe.sources.servers import NOT_REFERRING, SHELVED
 
@@ -244,10 +251,11 @@ class _Frames:
         self.image_id = _objects(images["id"])
         self.meta = images["metadata"].to_numpy(dtype=object) if "metadata" in images \
             else np.full(len(images), None, dtype=object)
-        self.visibility, self.owner = _column(images, "visibility"), _column(images, "owner")
-        self.server_id, self.status = _objects(servers["id"]), _objects(servers["status"])
+        self.visibility, self.owner = _series(images, "visibility"), _series(images, "owner")
+        self.server_id = _objects(servers["id"])
+        self.statuses = servers["status"]
         self.server_image = _objects(servers["image_id"])
-        self.alive = ~np.isin(self.status, list(NOT_REFERRING))
+        self.alive = ~self.statuses.isin(list(NOT_REFERRING)).to_numpy(dtype=bool)
         self.servers = servers
         self.volume_id = None if volumes is None else _objects(volumes["id"])
         self.volume_image = None if volumes is None else _objects(volumes["image_id"])
@@ -268,8 +276,12 @@ class _Frames:
         found, at = np.unique(hit[rows], return_index=True)
         first[found] = rows[at]
         where = first[codes]
-        out[asked] = np.where(where >= 0, self.status[np.maximum(where, 0)], None)
+        out[asked] = np.where(where >= 0, self.status(np.maximum(where, 0)), None)
         return out
+
+    def status(self, rows: np.ndarray) -> np.ndarray:
+        """The status of the servers at ``rows`` (object array, None for NA)."""
+        return _objects(self.statuses.take(rows))
 
 
 def _referrers(f: _Frames, lookup: pd.Index, codes: np.ndarray, kind: np.ndarray,
@@ -286,10 +298,10 @@ def _referrers(f: _Frames, lookup: pd.Index, codes: np.ndarray, kind: np.ndarray
         return rows[~found]
 
     alive = np.flatnonzero(f.alive)
-    live_ids, live_status = f.server_id[alive], f.status[alive]
+    live_ids = f.server_id[alive]
     lost = add(f.server_image[alive], live_ids,
                lambda r: [f"server:{i} {s}" for i, s in zip(
-                   live_ids[r].tolist(), live_status[r].tolist(), strict=True)], 0)
+                   live_ids[r].tolist(), f.status(alive[r]).tolist(), strict=True)], 0)
     f.missing_rows = alive[lost]
     for col, code in (("kernel_id", "server_kernel"), ("ramdisk_id", "server_ramdisk")):
         if col in f.servers:
@@ -307,8 +319,7 @@ def _referrers(f: _Frames, lookup: pd.Index, codes: np.ndarray, kind: np.ndarray
         add(f.volume_image, f.volume_id,
             lambda r: [f"volume:{i}" for i in f.volume_id[r].tolist()], 1)
     meta = f.meta
-    hits = [i for i, x in enumerate(meta) if type(x) is dict and ("kernel_id" in x
-                                                                    or "ramdisk_id" in x)]
+    hits = rows_with(meta, _KERNEL_KEYS).tolist()
     for key, code in (("kernel_id", "image_kernel"), ("ramdisk_id", "image_ramdisk")):
         rows = np.array([i for i in hits if meta[i].get(key)], dtype=np.int64)
         if len(rows):
@@ -323,11 +334,21 @@ def _referrers(f: _Frames, lookup: pd.Index, codes: np.ndarray, kind: np.ndarray
     return pos, ids, evidence, what
 
 
+_KERNEL_KEYS = frozenset({"kernel_id", "ramdisk_id"})
+
+
+def _series(frame: pd.DataFrame, name: str) -> pd.Series:
+    if name in frame:
+        return frame[name]
+    return pd.Series(pd.array([None] * len(frame), dtype=STRING), index=frame.index)
+
+
 def _row_gaps(f: _Frames, scopes: list) -> tuple[np.ndarray, np.ndarray]:
-    """Per image: whether its users could be outside what was listed, and why."""
+    """Per image: whether its users could be outside what was listed, and why (string
+    comparisons in the column's storage; Python strings only for the evidence)."""
     vis, owner = f.visibility, f.owner
-    unknown = pd.isna(vis) | pd.isna(owner)
-    private = ~unknown & (vis == "private")
+    unknown = (vis.isna() | owner.isna()).to_numpy(dtype=bool)
+    private = ~unknown & vis.eq("private").fillna(False).to_numpy(dtype=bool)
     gaps = np.full(len(vis), None, dtype=object)
     rows = np.flatnonzero(unknown)
     gaps[rows] = _lists((["visibility_unknown"] for _ in range(len(rows))), len(rows))
@@ -337,13 +358,14 @@ def _row_gaps(f: _Frames, scopes: list) -> tuple[np.ndarray, np.ndarray]:
         beyond = ~unknown & ~private
         blocked |= beyond
         rows = np.flatnonzero(beyond)
-        gaps[rows] = _lists(([f"visibility_beyond_scope:{v}"] for v in vis[rows].tolist()),
-                            len(rows))
+        gaps[rows] = _lists(([f"visibility_beyond_scope:{v}"] for v in
+                             vis.take(rows).tolist()), len(rows))
         for name, sc in narrow:
-            outside = private & ~np.isin(owner, list(sc.projects or ()))
+            outside = private & ~owner.isin(list(sc.projects or ())).to_numpy(dtype=bool)
             blocked |= outside
-            for i in np.flatnonzero(outside).tolist():
-                gaps[i] = (gaps[i] or []) + [f"{name}_project_not_listed:{owner[i]}"]
+            rows = np.flatnonzero(outside)
+            for i, who in zip(rows.tolist(), owner.take(rows).tolist(), strict=True):
+                gaps[i] = (gaps[i] or []) + [f"{name}_project_not_listed:{who}"]
     return blocked, gaps
 
 
@@ -351,16 +373,20 @@ _SERVER_GAPS = frozenset({"servers_scope_unknown", "servers_not_every_page",
                           "soft_deleted_not_listed", "cells_down", "cells_not_verified"})
 
 
-def _orphans(parent: np.ndarray, st: np.ndarray, project: np.ndarray, scope: Scope | None,
-             gaps: list) -> tuple[pd.arrays.BooleanArray, np.ndarray]:
+def _orphans(parent: np.ndarray, st: np.ndarray, owner: pd.Series, instance_owners: dict,
+             scope: Scope | None, gaps: list) -> tuple[pd.arrays.BooleanArray, np.ndarray]:
     """``orphan`` (NA unless the servers listing was complete for the snapshot's project)
     and the parent's state as a reason, per image."""
     n = len(parent)
     complete = scope is not None and not {g.split(":")[0] for g in gaps} & _SERVER_GAPS
     known = np.zeros(n, dtype=bool)
-    if complete:
-        known[:] = True if scope.all_projects else np.isin(project,
-                                                           list(scope.projects or ()))
+    if complete and scope.all_projects:
+        known[:] = True
+    elif complete:   # the snapshot's server is in the image owner's project, unless the
+        listed = list(scope.projects or ())   # snapshot says another (instance_owner)
+        known[:] = owner.isin(listed).to_numpy(dtype=bool)
+        for i, project in instance_owners.items():
+            known[i] = project in listed
     has = pd.notna(parent)
     gone = has & (pd.isna(st) | np.isin(st, list(NOT_REFERRING)))
     notes = np.full(n, None, dtype=object)
@@ -389,7 +415,7 @@ def _missing(f: _Frames, images: pd.DataFrame) -> pd.DataFrame:
         other = pd.notna(project) & (project != own) if own else np.zeros(len(rows), bool)
         reason = np.where(other, "another_project", "deleted_or_hidden").astype(object)
     cols = {"server_id": f.server_id[rows], "server_name": _column(f.servers, "name", rows),
-            "status": f.status[rows], "project_id": project, "image_id": f.server_image[rows],
+            "status": f.status(rows), "project_id": project, "image_id": f.server_image[rows],
             "reason": reason}
     return pd.DataFrame({c: pd.array(v, dtype=MISSING_COLUMNS[c]) for c, v in cols.items()})
 
@@ -470,7 +496,7 @@ def _usage(images, servers, volumes, assume_cells_up: bool) -> pd.DataFrame:
     codes, uniques = pd.factorize(f.image_id)
     lookup = pd.Index(uniques, dtype=object)
     m = len(uniques)
-    kind, parent, project = kinds_of(images, f.owner)
+    kind, parent, instance_owners = kinds_of(images)
 
     parent_status = f.status_of(parent)
     pos, ids, evidence_of, what = _referrers(f, lookup, codes, kind, parent, parent_status)
@@ -482,7 +508,8 @@ def _usage(images, servers, volumes, assume_cells_up: bool) -> pd.DataFrame:
                                      if volumes is not None else [])
     blocked, row_gaps = _row_gaps(f, scopes)
     verdict = np.where(in_use, 0, np.where(blocked | bool(gaps), 2, 1)).astype(np.int8)
-    orphan, parent_notes = _orphans(parent, parent_status, project, scope, gaps)
+    orphan, parent_notes = _orphans(parent, parent_status, f.owner, instance_owners, scope,
+                                    gaps)
 
     referrers, reasons = (g[codes] for g in _grouped(m, pos, ids, evidence_of))
     idle = np.flatnonzero(~in_use)

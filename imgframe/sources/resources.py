@@ -182,10 +182,10 @@ class Scope:
     ``every_page``: the listing went to its end (no truncation, no failed page).
     ``cells``: one of :data:`CELLS` (default ``unverified``: a Nova loader that does not
     check never claims the cells answered), or None where the service has none (Huawei
-    ECS, volumes). ``soft_deleted``:
-    SOFT_DELETED servers were included (a ``changes-since`` or admin ``deleted``/
-    ``soft_deleted`` listing, or a service with no such state); ``deleted``: DELETED ones were too (they never count as
-    referrers). ``notes``: anything else the loader wants a reader to know.
+    ECS, volumes). ``soft_deleted``: SOFT_DELETED servers were included (a
+    ``changes-since`` or admin ``deleted``/``soft_deleted`` listing, or a service with no
+    such state); ``deleted``: DELETED ones were too (they never count as referrers).
+    ``notes``: anything else the loader wants a reader to know.
     """
 
     resource: str
