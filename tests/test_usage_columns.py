@@ -209,6 +209,11 @@ def test_scope_round_trips_through_attrs():
     assert Scope.of(df) is scope
     assert scope.covers("p1") and not scope.covers("p2") and not scope.covers(None)
     assert Scope("volumes", "cinder", all_projects=True).covers("any")
+    other = V.frame_from_items([[cinder_volume("v")]])
+    other.attrs["imgframe"] = {"source": "cinder"}
+    vscope = Scope("volumes", "cinder", projects=(P,), every_page=True, cells=None)
+    assert vscope.attach(other) is other and Scope.of(other) == vscope
+    assert other.attrs["imgframe"]["source"] == "cinder"   # what was there stays
 
 
 @pytest.mark.parametrize("kwargs", [{"resource": "images", "source": "glance"},

@@ -232,6 +232,12 @@ class Scope:
             return cls.from_dict(found)
         return None
 
+    def attach(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Record this scope in ``frame.attrs["imgframe"]["scope"]`` (what a loader does
+        last); returns ``frame``."""
+        frame.attrs.setdefault("imgframe", {})["scope"] = self.as_dict()
+        return frame
+
     def covers(self, project: str | None) -> bool:
         """Whether this listing saw every server/volume of ``project``."""
         if self.all_projects:
