@@ -534,3 +534,28 @@ def test_frames_of_every_image_source_as_the_loaders_build_them():
     assert h["kind"][0] == "snapshot" and h["parent_server"][0] == "ecs-1"
     assert h["verdict"][0] == "unused" and h["size"][0] == 1024
     assert h["reasons"][0] == ["no_referrer", "parent_present:ecs-1 ACTIVE"]
+
+
+def test_repeated_image_rows_share_the_verdict():
+    imgs = pd.concat([images(image("i1"), image("i2")), images(image("i1"))],
+                     ignore_index=True)
+    u = usage(imgs, servers(server("s1", "i1")), volumes())
+    assert u["id"].tolist() == ["i1", "i2", "i1"]
+    assert u["verdict"].tolist() == ["in use", "unused", "in use"]
+    assert u["referrers"][0] == u["referrers"][2] == ["s1"]
+
+
+def test_deleted_servers_kernels_do_not_count_either():
+    srv = servers(server("s1", "m1", status="DELETED", **{"OS-EXT-SRV-ATTR:kernel_id": "k1"}),
+                  scope=ADMIN)
+    u = usage(images(image("k1"), image("m1")), srv, volumes(scope=VOLUMES_ADMIN))
+    assert u["verdict"].tolist() == ["unused", "unused"]
+
+
+def test_each_listing_is_judged_on_its_own_scope():
+    # servers of every project, volumes of one: a private image of another project is
+    # unknown because of the volumes alone, and says so once
+    u = usage(images(image("i1", owner=P2), image("i2")), servers(scope=ADMIN), volumes())
+    assert row(u, "i1")["verdict"] == "unknown"
+    assert row(u, "i1")["reasons"] == ["volumes_project_not_listed:project-2"]
+    assert row(u, "i2")["verdict"] == "unused"
