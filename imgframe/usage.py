@@ -192,21 +192,57 @@ def _grouped(m: int, pos: np.ndarray, *values: np.ndarray) -> list[np.ndarray]:
     return outs
 
 
+class _Lookup:
+    """Positions of ids among the images' (unique) ids: Arrow's hash join where both
+    columns are Arrow strings (about 3x faster than pandas' object one for 1,000,000, and
+    no Python strings made), pandas' ``get_indexer`` otherwise."""
+
+    def __init__(self, ids: pd.Series):
+        self.codes, self.uniques = pd.factorize(ids.array)
+        self.arrow = _arrow(self.uniques)
+        self._index: pd.Index | None = None
+
+    def positions(self, target) -> np.ndarray:
+        """Each value's position (-1 for none) of a Series or object array without NA."""
+        arrow = _arrow(target.array) if self.arrow is not None and \
+            isinstance(target, pd.Series) else None
+        if arrow is not None:
+            import pyarrow.compute as pc
+
+            found = pc.index_in(arrow, value_set=self.arrow)
+            return found.fill_null(-1).to_numpy().astype(np.int64, copy=False)
+        if self._index is None:
+            self._index = pd.Index(np.asarray(self.uniques, dtype=object), dtype=object)
+        values = _objects(target) if isinstance(target, pd.Series) else target
+        return self._index.get_indexer(values)
+
+
+def _arrow(values):
+    """An Arrow-backed string array's data as one large_string Arrow array, else None."""
+    dtype = getattr(values, "dtype", None)
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
+        return None
+    import pyarrow as pa
+
+    data = pa.array(values)   # the __arrow_array__ protocol: no copy
+    if isinstance(data, pa.ChunkedArray):
+        data = data.combine_chunks()
+    return data.cast(pa.large_string())
+
+
 class _Frames:
     """The columns usage() reads, each converted once (object arrays, None for NA)."""
 
     def __init__(self, images: pd.DataFrame, servers: pd.DataFrame, volumes):
-        self.image_id = _objects(images["id"])
+        self.images = images
         self.meta = images["metadata"].to_numpy(dtype=object) if "metadata" in images \
             else np.full(len(images), None, dtype=object)
         self.visibility, self.owner = _series(images, "visibility"), _series(images, "owner")
         self.server_id = _objects(servers["id"])
         self.statuses = servers["status"]
-        self.server_image = _objects(servers["image_id"])
         self.alive = ~self.statuses.isin(list(NOT_REFERRING)).to_numpy(dtype=bool)
         self.servers = servers
-        self.volume_id = None if volumes is None else _objects(volumes["id"])
-        self.volume_image = None if volumes is None else _objects(volumes["image_id"])
+        self.volumes = volumes
         self.missing_rows = np.zeros(0, dtype=np.int64)   # set by _referrers
 
     def status_of(self, ids: np.ndarray) -> np.ndarray:
@@ -232,46 +268,52 @@ class _Frames:
         return _objects(self.statuses.take(rows))
 
 
-def _referrers(f: _Frames, lookup: pd.Index, codes: np.ndarray, kind: np.ndarray,
+def _referrers(f: _Frames, lookup: _Lookup, kind: np.ndarray,
                parent: np.ndarray, parent_status: np.ndarray):
     """Every referrer as arrays: unique image position, referrer id, evidence, what (0 a
     server, 1 a volume, 2 an image); sets ``f.missing_rows``."""
     parts = []
 
     def add(target, ids, evidence, what) -> np.ndarray:
-        rows = np.flatnonzero(pd.notna(target))
-        pos = lookup.get_indexer(target[rows])
+        """``target``: image ids (a Series, or an object array), ``ids`` the referrers'."""
+        if isinstance(target, pd.Series):
+            rows = np.flatnonzero(target.notna().to_numpy(dtype=bool))
+            pos = lookup.positions(target.take(rows))
+        else:
+            rows = np.flatnonzero(pd.notna(target))
+            pos = lookup.positions(target[rows])
         found = pos >= 0
         parts.append((pos[found], ids[rows[found]], evidence(rows[found]), what))
         return rows[~found]
 
     alive = np.flatnonzero(f.alive)
     live_ids = f.server_id[alive]
-    lost = add(f.server_image[alive], live_ids,
+    lost = add(f.servers["image_id"].take(alive), live_ids,
                lambda r: [f"server:{i} {s}" for i, s in zip(
                    live_ids[r].tolist(), f.status(alive[r]).tolist(), strict=True)], 0)
     f.missing_rows = alive[lost]
     for col, code in (("kernel_id", "server_kernel"), ("ramdisk_id", "server_ramdisk")):
         if col in f.servers:
-            add(_column(f.servers, col, alive), live_ids,
+            add(f.servers[col].take(alive), live_ids,
                 lambda r, c=code: [f"{c}:{i}" for i in live_ids[r].tolist()], 0)
     rows = np.flatnonzero(kind == SHELVED_IMAGE)
     if len(rows):   # a shelved server needs its <name>-shelved image to unshelve
         st = parent_status[rows]
         keep = np.isin(st, list(SHELVED))
-        parts.append((codes[rows[keep]], parent[rows[keep]],
+        parts.append((lookup.codes[rows[keep]], parent[rows[keep]],
                       [f"shelved:{p} {s}" for p, s in zip(parent[rows[keep]].tolist(),
                                                             st[keep].tolist(), strict=True)],
                       0))
-    if f.volume_id is not None:
-        add(f.volume_image, f.volume_id,
-            lambda r: [f"volume:{i}" for i in f.volume_id[r].tolist()], 1)
+    if f.volumes is not None:
+        volume_ids = _objects(f.volumes["id"])
+        add(f.volumes["image_id"], volume_ids,
+            lambda r: [f"volume:{i}" for i in volume_ids[r].tolist()], 1)
     meta = f.meta
     hits = rows_with(meta, _KERNEL_KEYS).tolist()
     for key, code in (("kernel_id", "image_kernel"), ("ramdisk_id", "image_ramdisk")):
         rows = np.array([i for i in hits if meta[i].get(key)], dtype=np.int64)
         if len(rows):
-            src = f.image_id[rows]
+            src = _objects(f.images["id"].take(rows))
             add(np.array([meta[i][key] for i in rows.tolist()], dtype=object), src,
                 lambda r, c=code, src=src: [f"{c}:{i}" for i in src[r].tolist()], 2)
     pos = np.concatenate([p[0] for p in parts]).astype(np.int64)
@@ -363,8 +405,8 @@ def _missing(f: _Frames, images: pd.DataFrame) -> pd.DataFrame:
         other = pd.notna(project) & (project != own) if own else np.zeros(len(rows), bool)
         reason = np.where(other, "another_project", "deleted_or_hidden").astype(object)
     cols = {"server_id": f.server_id[rows], "server_name": _column(f.servers, "name", rows),
-            "status": f.status(rows), "project_id": project, "image_id": f.server_image[rows],
-            "reason": reason}
+            "status": f.status(rows), "project_id": project,
+            "image_id": _column(f.servers, "image_id", rows), "reason": reason}
     return pd.DataFrame({c: pd.array(v, dtype=MISSING_COLUMNS[c]) for c, v in cols.items()})
 
 
@@ -441,13 +483,12 @@ def _strings(images: pd.DataFrame, col: str) -> pd.api.extensions.ExtensionArray
 def _usage(images, servers, volumes, assume_cells_up: bool) -> pd.DataFrame:
     n = len(images)
     f = _Frames(images, servers, volumes)
-    codes, uniques = pd.factorize(f.image_id)
-    lookup = pd.Index(uniques, dtype=object)
-    m = len(uniques)
+    lookup = _Lookup(images["id"])
+    codes, m = lookup.codes, len(lookup.uniques)
     kind, parent, instance_owners = kinds_of(images)
 
     parent_status = f.status_of(parent)
-    pos, ids, evidence_of, what = _referrers(f, lookup, codes, kind, parent, parent_status)
+    pos, ids, evidence_of, what = _referrers(f, lookup, kind, parent, parent_status)
     counts = [np.bincount(pos[what == w], minlength=m)[codes] for w in (0, 1, 2)]
     in_use = (counts[0] + counts[1] + counts[2]) > 0
     gaps, record = _scope_gaps(servers, volumes, images, assume_cells_up)

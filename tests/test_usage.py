@@ -559,3 +559,18 @@ def test_each_listing_is_judged_on_its_own_scope():
     assert row(u, "i1")["verdict"] == "unknown"
     assert row(u, "i1")["reasons"] == ["volumes_project_not_listed:project-2"]
     assert row(u, "i2")["verdict"] == "unused"
+
+
+def test_the_join_gives_the_same_answer_whatever_the_string_storage():
+    imgs = images(image("i1"), image("i2"), image("i3", metadata={"kernel_id": "i2"}))
+    srv = servers(server("s1", "i1"), server("s2", "gone"), scope=ADMIN)
+    vols = volumes(volume("v1", "i3"), scope=VOLUMES_ADMIN)
+    typed = usage(imgs, srv, vols)
+    plain = [f.astype({c: object for c in ("id", "image_id") if c in f}) for f in
+             (imgs, srv, vols)]
+    for f, orig in zip(plain, (imgs, srv, vols), strict=True):
+        f.attrs = orig.attrs
+    objects_ = usage(*plain)
+    pd.testing.assert_frame_equal(objects_, typed)
+    pd.testing.assert_frame_equal(missing_servers(objects_), missing_servers(typed))
+    assert typed["verdict"].tolist() == ["in use", "in use", "in use"]
