@@ -1,7 +1,7 @@
 """Which images are in use: images joined with the servers and volumes that use them,
 with a verdict that is ``unused`` only when the listings read could have shown a user.
 Pure and vectorised: 1,000,000 images, 1,000,000 servers and 200,000 volumes take about
-5 s of CPU, 2-3x a plain pandas merge of the same frames (``bench/bench_usage.py``).
+4 s, 3-4x a plain pandas merge of the same frames (``bench/bench_usage.py``).
 Read-only: it reports, it deletes nothing.
 
 >>> u = usage(images, servers, volumes)                         # doctest: +SKIP
