@@ -265,3 +265,19 @@ def test_dtypes_survive_parquet(tmp_path):
                                   dtype=object)
         assert back.dtypes.to_dict() == dtypes
         pd.testing.assert_frame_equal(back, df)
+
+
+def test_joins_lookup_and_grouped():
+    import numpy as np
+
+    from imgframe.joins import Lookup, grouped
+
+    ids = pd.Series(["a", "b", "a", "c"], dtype="string")
+    look = Lookup(ids)
+    assert look.codes.tolist() == [0, 1, 0, 2]
+    assert look.positions(pd.Series(["c", "x", "a"], dtype="string")).tolist() == [2, -1, 0]
+    assert look.positions(np.array(["b", "zz"], dtype=object)).tolist() == [1, -1]
+    out, = grouped(3, np.array([2, 0, 2]), np.array(["p", "q", "r"], dtype=object))
+    assert out.tolist() == [["q"], None, ["p", "r"]]
+    assert grouped(2, np.array([], dtype=np.int64), np.array([], dtype=object))[0].tolist() \
+        == [None, None]
