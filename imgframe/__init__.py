@@ -33,6 +33,8 @@ _LAZY = {
     "SnapshotStore": ("imgframe.snapshots", "SnapshotStore"),
     "CatalogueChangedWarning": ("imgframe.trends", "CatalogueChangedWarning"),
     "changes_since_trend": ("imgframe.trends", "changes_since_trend"),
+    "usage": ("imgframe.usage", "usage"),
+    "missing_servers": ("imgframe.usage", "missing_servers"),
     # the explorer (ipywidgets/IPython) and the charts (matplotlib)
     "explore": ("imgframe.widgets", "explore"),
     "plotting": ("imgframe.plotting", None),
@@ -120,11 +122,13 @@ __all__ = [
     "explore",
     "load",
     "load_many",
+    "missing_servers",
     "plotting",
     "read_csv",
     "refresh",
     "report",
     "to_csv",
+    "usage",
 ]
 
 def __getattr__(name: str):

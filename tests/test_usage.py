@@ -507,6 +507,7 @@ def test_property_values_of_any_json_type_do_not_break_the_classification():
 def test_frames_of_every_image_source_as_the_loaders_build_them():
     from imgframe.frame import frame_from_pages
     from imgframe.sources import glance, ims
+    from imgframe.sources import nova as nova_source
 
     t = "2024-01-01T10:00:00Z"
     nova_item = {"id": "n1", "name": "snap", "status": "ACTIVE", "progress": 100,
@@ -525,7 +526,7 @@ def test_frames_of_every_image_source_as_the_loaders_build_them():
                 "__data_origin": "instance,ecs-1"}
     srv = servers(server("s1", "n1"), server("ecs-1", "other"), scope=ADMIN)
     vols = volumes(scope=VOLUMES_ADMIN)
-    nova = usage(frame_from_pages([[nova_item]]), srv, vols)
+    nova = usage(frame_from_pages([[nova_item]], source=nova_source.SOURCE), srv, vols)
     assert nova["verdict"][0] == "in use" and nova["kind"][0] == "snapshot"
     assert nova["parent_server"][0] == "s1" and not nova["orphan"][0]
     g = usage(frame_from_pages([[glance_item]], source=glance.SOURCE), srv, vols)

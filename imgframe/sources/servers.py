@@ -24,7 +24,8 @@ What is particular to them (reference ``usage.md`` §1.2-1.5, §1.8):
 from __future__ import annotations
 
 from imgframe.errors import MalformedResponseError
-from imgframe.frame import column, links_by_rel
+from imgframe.frame import column
+from imgframe.sources.nova import links_by_rel  # OpenStack links, as Nova sends them
 from imgframe.sources.resources import ResourceBuilder, dtypes_of, empty_of
 
 __all__ = ["COLUMNS", "DTYPES", "FIELDS", "KINDS", "NOT_REFERRING", "SHELVED", "STATUSES",
