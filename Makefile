@@ -39,8 +39,9 @@ browser:
 # tests included; CI runs this (.ci/run).
 test: install browser nopyarrow
 	IMGFRAME_EXPECT_PYARROW=1 $(BIN)/python -m pytest -q
-	@echo "== the interop and frame tests again, without pyarrow (a core install: Python string storage)"
-	IMGFRAME_EXPECT_PYARROW=0 $(NOPA)/bin/python -m pytest -q -p no:cacheprovider tests/test_interop.py tests/test_frame.py tests/test_golden.py
+	@echo "== the interop, frame, golden and usage tests again, without pyarrow (a core install: Python string storage)"
+	IMGFRAME_EXPECT_PYARROW=0 $(NOPA)/bin/python -m pytest -q -p no:cacheprovider tests/test_interop.py tests/test_frame.py tests/test_golden.py \
+	  tests/test_usage.py tests/test_usage_columns.py
 
 # The fast loop: everything but the slow and the browser tests.
 check: install

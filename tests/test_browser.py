@@ -142,9 +142,16 @@ def expected_counts() -> dict:
 
 
 def listed(record: dict) -> bool:
-    """Whether Nova's images list shows a record: Glance lists neither killed nor deleted
-    images (reference: nova-images-api.md, "In lists only ACTIVE, SAVING and UNKNOWN")."""
-    return record["status"] not in ("killed", "deleted", "pending_delete")
+    """Whether Nova's images list shows a record to the served project: Glance's default
+    listing (no hidden images, no other project's private or community images), which
+    lists neither killed nor deleted images (reference: nova-images-api.md, "In lists only
+    ACTIVE, SAVING and UNKNOWN")."""
+    from imgframe.server import DEFAULT_PROJECT_ID
+
+    return (record["status"] not in ("killed", "deleted", "pending_delete")
+            and not record["os_hidden"]
+            and (record["owner"] == DEFAULT_PROJECT_ID
+                 or record["visibility"] in ("public", "shared")))
 
 
 def shown_count(page) -> tuple[int, int]:
