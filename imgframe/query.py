@@ -35,7 +35,6 @@ __all__ = [
 ]
 
 MAX_PAGE_SIZE = 1000
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 _QUERYABLE = ", ".join(LISTED)
 _BAD_PROJECT_CHARS = re.compile(r"[/?#%\s]")

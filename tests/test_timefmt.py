@@ -15,8 +15,7 @@ from imgframe.timefmt import STAMP_FORMAT, utc_stamp
 PACKAGE = Path(imgframe.__file__).resolve().parent
 #: a "now" formatted by hand, as main formatted loaded_at in four places
 BY_HAND = re.compile(r"\.now\([^)]*\)\s*\.strftime\(")
-#: client.py is being carved up (issue 21): its attrs module takes utc_stamp on the way
-NOT_YET = {"client.py"}
+NOT_YET: set = set()   # every module stamps with utc_stamp
 
 
 def test_doctests():

@@ -7,7 +7,7 @@ other, with a prefetch), the concurrent load (streams or time ranges at once), t
     imgframe/listing/resource.py    Resource, Stream: what is listed       (pure)
     imgframe/listing/walk.py        pages() and load(): one walk per stream
     imgframe/listing/concurrent.py  load(): workers over streams or time ranges
-    imgframe/listing/attrs.py       attrs["imgframe"], loaded_at()         (pure)
+    imgframe/listing/attrs.py       attrs["imgframe"]                     (pure)
     imgframe/listing/settings.py    the GC pause, the GIL switch interval  (pure)
 
 The HTTP edge that fetches a page is :mod:`imgframe.http`; nothing here imports

@@ -8,29 +8,14 @@
      max_items, truncated, partial, foreign_next_links, loaded_at}               (the walk)
     {workers, partitions, workers_note}   (the load: one walk, or concurrent streams)
 
-Every frame loaded, refreshed or merged says when with :func:`loaded_at`.
+Every frame loaded, refreshed or merged says when with :func:`imgframe.timefmt.utc_stamp`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+from imgframe.timefmt import utc_stamp
 
-__all__ = ["TIME_FORMAT", "load_attrs", "loaded_at"]
-
-#: how imgframe writes an instant in ``attrs`` (UTC, whole seconds)
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-
-
-def loaded_at(when: dt.datetime | None = None) -> str:
-    """``when`` (default: now) as ``attrs["imgframe"]["loaded_at"]`` writes it.
-
-    >>> loaded_at(dt.datetime(2026, 1, 2, 3, 4, 5, 678, tzinfo=dt.timezone.utc))
-    '2026-01-02T03:04:05Z'
-    """
-    when = dt.datetime.now(dt.timezone.utc) if when is None else when
-    if when.tzinfo is not None:
-        when = when.astimezone(dt.timezone.utc)
-    return when.strftime(TIME_FORMAT)
+__all__ = ["load_attrs"]
 
 
 def load_attrs(header: dict, stats, *, max_items: int | None, partial: bool = False) -> dict:
@@ -49,5 +34,5 @@ def load_attrs(header: dict, stats, *, max_items: int | None, partial: bool = Fa
         "truncated": stats.truncated,
         "partial": partial,
         "foreign_next_links": list(stats.foreign),
-        "loaded_at": loaded_at(),
+        "loaded_at": utc_stamp(),
     }
