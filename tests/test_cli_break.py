@@ -24,13 +24,14 @@ from imgframe.cli import main
 from imgframe.server import ImageServer, sample_inventory
 
 TOKEN = "break-the-cli-token-0123456789"
+AK, SK = "BREAKTHECLIAK0123456", "break-the-cli-secret-key-0123456789"
 ROOT = Path(__file__).resolve().parents[1]
-NOPYARROW = Path("/work/main/.venv-nopyarrow/bin/python")
+NOPYARROW = ROOT / ".venv-nopyarrow" / "bin" / "python"   # make test makes it
 
 
 @pytest.fixture(scope="module")
 def server():
-    with ImageServer(sample_inventory(60, seed=7), token=TOKEN) as srv:
+    with ImageServer(sample_inventory(60, seed=7), token=TOKEN, aksk={AK: SK}) as srv:
         yield srv
 
 
@@ -123,6 +124,9 @@ ROWS = [
     ("sk with spaces", ["export", "--endpoint", "{ims}", "--source", "ims", "--ak", "AKAKAK",
                         "--sk", "s3cr3t key", *OUT], 2, "--sk"),
     ("partial one source", ["export", *C, "--allow-partial", *OUT], 2, "--allow-partial"),
+    ("ims wrong secret key", ["export", "--endpoint", "{ims}", "--source", "ims",
+                              "--project-id", "{project}", "--ak", AK, "--sk", "not-the-sk",
+                              *OUT], 1, "AK/SK signature was rejected"),
     ("wrong token", ["export", "--endpoint", "{url}", "--project-id", "{project}",
                      "--token", "wrong-token-123", *OUT], 1, "token"),
     # ---- trend
