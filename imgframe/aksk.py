@@ -64,6 +64,7 @@ __all__ = [
     "canonical_query",
     "canonical_uri",
     "check",
+    "check_keys",
     "check_printable",
     "sign",
     "verify",
@@ -222,6 +223,16 @@ def _utc(when: dt.datetime | None) -> dt.datetime:
 # ---------------------------------------------------------------------------- client side
 
 
+def check_keys(ak, sk, security_token=None) -> None:
+    """Refuse an access key pair that cannot sign, naming ``ak``, ``sk`` or
+    ``security_token`` (the secrets are never echoed)."""
+    check_printable("ak", ak, secret=False)
+    if "," in ak:
+        raise InvalidQueryError("ak", "an access key id without ','", ak)
+    check_printable("sk", sk, secret=True)
+    check_printable("security_token", security_token, secret=True, optional=True)
+
+
 def sign(method: str, url: str, params: Any = None, headers: Mapping[str, Any] | None = None,
          body: bytes | str = b"", *, ak: str, sk: str, when: dt.datetime | None = None,
          security_token: str | None = None, project_id: str | None = None) -> SignedRequest:
@@ -238,11 +249,7 @@ def sign(method: str, url: str, params: Any = None, headers: Mapping[str, Any] |
     >>> s.url, s.headers["X-Sdk-Date"]
     ('https://ims.example.com/v2/cloudimages?name=a%20b', '20240102T030405Z')
     """
-    check_printable("ak", ak, secret=False)
-    if "," in ak:
-        raise InvalidQueryError("ak", "an access key id without ','", ak)
-    check_printable("sk", sk, secret=True)
-    check_printable("security_token", security_token, secret=True, optional=True)
+    check_keys(ak, sk, security_token)
     check_printable("project_id", project_id, secret=False, optional=True)
     if not isinstance(method, str) or not _TOKEN.fullmatch(method):
         raise InvalidQueryError("method", "an HTTP method such as 'GET'", method)

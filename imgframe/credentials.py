@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from imgframe.aksk import HIDDEN, SignedRequest, check_printable, sign
+from imgframe.aksk import HIDDEN, SignedRequest, check_keys, check_printable, sign
 from imgframe.errors import InvalidQueryError
 
 __all__ = ["ENV_SOURCES", "Credentials", "credentials_from_env"]
@@ -43,11 +43,7 @@ class Credentials:
                 raise InvalidQueryError("token", "None when ak/sk sign the requests", HIDDEN,
                                         reason="give one kind of credentials")
         else:
-            check_printable("ak", ak, secret=False)
-            if "," in ak:
-                raise InvalidQueryError("ak", "an access key id without ','", ak)
-            check_printable("sk", sk, secret=True)
-            check_printable("security_token", security_token, secret=True, optional=True)
+            check_keys(ak, sk, security_token)
         check_printable("project_id", project_id, secret=False, optional=True)
         self.ak = ak
         self._sk = sk

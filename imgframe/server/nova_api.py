@@ -25,7 +25,7 @@ from imgframe.server.glance import GlanceBadRequest
 from imgframe.server.http import HTTPError, Response
 from imgframe.server.views import LinkBases
 
-__all__ = ["MAX_PROXY_VERSION", "handle", "requested_microversion", "version_doc",
+__all__ = ["MAX_PROXY_VERSION", "handle", "rate_limited", "requested_microversion", "version_doc",
            "versions_doc"]
 
 MAX_PROXY_VERSION = (2, 35)      # images proxy APIs answer 404 from 2.36 on
@@ -133,12 +133,18 @@ def _images(req, version: str, url_project: str, rest: list[str], query: str, me
     return Response(200, body, headers=headers)
 
 
+def rate_limited(faults, headers: list) -> Response:
+    """OpenStack's 429 (oslo's ``overLimit`` fault, as Nova and Cinder send it), with
+    ``Retry-After``."""
+    body = {"overLimit": {"code": 429, "message": "This request was rate-limited.",
+                          "retryAfter": str(faults.retry_after)}}
+    return Response(429, json.dumps(body).encode(),
+                    headers=list(headers) + [("Retry-After", str(faults.retry_after))])
+
+
 def _fail(status: int, headers: list, faults) -> Response:
     if status == 429:
-        headers.append(("Retry-After", str(faults.retry_after)))
-        body = {"overLimit": {"code": 429, "message": "This request was rate-limited.",
-                              "retryAfter": str(faults.retry_after)}}
-        return Response(429, json.dumps(body).encode(), headers=headers)
+        return rate_limited(faults, headers)
     if status == 500:
         body = {"computeFault": {"code": 500, "message": COMPUTE_FAULT_500}}
         return Response(500, json.dumps(body).encode(), headers=headers)

@@ -124,10 +124,7 @@ def handle(req, method: str, segments: list[str], query: str) -> Response:
 
 def _fail(action, faults, headers: list) -> Response:
     if action == 429:
-        body = {"overLimit": {"code": 429, "message": "This request was rate-limited.",
-                              "retryAfter": str(faults.retry_after)}}
-        return Response(429, json.dumps(body).encode(),
-                        headers=headers + [("Retry-After", str(faults.retry_after))])
+        return nova_api.rate_limited(faults, headers)
     if action == 500:
         body = {"computeFault": {"code": 500, "message": "Unexpected API Error. Please report "
                                  "this at http://bugs.launchpad.net/nova/ and attach the Nova "
