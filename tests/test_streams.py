@@ -43,10 +43,9 @@ def catalogue(n: int, seed: int, seconds: list[int], hidden_share: float) -> lis
 
 
 @pytest.fixture(scope="module")
-def srv():
+def srv(module_image_server):
     seconds = [0, 0, 0, 5, 5, 9, 30, 30, 30, 30, 31, 60, 61, 61, 90, 300, 300, 301]
-    with ImageServer(catalogue(300, 3, seconds, 0.2), token=TOKEN) as s:
-        yield s
+    return module_image_server(catalogue(300, 3, seconds, 0.2), token=TOKEN)
 
 
 @pytest.fixture(autouse=True)
@@ -133,9 +132,9 @@ def test_property_concurrent_equals_one_walk(n, seed, seconds, hidden, page_size
         assert many.attrs["imgframe"]["truncated"] and one.attrs["imgframe"]["truncated"]
 
 
-def test_changes_during_the_load_never_list_an_image_twice():
-    with ImageServer(catalogue(300, 5, list(range(0, 200, 3)), 0.2), token=TOKEN) as srv:
-        _changes_during_the_load(srv)
+def test_changes_during_the_load_never_list_an_image_twice(image_server):
+    srv = image_server(catalogue(300, 5, list(range(0, 200, 3)), 0.2), token=TOKEN)
+    _changes_during_the_load(srv)
 
 
 def _changes_during_the_load(srv):
