@@ -28,7 +28,7 @@ from imgframe.errors import (
     TransportError,
 )
 from imgframe.frame import COLUMNS, DTYPES, FrameBuilder
-from imgframe.server import Faults, ImageServer
+from imgframe.server import Faults
 
 TOKEN = "tok-SECRET-0123456789"
 FAST = {"retries": 3, "backoff": 0.01, "budget": 5.0, "timeout": (2, 10)}
@@ -61,9 +61,8 @@ def _rewrite_pages(c, change) -> None:
 
 
 @pytest.fixture(scope="module")
-def srv():
-    with ImageServer(700, seed=3, token=TOKEN) as server:
-        yield server
+def srv(module_image_server):
+    return module_image_server(700, seed=3, token=TOKEN)
 
 
 @pytest.fixture(autouse=True)
@@ -120,17 +119,17 @@ def test_exact_multiple_of_page_size(client, srv):
     assert srv.stats.requests == n // size + 1 and df.attrs["imgframe"]["pages"] == n // size
 
 
-def test_limit_above_server_max_is_still_complete():
-    with ImageServer(260, seed=5, max_limit=40) as small:
-        c = Client(small.url, small.project_id, **FAST)
-        df = c.load(page_size=100, progress=False)
-        sent = small.stats.requests
-        raw = requests.get(f"{small.endpoint}/images/detail", timeout=10).json()["images"]
-        assert df["id"].tolist() == [i["id"] for i in raw]
-        # the server gave 100-item pages without next links; full pages are followed
-        assert sent == -(-len(raw) // 100) + (len(raw) % 100 == 0)
-        assert all("images_links" not in requests.get(
-            f"{small.endpoint}/images", params={"limit": 100}, timeout=10).json() for _ in [0])
+def test_limit_above_server_max_is_still_complete(image_server):
+    small = image_server(260, seed=5, max_limit=40)
+    c = Client(small.url, small.project_id, **FAST)
+    df = c.load(page_size=100, progress=False)
+    sent = small.stats.requests
+    raw = requests.get(f"{small.endpoint}/images/detail", timeout=10).json()["images"]
+    assert df["id"].tolist() == [i["id"] for i in raw]
+    # the server gave 100-item pages without next links; full pages are followed
+    assert sent == -(-len(raw) // 100) + (len(raw) % 100 == 0)
+    assert all("images_links" not in requests.get(
+        f"{small.endpoint}/images", params={"limit": 100}, timeout=10).json() for _ in [0])
 
 
 @pytest.mark.parametrize("version", ["v2", "v2.1"])
@@ -185,14 +184,14 @@ def test_filters_are_sent_as_nova_expects(client, srv):
     assert set(df["name"]) == {name}
 
 
-def test_name_with_colon_is_sent_as_eq():
-    with ImageServer([{**rec, "name": "team:web"} if k == 0 else rec
+def test_name_with_colon_is_sent_as_eq(image_server):
+    s = image_server([{**rec, "name": "team:web"} if k == 0 else rec
                       for k, rec in enumerate(__import__("imgframe.server", fromlist=["x"])
-                                              .sample_inventory(30, seed=1))]) as s:
-        c = Client(s.url, s.project_id, **FAST)
-        df = c.load(name="team:web", progress=False)
-        assert df["name"].tolist() == ["team:web"]
-        assert "name=eq%3Ateam%3Aweb" in s.stats.paths[0] or "name=eq:team:web" in s.stats.paths[0]
+                                              .sample_inventory(30, seed=1))])
+    c = Client(s.url, s.project_id, **FAST)
+    df = c.load(name="team:web", progress=False)
+    assert df["name"].tolist() == ["team:web"]
+    assert "name=eq%3Ateam%3Aweb" in s.stats.paths[0] or "name=eq:team:web" in s.stats.paths[0]
 
 
 def test_max_items_truncation_is_recorded(client, srv):
@@ -373,23 +372,23 @@ class Listener:
         self.sock.close()
 
 
-def test_foreign_next_link_is_noted_warned_once_and_not_followed():
+def test_foreign_next_link_is_noted_warned_once_and_not_followed(image_server):
     listener = Listener()
     try:
         prefix = f"https://127.0.0.1:{listener.port}"
-        with ImageServer(120, seed=2, token=TOKEN, link_prefix=prefix) as s:
-            c = Client(s.url, s.project_id, token=TOKEN, **FAST)
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                df = c.load(page_size=25, progress=False)
-            sent = s.stats.requests
-            foreign = [w for w in caught if issubclass(w.category, ForeignNextLinkWarning)]
-            assert len(foreign) == 1 and TOKEN not in str(foreign[0].message)
-            assert f"127.0.0.1:{listener.port}" in str(foreign[0].message)
-            assert df.attrs["imgframe"]["foreign_next_links"] == [prefix]
-            assert len(df) == len(requests.get(f"{s.endpoint}/images",
-                                               headers={"X-Auth-Token": TOKEN}).json()["images"])
-            assert sent == df.attrs["imgframe"]["requests"] > 1
+        s = image_server(120, seed=2, token=TOKEN, link_prefix=prefix)
+        c = Client(s.url, s.project_id, token=TOKEN, **FAST)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            df = c.load(page_size=25, progress=False)
+        sent = s.stats.requests
+        foreign = [w for w in caught if issubclass(w.category, ForeignNextLinkWarning)]
+        assert len(foreign) == 1 and TOKEN not in str(foreign[0].message)
+        assert f"127.0.0.1:{listener.port}" in str(foreign[0].message)
+        assert df.attrs["imgframe"]["foreign_next_links"] == [prefix]
+        assert len(df) == len(requests.get(f"{s.endpoint}/images",
+                                           headers={"X-Auth-Token": TOKEN}).json()["images"])
+        assert sent == df.attrs["imgframe"]["requests"] > 1
         time.sleep(0.2)
     finally:
         listener.close()
@@ -407,37 +406,37 @@ def test_repeating_next_link_raises_pagination_error(client, srv):
     assert err.resume_marker == raw[149]["id"]
 
 
-def test_vanished_marker_recovers_with_earlier_ids(srv):
-    with ImageServer(90, seed=4, token=TOKEN) as s:
-        c = Client(s.url, s.project_id, token=TOKEN, **FAST)
-        before = [i["id"] for i in requests.get(f"{s.endpoint}/images",
-                                                headers={"X-Auth-Token": TOKEN}).json()["images"]]
-        got = []
-        for k, page in enumerate(c.iter_pages(page_size=20, detail=False)):
-            got += page["id"].tolist()
-            if k == 0:  # the marker (last id) and the one before it vanish
-                s.remove_image(got[-1])
-                s.remove_image(got[-2])
-        assert got == before  # the ones listed stay; none listed twice; none missed
-        assert page.attrs["imgframe"]["marker_recoveries"] == 1
-        assert any("No image found" in p or "marker=" in p for p in s.stats.paths)
+def test_vanished_marker_recovers_with_earlier_ids(srv, image_server):
+    s = image_server(90, seed=4, token=TOKEN)
+    c = Client(s.url, s.project_id, token=TOKEN, **FAST)
+    before = [i["id"] for i in requests.get(f"{s.endpoint}/images",
+                                            headers={"X-Auth-Token": TOKEN}).json()["images"]]
+    got = []
+    for k, page in enumerate(c.iter_pages(page_size=20, detail=False)):
+        got += page["id"].tolist()
+        if k == 0:  # the marker (last id) and the one before it vanish
+            s.remove_image(got[-1])
+            s.remove_image(got[-2])
+    assert got == before  # the ones listed stay; none listed twice; none missed
+    assert page.attrs["imgframe"]["marker_recoveries"] == 1
+    assert any("No image found" in p or "marker=" in p for p in s.stats.paths)
 
 
-def test_vanished_marker_in_load(srv):
+def test_vanished_marker_in_load(srv, image_server):
     """Remove the marker image while load() is between pages (via a server-side hook)."""
-    with ImageServer(60, seed=6, token=TOKEN) as s:
-        ids = [i["id"] for i in requests.get(f"{s.endpoint}/images",
-                                             headers={"X-Auth-Token": TOKEN}).json()["images"]]
-        c = Client(s.url, s.project_id, token=TOKEN, **FAST)
+    s = image_server(60, seed=6, token=TOKEN)
+    ids = [i["id"] for i in requests.get(f"{s.endpoint}/images",
+                                         headers={"X-Auth-Token": TOKEN}).json()["images"]]
+    c = Client(s.url, s.project_id, token=TOKEN, **FAST)
 
-        def remove_after_page_one(response, *args, **kwargs):
-            if "marker=" not in response.url and ids[19] in s.catalog.position:
-                s.remove_image(ids[19])
-            return response
+    def remove_after_page_one(response, *args, **kwargs):
+        if "marker=" not in response.url and ids[19] in s.catalog.position:
+            s.remove_image(ids[19])
+        return response
 
-        c.session.hooks["response"].append(remove_after_page_one)
-        df = c.load(page_size=20, detail=False, progress=False)
-        assert df["id"].tolist() == ids and df.attrs["imgframe"]["marker_recoveries"] == 1
+    c.session.hooks["response"].append(remove_after_page_one)
+    df = c.load(page_size=20, detail=False, progress=False)
+    assert df["id"].tolist() == ids and df.attrs["imgframe"]["marker_recoveries"] == 1
 
 
 # --- auth and secrecy ---------------------------------------------------------------------
@@ -463,9 +462,8 @@ def test_wrong_token(srv):
 
 
 @pytest.fixture(scope="module")
-def keystone_srv():
-    with ImageServer(330, seed=8, users={"alice": "pw-alice"}) as s:
-        yield s
+def keystone_srv(module_image_server):
+    return module_image_server(330, seed=8, users={"alice": "pw-alice"})
 
 
 def ksa_session(s):
@@ -617,24 +615,24 @@ def test_user_requests_session_is_used_as_given(srv):
     assert client_mod.make_session().adapters["http://"].max_retries.total == 5
 
 
-def test_malformed_items_are_an_error_with_context():
+def test_malformed_items_are_an_error_with_context(image_server):
     from imgframe.server import sample_inventory
 
     records = sample_inventory(40, seed=9)
-    with ImageServer(records) as s:
-        c = Client(s.url, s.project_id, **FAST)
-        good = c.load(page_size=10, progress=False)
+    s = image_server(records)
+    c = Client(s.url, s.project_id, **FAST)
+    good = c.load(page_size=10, progress=False)
 
-        def change(url, data):   # page 3 has a non-integer minRam
-            if f"marker={good['id'].iloc[19]}" in url:
-                data["images"][4]["minRam"] = "512"
+    def change(url, data):   # page 3 has a non-integer minRam
+        if f"marker={good['id'].iloc[19]}" in url:
+            data["images"][4]["minRam"] = "512"
 
-        _rewrite_pages(c, change)
-        with pytest.raises(MalformedResponseError, match="minRam") as info:
-            c.load(page_size=10, progress=False)
-        err = info.value
-        assert err.partial["id"].tolist() == good["id"].tolist()[:20]
-        assert err.resume_marker == good["id"].iloc[19] and s.endpoint in err.url
+    _rewrite_pages(c, change)
+    with pytest.raises(MalformedResponseError, match="minRam") as info:
+        c.load(page_size=10, progress=False)
+    err = info.value
+    assert err.partial["id"].tolist() == good["id"].tolist()[:20]
+    assert err.resume_marker == good["id"].iloc[19] and s.endpoint in err.url
 
 
 def test_openstack_is_imported_lazily():
@@ -713,22 +711,22 @@ def test_page_two_error_is_not_a_vanished_marker(srv, status, message, kind):
     assert srv.stats.requests == 2  # no stepping back through earlier markers
 
 
-def test_prefixed_nova_vanished_marker_400_still_recovers(srv):
-    with ImageServer(60, seed=6, token=TOKEN) as s:
-        ids = [i["id"] for i in requests.get(f"{s.endpoint}/images",
-                                             headers={"X-Auth-Token": TOKEN}).json()["images"]]
-        c = Client(s.url, s.project_id, token=TOKEN, **FAST)
+def test_prefixed_nova_vanished_marker_400_still_recovers(srv, image_server):
+    s = image_server(60, seed=6, token=TOKEN)
+    ids = [i["id"] for i in requests.get(f"{s.endpoint}/images",
+                                         headers={"X-Auth-Token": TOKEN}).json()["images"]]
+    c = Client(s.url, s.project_id, token=TOKEN, **FAST)
 
-        def hook(response, *args, **kwargs):
-            if f"marker={ids[19]}" in response.url:
-                _answer(response, 400, b'{"badRequest": {"code": 400, "message": '
-                        b'"HTTP 400 Bad Request: No image found with ID '
-                        + ids[19].encode() + b'"}}')
-            return response
+    def hook(response, *args, **kwargs):
+        if f"marker={ids[19]}" in response.url:
+            _answer(response, 400, b'{"badRequest": {"code": 400, "message": '
+                    b'"HTTP 400 Bad Request: No image found with ID '
+                    + ids[19].encode() + b'"}}')
+        return response
 
-        c.session.hooks["response"].append(hook)
-        df = c.load(page_size=20, detail=False, progress=False)
-        assert df["id"].tolist() == ids and df.attrs["imgframe"]["marker_recoveries"] == 1
+    c.session.hooks["response"].append(hook)
+    df = c.load(page_size=20, detail=False, progress=False)
+    assert df["id"].tolist() == ids and df.attrs["imgframe"]["marker_recoveries"] == 1
 
 
 def test_users_unknown_marker_names_marker(client, srv):
@@ -742,23 +740,23 @@ def test_users_unknown_marker_names_marker(client, srv):
     assert err.request_id and srv.stats.requests == 1
 
 
-def test_every_image_of_previous_page_vanished_says_resume(srv):
-    with ImageServer(60, seed=6, token=TOKEN) as s:
-        ids = [i["id"] for i in requests.get(f"{s.endpoint}/images",
-                                             headers={"X-Auth-Token": TOKEN}).json()["images"]]
-        c = Client(s.url, s.project_id, token=TOKEN, **FAST)
-        pages = c.iter_pages(page_size=20, detail=False)
+def test_every_image_of_previous_page_vanished_says_resume(srv, image_server):
+    s = image_server(60, seed=6, token=TOKEN)
+    ids = [i["id"] for i in requests.get(f"{s.endpoint}/images",
+                                         headers={"X-Auth-Token": TOKEN}).json()["images"]]
+    c = Client(s.url, s.project_id, token=TOKEN, **FAST)
+    pages = c.iter_pages(page_size=20, detail=False)
+    next(pages)
+    next(pages)  # pages 1 and 2 listed; now all of page 2 vanishes
+    for image_id in ids[20:40]:
+        s.remove_image(image_id)
+    with pytest.raises(PaginationError) as info:
         next(pages)
-        next(pages)  # pages 1 and 2 listed; now all of page 2 vanishes
-        for image_id in ids[20:40]:
-            s.remove_image(image_id)
-        with pytest.raises(PaginationError) as info:
-            next(pages)
-        err = info.value
-        assert err.resume_marker == ids[19]
-        assert "marker=exc.resume_marker" in str(err)
-        rest = c.load(marker=err.resume_marker, detail=False, progress=False)
-        assert rest["id"].tolist() == ids[40:]
+    err = info.value
+    assert err.resume_marker == ids[19]
+    assert "marker=exc.resume_marker" in str(err)
+    rest = c.load(marker=err.resume_marker, detail=False, progress=False)
+    assert rest["id"].tolist() == ids[40:]
 
 
 def test_changes_since_far_past_is_zero_padded(client, srv):
@@ -784,20 +782,20 @@ def test_float_microversion_is_refused(srv):
         == "2.10"
 
 
-def test_unparseable_created_is_one_line():
+def test_unparseable_created_is_one_line(image_server):
     from imgframe.server import sample_inventory
 
-    with ImageServer(sample_inventory(10, seed=9)) as s:
-        c = Client(s.url, s.project_id, **FAST)
+    s = image_server(sample_inventory(10, seed=9))
+    c = Client(s.url, s.project_id, **FAST)
 
-        def change(url, data):
-            data["images"][3]["created"] = "last tuesday"
+    def change(url, data):
+        data["images"][3]["created"] = "last tuesday"
 
-        _rewrite_pages(c, change)
-        with pytest.raises(MalformedResponseError) as info:
-            c.load(progress=False)
-        text = str(info.value)
-        assert "\n" not in text and "created" in text and "'last tuesday'" in text
+    _rewrite_pages(c, change)
+    with pytest.raises(MalformedResponseError) as info:
+        c.load(progress=False)
+    text = str(info.value)
+    assert "\n" not in text and "created" in text and "'last tuesday'" in text
 
 
 

@@ -7,15 +7,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from imgframe.client import Client
-from imgframe.server import Faults, ImageServer
+from imgframe.server import Faults
 
 
 @pytest.fixture(scope="module")
-def server():
-    with ImageServer(97, seed=11) as srv:
-        r = requests.get(f"{srv.endpoint}/images/detail", timeout=10)  # no limit: all
-        srv.reference = [(i["id"], i["status"]) for i in r.json()["images"]]
-        yield srv
+def server(module_image_server):
+    srv = module_image_server(97, seed=11)
+    r = requests.get(f"{srv.endpoint}/images/detail", timeout=10)  # no limit: all
+    srv.reference = [(i["id"], i["status"]) for i in r.json()["images"]]
+    return srv
 
 
 @settings(max_examples=20, deadline=None,

@@ -21,7 +21,6 @@ import imgframe
 from imgframe import credentials, many
 from imgframe.client import Client, ClientRecipe, ForeignNextLinkWarning, LoadCancelled
 from imgframe.errors import AuthError, InvalidQueryError, TransportError
-from imgframe.server import ImageServer
 
 TOKEN = "seams-token-0123456789"
 AK, SK = "AKSEAMSACCESSKEY0001", "sk-seams-Secret-0123456789abcdef"
@@ -30,9 +29,8 @@ ENV = [name for names in credentials.ENV_SOURCES for name in names if name]
 
 
 @pytest.fixture(scope="module")
-def srv():
-    with ImageServer(120, seed=31, token=TOKEN, aksk={AK: SK}) as s:
-        yield s
+def srv(module_image_server):
+    return module_image_server(120, seed=31, token=TOKEN, aksk={AK: SK})
 
 
 @pytest.fixture(scope="module")
@@ -184,12 +182,12 @@ def test_validate_checks_without_sending(srv):
 
 # -- warnings point at the user's call -------------------------------------------------------
 
-def test_foreign_next_link_warning_points_at_the_callers_line():
-    with ImageServer(30, seed=2, token=TOKEN, link_prefix="https://elsewhere.example") as s:
-        c = nova(s)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            c.load(page_size=10, progress=False)
+def test_foreign_next_link_warning_points_at_the_callers_line(image_server):
+    s = image_server(30, seed=2, token=TOKEN, link_prefix="https://elsewhere.example")
+    c = nova(s)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        c.load(page_size=10, progress=False)
     foreign = [w for w in caught if issubclass(w.category, ForeignNextLinkWarning)]
     assert len(foreign) == 1 and foreign[0].filename == __file__
 

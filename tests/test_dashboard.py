@@ -19,7 +19,7 @@ import requests
 
 import imgframe
 from imgframe.dashboard import Dashboard
-from imgframe.server import ImageServer, sample_inventory
+from imgframe.server import sample_inventory
 
 TOKEN = "cloud-token-6f1e2d"
 AK, SK = "AKDASHBOARDTEST0001", "sk-dashboard-secret-0123456789"
@@ -31,9 +31,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 
 @pytest.fixture
-def cloud():
-    with ImageServer(sample_inventory(120, seed=5), token=TOKEN, aksk={AK: SK}) as srv:
-        yield srv
+def cloud(image_server):
+    return image_server(sample_inventory(120, seed=5), token=TOKEN, aksk={AK: SK})
 
 
 @pytest.fixture

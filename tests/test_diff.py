@@ -10,15 +10,13 @@ import pytest
 import imgframe
 from imgframe import history_plots
 from imgframe.diff import diff_long, query_key
-from imgframe.server import ImageServer
 
 
 @pytest.fixture(scope="module")
-def loaded():
+def loaded(module_image_server):
     """A complete 60-image load over HTTP (every column, attrs as the loader writes them)."""
-    with ImageServer(60, seed=4) as srv:
-        client = imgframe.Client(srv.url, srv.project_id)
-        yield client.load(progress=False)
+    srv = module_image_server(60, seed=4)
+    return imgframe.Client(srv.url, srv.project_id).load(progress=False)
 
 
 def copy_of(df: pd.DataFrame) -> pd.DataFrame:
@@ -143,20 +141,20 @@ def test_diff_plot_returns_the_axes(loaded):
     assert history_plots.diff_plot(imgframe.diff(loaded, copy_of(loaded))) is not None
 
 
-def test_glance_snapshots_diff_tags_booleans_and_metadata(tmp_path):
-    with ImageServer(50, seed=4) as srv:
-        client = imgframe.Client(srv.glance_endpoint, source="glance", token="t")
-        store = imgframe.SnapshotStore(tmp_path)
-        old = client.load(progress=False)
-        store.save(old)
-        ids = old["id"].tolist()
-        srv.update_image(ids[0], tags=["new", *old["tags"].iloc[0]])
-        srv.update_image(ids[1], tags=[])
-        srv.update_image(ids[2], protected=not old["protected"].iloc[2])
-        srv.update_image(ids[3], os_hidden=not old["hidden"].iloc[3])
-        srv.update_image(ids[4], properties={"extra": "1", "nested": ["a", 2]})
-        srv.update_image(ids[5], tags=list(old["tags"].iloc[5]))        # same value: only
-        store.save(client.refresh(store.load()))                         # updated changes
+def test_glance_snapshots_diff_tags_booleans_and_metadata(tmp_path, image_server):
+    srv = image_server(50, seed=4)
+    client = imgframe.Client(srv.glance_endpoint, source="glance", token="t")
+    store = imgframe.SnapshotStore(tmp_path)
+    old = client.load(progress=False)
+    store.save(old)
+    ids = old["id"].tolist()
+    srv.update_image(ids[0], tags=["new", *old["tags"].iloc[0]])
+    srv.update_image(ids[1], tags=[])
+    srv.update_image(ids[2], protected=not old["protected"].iloc[2])
+    srv.update_image(ids[3], os_hidden=not old["hidden"].iloc[3])
+    srv.update_image(ids[4], properties={"extra": "1", "nested": ["a", 2]})
+    srv.update_image(ids[5], tags=list(old["tags"].iloc[5]))        # same value: only
+    store.save(client.refresh(store.load()))                         # updated changes
     d = imgframe.diff(store.load(previous=1), store.load()).set_index("id")
     assert (d["change"] == "modified").all() and len(d) == 6
     changed = {i: set(c) - {"updated"} for i, c in d["changed"].items()}

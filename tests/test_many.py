@@ -22,18 +22,17 @@ from imgframe.cli import main
 from imgframe.errors import InvalidQueryError
 from imgframe.frame import COLUMNS
 from imgframe.many import SOURCE_COLUMNS, many_columns
-from imgframe.server import Faults, ImageServer
+from imgframe.server import Faults
 
 AK, SK = "AKMANYACCESSKEY00001", "sk-many-Secret-0123456789abcdef"
 FAST = {"retries": 3, "backoff": 0.01, "budget": 5}
 
 
 @pytest.fixture(scope="module")
-def servers():
-    with ImageServer(120, seed=31, token="tok-nova") as a, \
-            ImageServer(90, seed=32, token="tok-glance") as b, \
-            ImageServer(60, seed=33, aksk={AK: SK}) as c:
-        yield a, b, c
+def servers(module_image_server):
+    return (module_image_server(120, seed=31, token="tok-nova"),
+            module_image_server(90, seed=32, token="tok-glance"),
+            module_image_server(60, seed=33, aksk={AK: SK}))
 
 
 @pytest.fixture(autouse=True)
@@ -158,12 +157,12 @@ def test_rate_limited_source_retries_on_its_own_budget(servers):
         a.url, a.project_id, token="tok-nova").load(progress=False))
 
 
-def test_foreign_next_link_is_recorded_per_source(servers):
-    with ImageServer(110, seed=34, token="tok-x", link_prefix="http://elsewhere:1") as x:
-        cs = {"x": imgframe.Client(x.url, x.project_id, token="tok-x", **FAST),
-              "nova": clients(servers)["nova"]}
-        with pytest.warns(imgframe.ForeignNextLinkWarning):
-            df = imgframe.load_many(cs, page_size=30)
+def test_foreign_next_link_is_recorded_per_source(servers, image_server):
+    x = image_server(110, seed=34, token="tok-x", link_prefix="http://elsewhere:1")
+    cs = {"x": imgframe.Client(x.url, x.project_id, token="tok-x", **FAST),
+          "nova": clients(servers)["nova"]}
+    with pytest.warns(imgframe.ForeignNextLinkWarning):
+        df = imgframe.load_many(cs, page_size=30)
     entries = {e["key"]: e for e in df.attrs["imgframe"]["sources"]}
     assert entries["x"]["foreign_next_links"] == ["http://elsewhere:1"]
     assert entries["x"]["rows"] == (df["cloud"] == "x").sum() and entries["x"]["pages"] >= 3
@@ -253,45 +252,45 @@ def _clouds_yaml(tmp_path, monkeypatch, named):
         monkeypatch.delenv(var, raising=False)
 
 
-def test_clouds_yaml_names_times_regions_and_the_cli(tmp_path, monkeypatch):
-    with ImageServer(40, seed=41, users={"alice": "pw-east"}) as e, \
-            ImageServer(30, seed=42, users={"alice": "pw-west"}) as w:
-        _clouds_yaml(tmp_path, monkeypatch, {"east": e, "west": w})
-        df = imgframe.load_many(["east", "west"], regions=["RegionOne"])
-        keys = [s["key"] for s in df.attrs["imgframe"]["sources"]]
-        assert keys == ["east/RegionOne", "west/RegionOne"]
-        assert df["cloud"].value_counts().to_dict() == {"east": 40, "west": 30} or \
-            df["cloud"].tolist()[:1] == ["east"]
-        assert df["region"].unique().tolist() == ["RegionOne"]
-        assert df["project_id"].unique().tolist() == [e.project_id]
-        with pytest.raises(InvalidQueryError, match="nowhere"):
-            imgframe.load_many(["east", "nowhere"])
-        assert "pw-" not in repr(df.attrs)
-        out = tmp_path / "all.csv"
-        r = CliRunner().invoke(main, ["export", "--cloud", "east", "--cloud", "west",
-                                      "--no-progress", "-o", str(out)])
-        assert r.exit_code == 0, r.output
-        back = imgframe.read_csv(out)
-        assert back["cloud"].tolist() == df["cloud"].tolist()
-        assert "from 2 sources" in r.output
-        # a cloud whose keystone is gone: exit 1, one line, unless --allow-partial
-        _clouds_yaml(tmp_path, monkeypatch, {"east": e, "west": w})
-        body = (tmp_path / "clouds.yaml").read_text().replace(
-            w.auth_url, f"http://127.0.0.1:{closed_port()}/v3")
-        (tmp_path / "clouds.yaml").write_text(body)
-        r = CliRunner().invoke(main, ["export", "--cloud", "east", "--cloud", "west",
-                                      "--no-progress", "-o", str(tmp_path / "x.csv")])
-        assert r.exit_code == 1 and "1 source failed: west (" in r.output
-        assert len(r.output.strip().splitlines()) == 1 and "pw-" not in r.output
-        r = CliRunner().invoke(main, ["export", "--cloud", "east", "--cloud", "west",
-                                      "--allow-partial", "--no-progress", "-o",
-                                      str(tmp_path / "p.csv")])
-        assert r.exit_code == 0 and "Missing: 1 source failed: west" in r.output
-        assert "from 1 source of 2" in r.output        # not "from 2 sources"
-        assert set(imgframe.read_csv(tmp_path / "p.csv")["cloud"]) == {"east"}
-        r = CliRunner().invoke(main, ["snapshot", "--store", str(tmp_path / "s"), "--cloud",
-                                      "east", "--cloud", "west"])
-        assert r.exit_code == 2 and "reads one cloud" in r.output
+def test_clouds_yaml_names_times_regions_and_the_cli(tmp_path, monkeypatch, image_server):
+    e = image_server(40, seed=41, users={"alice": "pw-east"})
+    w = image_server(30, seed=42, users={"alice": "pw-west"})
+    _clouds_yaml(tmp_path, monkeypatch, {"east": e, "west": w})
+    df = imgframe.load_many(["east", "west"], regions=["RegionOne"])
+    keys = [s["key"] for s in df.attrs["imgframe"]["sources"]]
+    assert keys == ["east/RegionOne", "west/RegionOne"]
+    assert df["cloud"].value_counts().to_dict() == {"east": 40, "west": 30} or \
+        df["cloud"].tolist()[:1] == ["east"]
+    assert df["region"].unique().tolist() == ["RegionOne"]
+    assert df["project_id"].unique().tolist() == [e.project_id]
+    with pytest.raises(InvalidQueryError, match="nowhere"):
+        imgframe.load_many(["east", "nowhere"])
+    assert "pw-" not in repr(df.attrs)
+    out = tmp_path / "all.csv"
+    r = CliRunner().invoke(main, ["export", "--cloud", "east", "--cloud", "west",
+                                  "--no-progress", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    back = imgframe.read_csv(out)
+    assert back["cloud"].tolist() == df["cloud"].tolist()
+    assert "from 2 sources" in r.output
+    # a cloud whose keystone is gone: exit 1, one line, unless --allow-partial
+    _clouds_yaml(tmp_path, monkeypatch, {"east": e, "west": w})
+    body = (tmp_path / "clouds.yaml").read_text().replace(
+        w.auth_url, f"http://127.0.0.1:{closed_port()}/v3")
+    (tmp_path / "clouds.yaml").write_text(body)
+    r = CliRunner().invoke(main, ["export", "--cloud", "east", "--cloud", "west",
+                                  "--no-progress", "-o", str(tmp_path / "x.csv")])
+    assert r.exit_code == 1 and "1 source failed: west (" in r.output
+    assert len(r.output.strip().splitlines()) == 1 and "pw-" not in r.output
+    r = CliRunner().invoke(main, ["export", "--cloud", "east", "--cloud", "west",
+                                  "--allow-partial", "--no-progress", "-o",
+                                  str(tmp_path / "p.csv")])
+    assert r.exit_code == 0 and "Missing: 1 source failed: west" in r.output
+    assert "from 1 source of 2" in r.output        # not "from 2 sources"
+    assert set(imgframe.read_csv(tmp_path / "p.csv")["cloud"]) == {"east"}
+    r = CliRunner().invoke(main, ["snapshot", "--store", str(tmp_path / "s"), "--cloud",
+                                  "east", "--cloud", "west"])
+    assert r.exit_code == 2 and "reads one cloud" in r.output
 
 
 def test_the_frame_works_everywhere(servers, tmp_path):

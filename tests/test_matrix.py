@@ -44,9 +44,8 @@ SOURCELESS_COMMANDS = {
 
 
 @pytest.fixture(scope="module")
-def server():
-    with ImageServer(sample_inventory(240, seed=11), token=TOKEN, max_limit=100) as srv:
-        yield srv
+def server(module_image_server):
+    return module_image_server(sample_inventory(240, seed=11), token=TOKEN, max_limit=100)
 
 
 @dataclass

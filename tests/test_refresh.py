@@ -141,9 +141,8 @@ def test_refresh_equals_a_fresh_load(source):
 
 
 @pytest.fixture()
-def srv():
-    with ImageServer(120, seed=8) as server:
-        yield server
+def srv(image_server):
+    return image_server(120, seed=8)
 
 
 def test_refresh_fetches_changes_and_the_list_view(srv):
@@ -195,11 +194,11 @@ def test_incomplete_old_is_refused(srv):
         client.refresh(pd.DataFrame({"id": ["a"]}))
 
 
-def test_another_endpoint_is_refused(srv):
+def test_another_endpoint_is_refused(srv, image_server):
     old = imgframe.Client(srv.url, srv.project_id).load(progress=False)
-    with ImageServer(3) as other:
-        with pytest.raises(imgframe.InvalidQueryError, match="client"):
-            imgframe.Client(other.url, other.project_id).refresh(old)
+    other = image_server(3)
+    with pytest.raises(imgframe.InvalidQueryError, match="client"):
+        imgframe.Client(other.url, other.project_id).refresh(old)
 
 
 def test_list_view_and_max_items_queries_load_in_full(srv):

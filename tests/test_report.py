@@ -25,7 +25,7 @@ import imgframe
 from imgframe.cli import main
 from imgframe.frame import empty_frame
 from imgframe.report import ATTRS_KEYS, build_html, encode_frame, json_text
-from imgframe.server import DEFAULT_PROJECT_ID, ImageServer, sample_inventory
+from imgframe.server import DEFAULT_PROJECT_ID, sample_inventory
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_RE = re.compile(r'<script type="application/json" id="imgframe-data" '
@@ -33,9 +33,9 @@ DATA_RE = re.compile(r'<script type="application/json" id="imgframe-data" '
 
 
 @pytest.fixture(scope="module")
-def df():
-    with ImageServer(sample_inventory(300, seed=5)) as srv:
-        return imgframe.Client(srv.url, srv.project_id, token="t").load(progress=False)
+def df(module_image_server):
+    srv = module_image_server(sample_inventory(300, seed=5))
+    return imgframe.Client(srv.url, srv.project_id, token="t").load(progress=False)
 
 
 def payload(page: str) -> dict:
@@ -189,7 +189,7 @@ def test_assets_are_package_data():
         assert any(Path("report_assets", name).match(p) for p in patterns), name
 
 
-def test_cli_report_demo_and_input(tmp_path):
+def test_cli_report_demo_and_input(tmp_path, image_server):
     out = tmp_path / "demo.html"
     result = CliRunner().invoke(main, ["report", "--demo", "--images", "200", "-o", str(out),
                                        "--no-progress"], catch_exceptions=False)
@@ -204,9 +204,9 @@ def test_cli_report_demo_and_input(tmp_path):
     assert "token" not in json.dumps(data["attrs"]).lower()
 
     csv_path = tmp_path / "inv.csv"
-    with ImageServer(sample_inventory(50, seed=1)) as srv:
-        imgframe.to_csv(imgframe.Client(srv.url, srv.project_id, token="t").load(
-            progress=False), csv_path)
+    srv = image_server(sample_inventory(50, seed=1))
+    imgframe.to_csv(imgframe.Client(srv.url, srv.project_id, token="t").load(
+        progress=False), csv_path)
     result = CliRunner().invoke(main, ["report", "--input", str(csv_path), "-o",
                                        str(tmp_path / "in.html")], catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -225,7 +225,7 @@ def test_demo_writes_report_html(tmp_path):
     assert payload((tmp_path / "report.html").read_text("utf-8"))["rows"] > 0
 
 
-def test_a_report_of_a_diff_and_of_several_sources(df, tmp_path):
+def test_a_report_of_a_diff_and_of_several_sources(df, tmp_path, image_server):
     """A diff frame (change, changed, old/new dicts) and a load_many frame (cloud column)
     make pages too, every column carried, the CSV fields as to_csv writes them."""
     old = df.copy()
@@ -241,9 +241,9 @@ def test_a_report_of_a_diff_and_of_several_sources(df, tmp_path):
         else cols["old"]["values"]
     rows = list(csv.reader(io.StringIO(imgframe.to_csv(d[["old"]]), newline="")))[1:]
     assert text == [r[0] for r in rows]
-    with ImageServer(sample_inventory(50, seed=1)) as a, \
-            ImageServer(sample_inventory(60, seed=2)) as b:
-        many = imgframe.load_many({"a": imgframe.Client(a.url, a.project_id),
-                                   "b": imgframe.Client(b.glance_endpoint, source="glance")})
+    a = image_server(sample_inventory(50, seed=1))
+    b = image_server(sample_inventory(60, seed=2))
+    many = imgframe.load_many({"a": imgframe.Client(a.url, a.project_id),
+                               "b": imgframe.Client(b.glance_endpoint, source="glance")})
     data = payload(imgframe.report(many, tmp_path / "many.html").read_text(encoding="utf-8"))
     assert "cloud" in [c["name"] for c in data["columns"]] and data["rows"] == len(many)

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 import imgframe
 from imgframe import aksk
 from imgframe.cli import main
-from imgframe.server import DEFAULT_PROJECT_ID, ImageServer, sample_inventory
+from imgframe.server import DEFAULT_PROJECT_ID, sample_inventory
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -116,9 +116,8 @@ def test_the_readme_ims_example_runs_offline(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def srv():
-    with ImageServer(300, seed=8, aksk={AK: SK}) as server:
-        yield server
+def srv(module_image_server):
+    return module_image_server(300, seed=8, aksk={AK: SK})
 
 
 def signed_get(srv, sk=SK, params=None):
@@ -154,14 +153,14 @@ def test_aksk_alone_leaves_nova_and_glance_open(srv):
     assert (good.status_code, bad.status_code) == (200, 401)
 
 
-def test_a_token_protects_every_api_and_ims_takes_either():
-    with ImageServer(50, seed=9, token="tok", aksk={AK: SK}) as server:
-        assert requests.get(f"{server.endpoint}/images", timeout=30).status_code == 401
-        assert requests.get(f"{server.glance_endpoint}/v2/images",
-                            timeout=30).status_code == 401
-        assert signed_get(server).status_code == 200
-        assert requests.get(f"{server.ims_endpoint}/v2/cloudimages",
-                            headers={"X-Auth-Token": "tok"}, timeout=30).status_code == 200
+def test_a_token_protects_every_api_and_ims_takes_either(image_server):
+    server = image_server(50, seed=9, token="tok", aksk={AK: SK})
+    assert requests.get(f"{server.endpoint}/images", timeout=30).status_code == 401
+    assert requests.get(f"{server.glance_endpoint}/v2/images",
+                        timeout=30).status_code == 401
+    assert signed_get(server).status_code == 200
+    assert requests.get(f"{server.ims_endpoint}/v2/cloudimages",
+                        headers={"X-Auth-Token": "tok"}, timeout=30).status_code == 200
 
 
 @pytest.mark.parametrize("value, says", [

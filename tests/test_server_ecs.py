@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from imgframe import aksk
-from imgframe.server import DEFAULT_PROJECT_ID, ImageServer, sample_cloud, sample_inventory
+from imgframe.server import DEFAULT_PROJECT_ID, sample_cloud, sample_inventory
 
 T, A = "member-token", "admin-token"
 H, AH = {"X-Auth-Token": T}, {"X-Auth-Token": A}
@@ -30,11 +30,10 @@ def cloud(cloud_and_records):
 
 
 @pytest.fixture(scope="module")
-def srv(cloud_and_records):
+def srv(cloud_and_records, module_image_server):
     cloud, records = cloud_and_records
-    with ImageServer(records, cloud=cloud, token=T, admin_token=A, aksk={AK: SK},
-                     down_cells=("cell2",)) as s:
-        yield s
+    return module_image_server(records, cloud=cloud, token=T, admin_token=A, aksk={AK: SK},
+                               down_cells=("cell2",))
 
 
 def url(srv, project=ME):

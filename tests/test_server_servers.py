@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
-from imgframe.server import DEFAULT_PROJECT_ID, Faults, ImageServer, sample_cloud, sample_inventory
+from imgframe.server import DEFAULT_PROJECT_ID, Faults, sample_cloud, sample_inventory
 
 T, A = "member-token", "admin-token"
 H, AH = {"X-Auth-Token": T}, {"X-Auth-Token": A}
@@ -32,9 +32,8 @@ def cloud(records):
 
 
 @pytest.fixture(scope="module")
-def srv(records, cloud):
-    with ImageServer(records, cloud=cloud, token=T, admin_token=A, max_limit=MAX) as s:
-        yield s
+def srv(records, cloud, module_image_server):
+    return module_image_server(records, cloud=cloud, token=T, admin_token=A, max_limit=MAX)
 
 
 def mv(version, headers=H):
@@ -359,93 +358,93 @@ def test_show_deleted_is_404_soft_deleted_is_200(srv, cloud):
     assert get(srv, f"servers/{soft['id']}").json()["server"]["status"] == "SOFT_DELETED"
 
 
-def test_faults_apply_to_server_listings(records, cloud):
-    with ImageServer(records, cloud=cloud, token=T,
-                     faults=Faults(schedule={1: 503, 2: 500, 3: 429})) as s:
-        first = get(s)
-        assert first.status_code == 503 and "text/html" in first.headers["Content-Type"]
-        assert get(s).json()["computeFault"]["code"] == 500
-        assert get(s).headers["Retry-After"] == "1"
-        assert get(s).status_code == 200
-        assert s.stats.requests == 4
+def test_faults_apply_to_server_listings(records, cloud, image_server):
+    s = image_server(records, cloud=cloud, token=T,
+                     faults=Faults(schedule={1: 503, 2: 500, 3: 429}))
+    first = get(s)
+    assert first.status_code == 503 and "text/html" in first.headers["Content-Type"]
+    assert get(s).json()["computeFault"]["code"] == 500
+    assert get(s).headers["Retry-After"] == "1"
+    assert get(s).status_code == 200
+    assert s.stats.requests == 4
 
 
 # --- cells and services
 
 
-def test_down_cell_servers_vanish_except_from_a_bare_2_69_listing(records, cloud):
+def test_down_cell_servers_vanish_except_from_a_bare_2_69_listing(records, cloud, image_server):
     live = expected(cloud, own, down=("cell2",))
     down = expected(cloud, lambda s: own(s) and s["cell"] == "cell2", states=("DELETED",))
     assert down
-    with ImageServer(records, cloud=cloud, token=T, admin_token=A, down_cells=("cell2",),
-                     max_limit=len(live) + 2) as s:
-        assert walk(s, headers=mv("2.68"))[0] == live
-        body = get(s, headers=mv("2.69")).json()["servers"]
-        assert [i["id"] for i in body] == down[:2] + live
-        for item in body[:2]:
-            assert item["status"] == "UNKNOWN" and "image" not in item
-            assert set(item) == {"id", "status", "tenant_id", "created", "links"}
-        assert walk(s, headers=mv("2.69"), limit=len(live) + 2)[0] == live
-        assert walk(s, headers=mv("2.69"), status="ACTIVE")[0] == expected(
-            cloud, lambda x: own(x) and x["status"] == "ACTIVE", down=("cell2",))
-    with ImageServer(records, cloud=cloud, token=T, down_cells=("cell2",),
-                     max_limit=len(live)) as s:             # no room left: none shown
-        assert [i["id"] for i in get(s, headers=mv("2.69")).json()["servers"]] == live
+    s = image_server(records, cloud=cloud, token=T, admin_token=A, down_cells=("cell2",),
+                     max_limit=len(live) + 2)
+    assert walk(s, headers=mv("2.68"))[0] == live
+    body = get(s, headers=mv("2.69")).json()["servers"]
+    assert [i["id"] for i in body] == down[:2] + live
+    for item in body[:2]:
+        assert item["status"] == "UNKNOWN" and "image" not in item
+        assert set(item) == {"id", "status", "tenant_id", "created", "links"}
+    assert walk(s, headers=mv("2.69"), limit=len(live) + 2)[0] == live
+    assert walk(s, headers=mv("2.69"), status="ACTIVE")[0] == expected(
+        cloud, lambda x: own(x) and x["status"] == "ACTIVE", down=("cell2",))
+    s = image_server(records, cloud=cloud, token=T, down_cells=("cell2",),
+                     max_limit=len(live))                   # no room left: none shown
+    assert [i["id"] for i in get(s, headers=mv("2.69")).json()["servers"]] == live
 
 
-def test_os_services_is_admin_only_and_shows_a_down_cell_at_2_69(records, cloud):
-    with ImageServer(records, cloud=cloud, token=T, admin_token=A,
-                     down_cells=("cell2",)) as s:
-        url = f"{s.url}/v2.1/os-services"
-        r = requests.get(url, headers=H, timeout=10)
-        assert r.status_code == 403 and "os-services:list" in r.text
-        old = requests.get(url, headers=mv("2.68", AH), timeout=10).json()["services"]
-        assert old and all(x["state"] == "up" and x["status"] == "enabled" for x in old)
-        assert not any("cell2" in x["host"] for x in old)
-        new = requests.get(url, headers=mv("2.69", AH), timeout=10).json()["services"]
-        unknown = [x for x in new if x["status"] == "UNKNOWN"]
-        assert unknown and all("cell2" in x["host"] for x in unknown)
-        assert len(new) == len(old) + len(unknown)
-        hosts = {x["host"] for x in new}
-        assert {x["host"] for x in cloud.servers if x["host"]} <= hosts
+def test_os_services_is_admin_only_and_shows_a_down_cell_at_2_69(records, cloud, image_server):
+    s = image_server(records, cloud=cloud, token=T, admin_token=A,
+                     down_cells=("cell2",))
+    url = f"{s.url}/v2.1/os-services"
+    r = requests.get(url, headers=H, timeout=10)
+    assert r.status_code == 403 and "os-services:list" in r.text
+    old = requests.get(url, headers=mv("2.68", AH), timeout=10).json()["services"]
+    assert old and all(x["state"] == "up" and x["status"] == "enabled" for x in old)
+    assert not any("cell2" in x["host"] for x in old)
+    new = requests.get(url, headers=mv("2.69", AH), timeout=10).json()["services"]
+    unknown = [x for x in new if x["status"] == "UNKNOWN"]
+    assert unknown and all("cell2" in x["host"] for x in unknown)
+    assert len(new) == len(old) + len(unknown)
+    hosts = {x["host"] for x in new}
+    assert {x["host"] for x in cloud.servers if x["host"]} <= hosts
 
 
-def test_keystone_admin_users_and_the_catalog(records, cloud):
-    with ImageServer(records, cloud=cloud, users={"root": "pw", "bob": "pw"},
-                     admins=("root",)) as s:
-        def login(user):
-            body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-                "name": user, "password": "pw", "domain": {"id": "default"}}}},
-                "scope": {"project": {"id": s.project_id}}}}
-            r = requests.post(f"{s.auth_url}/auth/tokens", json=body, timeout=10)
-            return r.headers["X-Subject-Token"], r.json()["token"]
-
-        token, body = login("root")
-        assert "admin" in [role["name"] for role in body["roles"]]
-        urls = {entry["type"]: entry["endpoints"][0]["url"] for entry in body["catalog"]}
-        assert urls["compute"] == s.endpoint and urls["volumev3"] == s.volume_endpoint
-        assert urls["block-storage"] == s.volume_endpoint and urls["ecs"] == s.ecs_endpoint
-        assert urls["image"] == s.glance_endpoint and urls["ims"] == s.ims_endpoint
-        assert get(s, headers={"X-Auth-Token": token}, all_tenants="1").status_code == 200
-        member, body = login("bob")
-        assert "admin" not in [role["name"] for role in body["roles"]]
-        assert get(s, headers={"X-Auth-Token": member}, all_tenants="1").status_code == 403
-
-
-def test_servers_routes_are_off_without_a_cloud(records):
-    with ImageServer(records[:20], users={"bob": "pw"}) as s:
+def test_keystone_admin_users_and_the_catalog(records, cloud, image_server):
+    s = image_server(records, cloud=cloud, users={"root": "pw", "bob": "pw"},
+                     admins=("root",))
+    def login(user):
         body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-            "name": "bob", "password": "pw", "domain": {"id": "default"}}}},
+            "name": user, "password": "pw", "domain": {"id": "default"}}}},
             "scope": {"project": {"id": s.project_id}}}}
         r = requests.post(f"{s.auth_url}/auth/tokens", json=body, timeout=10)
-        token = r.headers["X-Subject-Token"]
-        types = {entry["type"] for entry in r.json()["token"]["catalog"]}
-        assert {"compute", "image", "ims"} <= types
-        assert not types & {"volumev3", "block-storage", "ecs"}
-        r = get(s, headers={"X-Auth-Token": token})
-        assert r.status_code == 404 and "itemNotFound" in r.text
-        assert requests.get(f"{s.volume_endpoint}/volumes", headers={"X-Auth-Token": token},
-                            timeout=10).status_code == 404
+        return r.headers["X-Subject-Token"], r.json()["token"]
+
+    token, body = login("root")
+    assert "admin" in [role["name"] for role in body["roles"]]
+    urls = {entry["type"]: entry["endpoints"][0]["url"] for entry in body["catalog"]}
+    assert urls["compute"] == s.endpoint and urls["volumev3"] == s.volume_endpoint
+    assert urls["block-storage"] == s.volume_endpoint and urls["ecs"] == s.ecs_endpoint
+    assert urls["image"] == s.glance_endpoint and urls["ims"] == s.ims_endpoint
+    assert get(s, headers={"X-Auth-Token": token}, all_tenants="1").status_code == 200
+    member, body = login("bob")
+    assert "admin" not in [role["name"] for role in body["roles"]]
+    assert get(s, headers={"X-Auth-Token": member}, all_tenants="1").status_code == 403
+
+
+def test_servers_routes_are_off_without_a_cloud(records, image_server):
+    s = image_server(records[:20], users={"bob": "pw"})
+    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": "bob", "password": "pw", "domain": {"id": "default"}}}},
+        "scope": {"project": {"id": s.project_id}}}}
+    r = requests.post(f"{s.auth_url}/auth/tokens", json=body, timeout=10)
+    token = r.headers["X-Subject-Token"]
+    types = {entry["type"] for entry in r.json()["token"]["catalog"]}
+    assert {"compute", "image", "ims"} <= types
+    assert not types & {"volumev3", "block-storage", "ecs"}
+    r = get(s, headers={"X-Auth-Token": token})
+    assert r.status_code == 404 and "itemNotFound" in r.text
+    assert requests.get(f"{s.volume_endpoint}/volumes", headers={"X-Auth-Token": token},
+                        timeout=10).status_code == 404
 
 
 def test_next_link_carries_the_request_parameters_sorted(srv):
@@ -457,13 +456,13 @@ def test_next_link_carries_the_request_parameters_sorted(srv):
                      "marker": body["servers"][-1]["id"]}
 
 
-def test_servers_true_builds_the_cloud_and_adds_the_shelved_images():
-    with ImageServer(120, seed=2, servers=30) as s:
-        shelved = [img for img in s.images if (img["name"] or "").endswith("-shelved")]
-        assert shelved and len(s.images) == 120 + len(s.cloud.images) == 120 + len(shelved)
-        ids, _ = walk(s)
-        assert ids == expected(s.cloud, own)
-        names = {img["name"] for img in s.images}
-        for server in s.cloud.servers:
-            if server["status"] in ("SHELVED", "SHELVED_OFFLOADED"):
-                assert f"{server['name']}-shelved" in names
+def test_servers_true_builds_the_cloud_and_adds_the_shelved_images(image_server):
+    s = image_server(120, seed=2, servers=30)
+    shelved = [img for img in s.images if (img["name"] or "").endswith("-shelved")]
+    assert shelved and len(s.images) == 120 + len(s.cloud.images) == 120 + len(shelved)
+    ids, _ = walk(s)
+    assert ids == expected(s.cloud, own)
+    names = {img["name"] for img in s.images}
+    for server in s.cloud.servers:
+        if server["status"] in ("SHELVED", "SHELVED_OFFLOADED"):
+            assert f"{server['name']}-shelved" in names

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from imgframe.server import DEFAULT_PROJECT_ID, ImageServer, sample_inventory
+from imgframe.server import DEFAULT_PROJECT_ID, sample_inventory
 
 ME = DEFAULT_PROJECT_ID
 LISTABLE = {"active", "queued", "saving", "deactivated", "importing", "uploading"}
@@ -70,8 +70,9 @@ def records():
 
 
 @pytest.fixture(scope="module")
-def srv(records):
-    with ImageServer(records, max_limit=300) as server, requests.Session() as session:
+def srv(records, module_image_server):
+    server = module_image_server(records, max_limit=300)
+    with requests.Session() as session:
         server.session = session
         yield server
 
@@ -165,19 +166,19 @@ def pick(records, hidden, visibility, mine):
                 and r["visibility"] == visibility and (r["owner"] == ME) == mine)
 
 
-def test_show_and_delete_follow_glance_visibility(records):
-    with ImageServer(records) as srv:
-        private = pick(records, False, "private", mine=False)
-        for method in ("GET", "DELETE"):
-            r = requests.request(method, f"{srv.endpoint}/images/{private['id']}", timeout=10)
-            assert r.status_code == 404
-            assert r.json() == {"itemNotFound": {"code": 404, "message": "Image not found."}}
-        assert srv.catalog.get(private["id"]) is not None          # not deleted
-        # hidden and others' community images are visible, only left out of lists
-        for rec in (pick(records, True, "public", mine=False),
-                    pick(records, False, "community", mine=False)):
-            r = requests.get(f"{srv.endpoint}/images/{rec['id']}", timeout=10)
-            assert r.status_code == 200 and r.json()["image"]["id"] == rec["id"]
+def test_show_and_delete_follow_glance_visibility(records, image_server):
+    srv = image_server(records)
+    private = pick(records, False, "private", mine=False)
+    for method in ("GET", "DELETE"):
+        r = requests.request(method, f"{srv.endpoint}/images/{private['id']}", timeout=10)
+        assert r.status_code == 404
+        assert r.json() == {"itemNotFound": {"code": 404, "message": "Image not found."}}
+    assert srv.catalog.get(private["id"]) is not None          # not deleted
+    # hidden and others' community images are visible, only left out of lists
+    for rec in (pick(records, True, "public", mine=False),
+                pick(records, False, "community", mine=False)):
+        r = requests.get(f"{srv.endpoint}/images/{rec['id']}", timeout=10)
+        assert r.status_code == 200 and r.json()["image"]["id"] == rec["id"]
 
 
 def test_markers(srv, records):
@@ -197,11 +198,12 @@ def test_markers(srv, records):
     assert r.status_code == 200 and [i["id"] for i in r.json()["images"]] == want
 
 
-def test_the_serve_catalogue_counts():
+def test_the_serve_catalogue_counts(image_server):
     """``imgframe serve --images 5000``'s catalogue: Nova lists Glance's default listing
     (3,936 images), which is less than Glance's every visibility with hidden ones (4,340)."""
     records = sample_inventory(5000, seed=0)
-    with ImageServer(records, max_limit=1000) as srv, requests.Session() as s:
+    srv = image_server(records, max_limit=1000)
+    with requests.Session() as s:
         srv.session = s
         nova = [i["id"] for i in nova_walk(s, srv)]
         glance = [i["id"] for i in glance_walk(s, srv)]

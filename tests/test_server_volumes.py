@@ -8,7 +8,7 @@ import re
 import pytest
 import requests
 
-from imgframe.server import DEFAULT_PROJECT_ID, Faults, ImageServer, sample_cloud, sample_inventory
+from imgframe.server import DEFAULT_PROJECT_ID, Faults, sample_cloud, sample_inventory
 
 T, A = "member-token", "admin-token"
 H, AH = {"X-Auth-Token": T}, {"X-Auth-Token": A}
@@ -29,10 +29,9 @@ def cloud(cloud_and_records):
 
 
 @pytest.fixture(scope="module")
-def srv(cloud_and_records):
+def srv(cloud_and_records, module_image_server):
     cloud, records = cloud_and_records
-    with ImageServer(records, cloud=cloud, token=T, admin_token=A, max_limit=MAX) as s:
-        yield s
+    return module_image_server(records, cloud=cloud, token=T, admin_token=A, max_limit=MAX)
 
 
 def get(srv, path="volumes/detail", headers=H, **params):
@@ -149,11 +148,11 @@ def test_filters_bootable_and_status(srv, cloud):
         cloud, lambda v: v["project_id"] == ME and v["status"] == "available")
 
 
-def test_auth_project_and_faults(cloud_and_records):
+def test_auth_project_and_faults(cloud_and_records, image_server):
     cloud, records = cloud_and_records
-    with ImageServer(records, cloud=cloud, token=T, faults=Faults(schedule={1: 502})) as s:
-        assert get(s).status_code == 502
-        assert get(s, headers={}).status_code == 401
-        r = requests.get(f"{s.url}/volume/v3/abc/volumes", headers=H, timeout=10)
-        assert r.status_code == 400
-        assert get(s).status_code == 200
+    s = image_server(records, cloud=cloud, token=T, faults=Faults(schedule={1: 502}))
+    assert get(s).status_code == 502
+    assert get(s, headers={}).status_code == 401
+    r = requests.get(f"{s.url}/volume/v3/abc/volumes", headers=H, timeout=10)
+    assert r.status_code == 400
+    assert get(s).status_code == 200

@@ -17,7 +17,7 @@ import imgframe
 from imgframe import Client
 from imgframe.errors import AuthError, ImgframeError, InvalidQueryError, TransportError
 from imgframe.frame import COLUMNS, DTYPES
-from imgframe.server import Faults, ImageServer
+from imgframe.server import Faults
 
 TOKEN = "sources-token"
 AK, SK = "AKTESTACCESSKEY00001", "sk-Very-Secret-Key-0123456789abcdef"
@@ -25,9 +25,8 @@ FAST = {"retries": 2, "backoff": 0.01, "budget": 5}
 
 
 @pytest.fixture(scope="module")
-def srv():
-    with ImageServer(700, seed=21, token=TOKEN, aksk={AK: SK}) as s:
-        yield s
+def srv(module_image_server):
+    return module_image_server(700, seed=21, token=TOKEN, aksk={AK: SK})
 
 
 @pytest.fixture(autouse=True)
@@ -185,11 +184,11 @@ def test_name_changes_since_and_exact_min_ram(srv, make):
     assert len(exact) and set(exact["min_ram"]) == {ram}
 
 
-def test_glance_name_with_colon(srv):
+def test_glance_name_with_colon(srv, image_server):
     records = [dict(r) for r in srv.images[:30]]
     records[3]["name"] = "win:2019-special"
-    with ImageServer(records, token=TOKEN) as s:
-        df = glance(s).load(name="win:2019-special", progress=False)
+    s = image_server(records, token=TOKEN)
+    df = glance(s).load(name="win:2019-special", progress=False)
     assert ids(df) == [records[3]["id"]]
 
 
@@ -207,22 +206,22 @@ def test_glance_repeated_tags_are_paged_from_our_own_query(srv):
         assert q["tag"] == two
 
 
-def test_glance_silent_api_limit_max_is_still_complete():
-    with ImageServer(230, seed=3, token=TOKEN, api_limit_max=50) as s:
-        df = glance(s).load(page_size=1000, progress=False)
-        n = len(raw_glance(s, visibility="all", os_hidden="false")) \
-            + len(raw_glance(s, visibility="all", os_hidden="true"))
+def test_glance_silent_api_limit_max_is_still_complete(image_server):
+    s = image_server(230, seed=3, token=TOKEN, api_limit_max=50)
+    df = glance(s).load(page_size=1000, progress=False)
+    n = len(raw_glance(s, visibility="all", os_hidden="false")) \
+        + len(raw_glance(s, visibility="all", os_hidden="true"))
     assert len(df) == n and df["id"].is_unique
 
 
 @pytest.mark.parametrize("page_info", [False, True])
-def test_ims_short_pages_are_not_the_end(page_info):
+def test_ims_short_pages_are_not_the_end(page_info, image_server):
     """IMS caps pages silently below what was asked: only an empty page ends a listing."""
-    with ImageServer(650, seed=4, token=TOKEN, ims_max_limit=120,
-                     ims_page_info=page_info) as s:
-        df = ims(s).load(page_size=500, progress=False)
-        g = glance(s).load(progress=False)
-        attrs = df.attrs["imgframe"]
+    s = image_server(650, seed=4, token=TOKEN, ims_max_limit=120,
+                     ims_page_info=page_info)
+    df = ims(s).load(page_size=500, progress=False)
+    g = glance(s).load(progress=False)
+    attrs = df.attrs["imgframe"]
     listable = g[g["visibility"] != "community"] if len(df) < len(g) else g
     assert len(df) >= 240 and df["id"].is_unique
     assert set(df["id"]) <= set(g["id"]) and len(df) <= len(listable)
@@ -249,18 +248,18 @@ def test_filters_a_source_cannot_apply_are_refused_before_sending(srv):
 
 # -- errors and markers ---------------------------------------------------------------------------
 
-def test_glance_vanished_marker_recovers(srv):
-    with ImageServer(60, seed=6, token=TOKEN) as s:
-        c = glance(s)
-        full = c.load(hidden=False, progress=False)
+def test_glance_vanished_marker_recovers(srv, image_server):
+    s = image_server(60, seed=6, token=TOKEN)
+    c = glance(s)
+    full = c.load(hidden=False, progress=False)
 
-        def remove_after_page_one(response, *args, **kwargs):   # requests' public hook
-            if "marker=" not in response.url and full["id"].iloc[19] in s.catalog.position:
-                s.remove_image(full["id"].iloc[19])
-            return response
+    def remove_after_page_one(response, *args, **kwargs):   # requests' public hook
+        if "marker=" not in response.url and full["id"].iloc[19] in s.catalog.position:
+            s.remove_image(full["id"].iloc[19])
+        return response
 
-        c.session.hooks["response"].append(remove_after_page_one)
-        df = c.load(hidden=False, page_size=20, progress=False)
+    c.session.hooks["response"].append(remove_after_page_one)
+    df = c.load(hidden=False, page_size=20, progress=False)
     # the marker image (the last of page 1) was listed before it vanished: kept, once
     assert ids(df) == ids(full) and df.attrs["imgframe"]["marker_recoveries"] == 1
 
@@ -352,23 +351,23 @@ clouds:
         monkeypatch.delenv(var, raising=False)
 
 
-def test_from_cloud_glance_and_auto(tmp_path, monkeypatch):
-    with ImageServer(300, seed=8, users={"alice": "pw-alice"}) as s:
-        _clouds_yaml(tmp_path, monkeypatch, s)
-        g = Client.from_cloud("auto", source="glance")
-        assert g.source == "glance" and g.endpoint == s.glance_endpoint
-        df = g.load(progress=False)
-        assert df.attrs["imgframe"]["source"] == "glance" and len(df) > 0
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            proxied = Client.from_cloud("auto", source="auto").load(progress=False)
-        assert proxied.attrs["imgframe"]["source"] == "nova"
-        # a cloud whose compute proxy is gone (404): Glance is read, and it says so
-        _clouds_yaml(tmp_path, monkeypatch, s,
-                     f"    compute_endpoint_override: {s.url}/gone/v2.1/{s.project_id}\n")
-        auto = Client.from_cloud("auto", source="auto")
-        with pytest.warns(imgframe.client.SourceFallbackWarning, match="Glance"):
-            fell = auto.load(progress=False)
+def test_from_cloud_glance_and_auto(tmp_path, monkeypatch, image_server):
+    s = image_server(300, seed=8, users={"alice": "pw-alice"})
+    _clouds_yaml(tmp_path, monkeypatch, s)
+    g = Client.from_cloud("auto", source="glance")
+    assert g.source == "glance" and g.endpoint == s.glance_endpoint
+    df = g.load(progress=False)
+    assert df.attrs["imgframe"]["source"] == "glance" and len(df) > 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        proxied = Client.from_cloud("auto", source="auto").load(progress=False)
+    assert proxied.attrs["imgframe"]["source"] == "nova"
+    # a cloud whose compute proxy is gone (404): Glance is read, and it says so
+    _clouds_yaml(tmp_path, monkeypatch, s,
+                 f"    compute_endpoint_override: {s.url}/gone/v2.1/{s.project_id}\n")
+    auto = Client.from_cloud("auto", source="auto")
+    with pytest.warns(imgframe.client.SourceFallbackWarning, match="Glance"):
+        fell = auto.load(progress=False)
     assert fell.attrs["imgframe"]["source"] == "glance"
     assert fell.attrs["imgframe"]["fallback"]["from"] == "nova"
     assert sorted(ids(fell)) == sorted(ids(df))
@@ -416,14 +415,14 @@ def test_cli_export_from_glance_and_ims(srv, tmp_path):
     assert bad.exit_code == 2 and "--source ims" in bad.output
 
 
-def test_glance_via_keystone_reauthenticates_and_continues(tmp_path, monkeypatch):
-    with ImageServer(300, seed=9, users={"alice": "pw-alice"}) as s:
-        _clouds_yaml(tmp_path, monkeypatch, s)
-        s.faults = Faults(token_ttl=3)
-        df = Client.from_cloud("auto", source="glance", budget=5, backoff=0.01).load(
-            page_size=40, progress=False)
-        s.faults = Faults()
-        again = Client.from_cloud("auto", source="glance").load(progress=False)
+def test_glance_via_keystone_reauthenticates_and_continues(tmp_path, monkeypatch, image_server):
+    s = image_server(300, seed=9, users={"alice": "pw-alice"})
+    _clouds_yaml(tmp_path, monkeypatch, s)
+    s.faults = Faults(token_ttl=3)
+    df = Client.from_cloud("auto", source="glance", budget=5, backoff=0.01).load(
+        page_size=40, progress=False)
+    s.faults = Faults()
+    again = Client.from_cloud("auto", source="glance").load(progress=False)
     assert df.attrs["imgframe"]["reauths"] >= 1 and ids(df) == ids(again)
     assert "pw-alice" not in str(df.attrs)
 

@@ -12,7 +12,6 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from imgframe import Client
 from imgframe.client import MAX_WORKERS
 from imgframe.errors import APIError, ImgframeError, InvalidQueryError
 from imgframe.listing.ranges import cut_points, iso, partition, within
@@ -23,12 +22,6 @@ from imgframe.sources.base import Stream
 TOKEN = "streams-token"
 FAST = {"retries": 2, "backoff": 0.01, "budget": 5}
 T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
-
-
-def client(srv, source, **kw):
-    endpoint = {"nova": srv.url, "glance": srv.glance_endpoint, "ims": srv.ims_endpoint}[source]
-    project = None if source == "glance" else srv.project_id
-    return Client(endpoint, project, source=source, token=TOKEN, **{**FAST, **kw})
 
 
 def catalogue(n: int, seed: int, seconds: list[int], hidden_share: float) -> list[dict]:
@@ -43,10 +36,9 @@ def catalogue(n: int, seed: int, seconds: list[int], hidden_share: float) -> lis
 
 
 @pytest.fixture(scope="module")
-def srv():
+def srv(module_image_server):
     seconds = [0, 0, 0, 5, 5, 9, 30, 30, 30, 30, 31, 60, 61, 61, 90, 300, 300, 301]
-    with ImageServer(catalogue(300, 3, seconds, 0.2), token=TOKEN) as s:
-        yield s
+    return module_image_server(catalogue(300, 3, seconds, 0.2), token=TOKEN)
 
 
 @pytest.fixture(autouse=True)
@@ -84,10 +76,10 @@ def test_within_drops_older_and_says_stop():
 
 
 @pytest.mark.parametrize("bad", [0, MAX_WORKERS + 1, 2.0, True, "4", None])
-def test_workers_validated_before_any_request(srv, bad):
+def test_workers_validated_before_any_request(srv, bad, client_for):
     srv.stats.reset()
     with pytest.raises(InvalidQueryError, match="workers"):
-        client(srv, "glance").load(workers=bad, progress=False)
+        client_for(srv, "glance", **FAST).load(workers=bad, progress=False)
     assert srv.stats.requests == 0
 
 
@@ -100,8 +92,8 @@ def test_workers_validated_before_any_request(srv, bad):
     ("nova", {"status": ["SAVING", "UNKNOWN"]}),
 ])
 @pytest.mark.parametrize("workers", [2, 4, 7])
-def test_concurrent_equals_one_walk(srv, source, options, workers):
-    c = client(srv, source)
+def test_concurrent_equals_one_walk(srv, source, options, workers, client_for):
+    c = client_for(srv, source, **FAST)
     one = c.load(page_size=13, progress=False, **options)
     many = c.load(page_size=13, progress=False, workers=workers, **options)
     pd.testing.assert_frame_equal(many, one)
@@ -121,9 +113,9 @@ def test_concurrent_equals_one_walk(srv, source, options, workers):
        workers=st.integers(2, 6), source=st.sampled_from(["glance", "ims"]),
        max_items=st.one_of(st.none(), st.integers(1, 60)))
 def test_property_concurrent_equals_one_walk(n, seed, seconds, hidden, page_size, workers,
-                                              source, max_items):
+                                              source, max_items, client_for):
     with ImageServer(catalogue(n, seed, seconds, hidden), token=TOKEN) as s:
-        c = client(s, source)
+        c = client_for(s, source, **FAST)
         one = c.load(page_size=page_size, max_items=max_items, progress=False)
         many = c.load(page_size=page_size, max_items=max_items, workers=workers,
                       progress=False)
@@ -133,13 +125,13 @@ def test_property_concurrent_equals_one_walk(n, seed, seconds, hidden, page_size
         assert many.attrs["imgframe"]["truncated"] and one.attrs["imgframe"]["truncated"]
 
 
-def test_changes_during_the_load_never_list_an_image_twice():
-    with ImageServer(catalogue(300, 5, list(range(0, 200, 3)), 0.2), token=TOKEN) as srv:
-        _changes_during_the_load(srv)
+def test_changes_during_the_load_never_list_an_image_twice(image_server, client_for):
+    srv = image_server(catalogue(300, 5, list(range(0, 200, 3)), 0.2), token=TOKEN)
+    _changes_during_the_load(srv, client_for)
 
 
-def _changes_during_the_load(srv):
-    c = client(srv, "glance")
+def _changes_during_the_load(srv, client_for):
+    c = client_for(srv, "glance", **FAST)
     before = c.load(page_size=7, progress=False)
     calls = {"n": 0}
     lock = threading.Lock()
@@ -169,8 +161,8 @@ def _changes_during_the_load(srv):
 # --- stop rules
 
 
-def test_marker_means_one_walk(srv):
-    c = client(srv, "glance")
+def test_marker_means_one_walk(srv, client_for):
+    c = client_for(srv, "glance", **FAST)
     first = c.load(page_size=10, progress=False, hidden=False)
     marker = first["id"].iloc[20]
     one = c.load(page_size=10, progress=False, hidden=False, marker=marker)
@@ -180,8 +172,8 @@ def test_marker_means_one_walk(srv):
     assert "marker" in many.attrs["imgframe"]["workers_note"]
 
 
-def test_a_fault_in_one_stream_gives_the_merged_partial(srv):
-    c = client(srv, "glance", retries=0)
+def test_a_fault_in_one_stream_gives_the_merged_partial(srv, client_for):
+    c = client_for(srv, "glance", **(FAST | {"retries": 0}))
     baseline = _baseline(c)
     srv.faults = Faults(schedule={k: 500 for k in range(9, 200, 3)})
     srv.stats.reset()
@@ -219,8 +211,8 @@ def _settled(baseline, c):
 
 
 @pytest.mark.parametrize("where", ["worker", "main"])
-def test_keyboard_interrupt_leaves_no_thread(srv, monkeypatch, where):
-    c = client(srv, "glance")
+def test_keyboard_interrupt_leaves_no_thread(srv, monkeypatch, where, client_for):
+    c = client_for(srv, "glance", **FAST)
     baseline = _baseline(c)
     calls = {"n": 0}
     lock = threading.Lock()
@@ -255,8 +247,8 @@ def test_keyboard_interrupt_leaves_no_thread(srv, monkeypatch, where):
     assert calls["n"] == sent   # nothing still requesting
 
 
-def test_errors_are_imgframe_errors_with_partial_for_ims(srv):
-    c = client(srv, "ims", retries=0)
+def test_errors_are_imgframe_errors_with_partial_for_ims(srv, client_for):
+    c = client_for(srv, "ims", **(FAST | {"retries": 0}))
     srv.faults = Faults(schedule={7: 503})
     with pytest.raises(ImgframeError) as info:
         c.load(page_size=9, progress=False, workers=3)
@@ -267,15 +259,15 @@ def test_errors_are_imgframe_errors_with_partial_for_ims(srv):
     ("glance", {"max_items": 50}), ("ims", {"max_items": 7}),
     ("nova", {"status": ["SAVING", "UNKNOWN"], "max_items": 5}),
 ])
-def test_max_items_truncates_after_the_merge(srv, source, options):
-    c = client(srv, source)
+def test_max_items_truncates_after_the_merge(srv, source, options, client_for):
+    c = client_for(srv, source, **FAST)
     one = c.load(page_size=6, progress=False, **options)
     many = c.load(page_size=6, progress=False, workers=4, **options)
     pd.testing.assert_frame_equal(many, one)
     assert many.attrs["imgframe"]["truncated"] and len(many) == options["max_items"]
 
 
-def test_no_ascending_sort_means_one_walk_per_stream(srv, monkeypatch):
+def test_no_ascending_sort_means_one_walk_per_stream(srv, monkeypatch, client_for):
     import imgframe.listing.ranges
 
     real = imgframe.listing.ranges.probe_params
@@ -285,17 +277,17 @@ def test_no_ascending_sort_means_one_walk_per_stream(srv, monkeypatch):
         return [(k, "bogus" if k == "sort_key" else v) for k, v in params]
 
     monkeypatch.setattr(imgframe.listing.ranges, "probe_params", refused)
-    c = client(srv, "ims")
+    c = client_for(srv, "ims", **FAST)
     many = c.load(page_size=20, progress=False, workers=4)
     pd.testing.assert_frame_equal(many, c.load(page_size=20, progress=False))
     meta = many.attrs["imgframe"]
     assert len(meta["partitions"]) == 1 and "one walk" in meta["workers_note"]
 
 
-def test_on_page_counts_every_image(srv):
+def test_on_page_counts_every_image(srv, client_for):
     seen = []
-    df = client(srv, "glance").load(page_size=11, workers=4, progress=False,
-                                    on_page=seen.append)
+    df = client_for(srv, "glance", **FAST).load(page_size=11, workers=4, progress=False,
+                                                on_page=seen.append)
     assert seen and seen[-1].items == len(df)
     assert [p.items for p in seen] == sorted(p.items for p in seen)
     assert seen[-1].pages == df.attrs["imgframe"]["pages"]

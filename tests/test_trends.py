@@ -196,13 +196,10 @@ def test_frame_and_fake_server_agree():
 
 
 @pytest.fixture(scope="module")
-def server_and_client():
-    server = pytest.importorskip("imgframe.server")
+def server_and_client(module_image_server):
     client_mod = pytest.importorskip("imgframe.client")
-    if not hasattr(server, "ImageServer") or not hasattr(client_mod, "Client"):
-        pytest.skip("imgframe.server / imgframe.client not complete yet")
-    with server.ImageServer(3000, seed=7, max_limit=500) as srv:
-        yield srv, client_mod.Client(srv.endpoint, token=srv.issue_token())
+    srv = module_image_server(3000, seed=7, max_limit=500)
+    return srv, client_mod.Client(srv.endpoint, token=srv.issue_token())
 
 
 def full_cutoffs(df):

@@ -22,7 +22,6 @@ from hypothesis import strategies as st
 from imgframe.client import Client
 from imgframe.errors import MalformedResponseError
 from imgframe.pages import loads as _loads
-from imgframe.server import ImageServer
 from imgframe.sources import nova
 
 TOKEN = "typed-token"
@@ -132,17 +131,17 @@ def test_any_page_gives_the_general_frame_or_error(body, detail, pinned_raw):
     same(got, general(body, detail, pinned_raw))
 
 
-def test_the_typed_way_takes_the_pages_nova_sends():
+def test_the_typed_way_takes_the_pages_nova_sends(image_server):
     """The server's own pages go the typed way (the property above would pass trivially if
     the decoder refused everything)."""
-    with ImageServer(120, seed=4, token=TOKEN) as s:
-        for detail in (True, False):
-            path = "/images/detail" if detail else "/images"
-            body = requests.get(f"{s.endpoint}{path}?limit=50",
-                                headers={"X-Auth-Token": TOKEN}, timeout=30).content
-            got, took = typed(body, detail)
-            assert took and isinstance(got, pd.DataFrame) and len(got) == 50
-            same(got, general(body, detail))
+    s = image_server(120, seed=4, token=TOKEN)
+    for detail in (True, False):
+        path = "/images/detail" if detail else "/images"
+        body = requests.get(f"{s.endpoint}{path}?limit=50",
+                            headers={"X-Auth-Token": TOKEN}, timeout=30).content
+        got, took = typed(body, detail)
+        assert took and isinstance(got, pd.DataFrame) and len(got) == 50
+        same(got, general(body, detail))
 
 
 @pytest.mark.parametrize(("change", "field"), [
