@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from expected import nova_lists
 
 import imgframe
 from imgframe.notebook import notebook_path
@@ -146,12 +147,7 @@ def listed(record: dict) -> bool:
     listing (no hidden images, no other project's private or community images), which
     lists neither killed nor deleted images (reference: nova-images-api.md, "In lists only
     ACTIVE, SAVING and UNKNOWN")."""
-    from imgframe.server import DEFAULT_PROJECT_ID
-
-    return (record["status"] not in ("killed", "deleted", "pending_delete")
-            and not record["os_hidden"]
-            and (record["owner"] == DEFAULT_PROJECT_ID
-                 or record["visibility"] in ("public", "shared")))
+    return nova_lists(record)
 
 
 def shown_count(page) -> tuple[int, int]:

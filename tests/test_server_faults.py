@@ -6,17 +6,11 @@ import time
 
 import pytest
 import requests
+from expected import default_listing
 
-from imgframe.server import DEFAULT_PROJECT_ID, Faults, ImageServer, sample_inventory
+from imgframe.server import Faults, ImageServer, sample_inventory
 
 NOT_LISTED = {"killed", "deleted", "pending_delete"}
-
-
-def default_listing(r) -> bool:
-    """Glance's default listing for the served project, which Nova's proxy lists: no hidden
-    images, no other project's private or community images."""
-    return not r["os_hidden"] and (r["owner"] == DEFAULT_PROJECT_ID
-                                   or r["visibility"] in ("public", "shared"))
 
 
 @pytest.fixture(scope="module")

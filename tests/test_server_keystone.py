@@ -3,8 +3,9 @@ imgframe.server docstring)."""
 
 import pytest
 import requests
+from expected import default_listing
 
-from imgframe.server import DEFAULT_PROJECT_ID, sample_inventory
+from imgframe.server import sample_inventory
 
 keystoneauth1 = pytest.importorskip("keystoneauth1")
 openstack = pytest.importorskip("openstack")
@@ -13,13 +14,6 @@ from keystoneauth1 import session as ks_session  # noqa: E402
 from keystoneauth1.identity import v3  # noqa: E402
 
 NOT_LISTED = {"killed", "deleted", "pending_delete"}
-
-
-def default_listing(r) -> bool:
-    """Glance's default listing for the served project, which Nova's proxy lists: no hidden
-    images, no other project's private or community images."""
-    return not r["os_hidden"] and (r["owner"] == DEFAULT_PROJECT_ID
-                                   or r["visibility"] in ("public", "shared"))
 
 
 @pytest.fixture(scope="module")

@@ -5,21 +5,15 @@ import datetime as dt
 
 import pytest
 import requests
+from expected import default_listing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imgframe.server import DEFAULT_PROJECT_ID, GLANCE_STATUSES, sample_inventory
+from imgframe.server import GLANCE_STATUSES, sample_inventory
 
 NOT_LISTED = {"killed", "deleted", "pending_delete"}
 STATUSES = [s for s, _ in GLANCE_STATUSES]
 UTC = dt.timezone.utc
-
-
-def default_listing(r) -> bool:
-    """Glance's default listing for the served project, which Nova's proxy lists: no hidden
-    images, no other project's private or community images."""
-    return not r["os_hidden"] and (r["owner"] == DEFAULT_PROJECT_ID
-                                   or r["visibility"] in ("public", "shared"))
 
 
 @pytest.fixture(scope="module")
