@@ -290,7 +290,7 @@ def test_snapshot_demo(tmp_path):
 def test_serve_prints_every_api_endpoint(monkeypatch):
     import types
 
-    import imgframe.cli as cli
+    import imgframe.cli.serve_cmds as cli
 
     def stop(_seconds):                       # the serve loop's sleep: press Ctrl-C
         raise KeyboardInterrupt
