@@ -153,8 +153,9 @@ def main():
 
 
 # --------------------------------------------------------------------------- the commands
-# Each is a function with its options, made a command of `main` here (so every one gets
-# the one-line errors of _Command). A new command's module adds one line below.
+# Each is a function with its options, made a command of `main` here, so every one gets
+# _Command's one-line errors. A new command adds one line at the end: its function as
+# `main.command()(module.func)`, or a ready click command as `main.add_command(cmd)`.
 
 main.command()(serve_cmds.serve)
 main.command()(demo_cmd.demo)

@@ -24,6 +24,9 @@ __all__ = ["FREQ_CHOICES", "SOURCE_CHOICES", "STATUS_CHOICES", "chart", "connect
 #: :data:`imgframe.status.LISTED`, written out because that module imports pandas and
 #: ``--help`` must not (tests/test_status.py holds the two equal).
 STATUS_CHOICES = ("ACTIVE", "SAVING", "UNKNOWN")
+#: ``--source``: :data:`imgframe.sources.NAMES` and "auto", written out for the same
+#: reason (imgframe.sources imports pandas; tests/test_cli.py holds them equal).
+SOURCE_CHOICES = ("nova", "glance", "ims", "auto")
 FREQ_CHOICES = ["D", "W", "M", "Q", "Y"]
 
 
@@ -47,13 +50,12 @@ def chart(draw, path: Path) -> Path:
     return path
 
 
-SOURCE_CHOICES = ("nova", "glance", "ims", "auto")
 _SOURCE_OPTIONS = ("source", "ak", "sk", "security_token")
 
 
 def connection_options(func=None, *, many: bool = False):
     """The options that say where and how to connect. ``--source`` and the AK/SK options
-    are read by :func:`_client` from the click context, so commands take only the five.
+    are read by :func:`make_client` from the click context, so commands take only the five.
     ``--cloud`` is repeatable; a command not made ``many=True`` refuses several and gets
     one name (or None)."""
     if func is None:
