@@ -287,10 +287,19 @@ def test_snapshot_demo(tmp_path):
         len(imgframe.SnapshotStore(tmp_path).load())]
 
 
+def test_source_choices_are_the_sources():
+    """``--source`` spells the names out (imgframe.sources imports pandas, ``--help`` must
+    not): every source imgframe has, and "auto"."""
+    from imgframe import sources
+    from imgframe.cli import options
+
+    assert options.SOURCE_CHOICES == (*sources.NAMES, "auto")
+
+
 def test_serve_prints_every_api_endpoint(monkeypatch):
     import types
 
-    import imgframe.cli as cli
+    import imgframe.cli.serve_cmds as cli
 
     def stop(_seconds):                       # the serve loop's sleep: press Ctrl-C
         raise KeyboardInterrupt

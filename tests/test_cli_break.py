@@ -436,7 +436,7 @@ def test_dashboard_refuses_short_passwords_and_prints_an_openable_url():
 def test_dashboard_never_echoes_a_chosen_password(monkeypatch):
     import types
 
-    import imgframe.cli as cli
+    import imgframe.cli.serve_cmds as cli
 
     def stop(_seconds):                       # the serving loop's sleep: press Ctrl-C
         raise KeyboardInterrupt

@@ -62,9 +62,22 @@ def test_the_status_words_are_written_in_one_module():
     for path in sorted(PACKAGE.rglob("*")):
         rel = path.relative_to(PACKAGE).as_posix()
         if path.suffix not in (".py", ".js", ".css") or rel.startswith("server/") \
-                or rel in ("status.py", "cli.py") \
+                or rel in ("status.py", "cli/options.py") \
                 or rel == "sources/servers.py":   # Nova's server statuses: another vocabulary
             continue
         code = re.sub(r'""".*?"""', "", path.read_text(encoding="utf-8"), flags=re.S)
         written += [f"{rel}: {m.group()}" for m in literal.finditer(code)]
     assert written == []
+
+
+def test_the_cli_offers_the_listed_words():
+    """``--status`` spells the words out (status.py imports pandas, ``--help`` must not):
+    they are :data:`status.LISTED`'s, in its order, and the help shows those (in any case)."""
+    from click.testing import CliRunner
+
+    from imgframe.cli import main, options
+
+    assert options.STATUS_CHOICES == tuple(status.LISTED)
+    for command in ("export", "snapshot", "trend"):
+        shown = CliRunner().invoke(main, [command, "--help"]).output
+        assert f"[{'|'.join(status.LISTED)}]".lower() in shown.lower(), command

@@ -24,7 +24,7 @@ from pathlib import Path
 import click
 
 __all__ = ["CHART_SUFFIXES", "atomic_output", "choice_upper", "free_port", "host_known",
-           "input_file", "option_error", "output_path", "password", "port_free",
+           "input_file", "one_line", "option_error", "output_path", "password", "port_free",
            "read_inventory", "store_dir", "writable_dir"]
 
 #: what a chart option accepts: the formats matplotlib writes without extras
@@ -39,6 +39,11 @@ _SECRET_OPTIONS = {"token", "sk", "security_token", "password"}
 
 #: the engine each suffix needs, and the extra that installs it
 _ENGINES = {".parquet": ("pyarrow", "imgframe[parquet]")}
+
+
+def one_line(exc) -> str:
+    """``exc`` (or any text) as one line: its whitespace runs made single spaces."""
+    return " ".join(str(exc).split())
 
 
 def _nearest_existing(path: Path) -> Path:
