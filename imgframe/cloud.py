@@ -16,7 +16,7 @@ from imgframe.http.auth import keystone_error
 from imgframe.http.transport import make_retry, mount_retries
 
 __all__ = ["CATALOG", "SERVICES", "SourceFallbackWarning", "catalog_endpoints", "from_cloud",
-           "sources_of"]
+           "session_endpoint", "sources_of"]
 
 #: ``from_cloud(source=...)``: the sources it reads, each with the catalog's service type
 #: for it, in the order tried ("auto": the compute proxy, then Glance when that is gone)
@@ -131,3 +131,20 @@ def catalog_endpoints(name: str | None, kinds: tuple[str, ...], *,
         except ksa_exc.ClientException as exc:
             raise keystone_error(exc, cloud.config.get("auth", {}).get("auth_url")) from None
     return ksa_session, found, project_id, user_id
+
+
+def session_endpoint(ksa_session, kind: str) -> str | None:
+    """The public endpoint of ``kind`` (a key of :data:`SERVICES`) in a keystoneauth1
+    session's catalog, or None when the catalog has none."""
+    from keystoneauth1 import exceptions as ksa_exc
+
+    for service in SERVICES[kind]:
+        try:
+            url = ksa_session.get_endpoint(service_type=service, interface="public")
+        except ksa_exc.EndpointNotFound:
+            url = None
+        except ksa_exc.ClientException as exc:
+            raise keystone_error(exc, None) from None
+        if url:
+            return url
+    return None

@@ -53,7 +53,7 @@ from imgframe.sources import servers as servers_src
 from imgframe.sources import volumes as volumes_src
 from imgframe.sources.resources import Scope
 
-__all__ = ["load_servers", "load_volumes"]
+__all__ = ["load_servers", "load_volumes", "servers_of", "volumes_of"]
 
 _TOKEN_RE = re.compile(r"[\x21-\x7e]+")
 
@@ -98,6 +98,31 @@ def load_servers(compute_endpoint=None, project_id=None, *, token=None, source="
         dict(token=token, ak=ak, sk=sk, security_token=security_token, session=session,
              timeout=timeout, verify=verify, retries=retries, backoff=backoff,
              budget=budget), signing=word == "ecs")
+    return _servers(edge, endpoint, caller, word, flags, options, progress)
+
+
+def servers_of(edge, endpoint: Endpoint, *, source="nova", caller=None, all_projects=False,
+               soft_deleted=True, check_cells=True, page_size=1000, max_items=None,
+               marker=None, progress=None, on_page=None, cancel=None) -> pd.DataFrame:
+    """:func:`load_servers` through an existing :class:`~imgframe.http.edge.Edge` (its
+    session and credentials) at ``endpoint`` (:func:`imgframe.sources.servers.parse_endpoint`):
+    what :meth:`imgframe.Client.load_servers` calls."""
+    word = source if source in servers_src.SOURCES else None
+    if word is None:
+        raise InvalidQueryError("source", "nova or ecs (the servers APIs imgframe reads)",
+                                source)
+    if word == "ecs" and all_projects:
+        raise InvalidQueryError("all_projects", "False: Huawei ECS lists the caller's "
+                                "project only", all_projects)
+    flags = _flags(all_projects=all_projects, soft_deleted=soft_deleted,
+                   check_cells=check_cells)
+    options = _listing(page_size, max_items, marker, on_page, cancel)
+    return _servers(edge, endpoint, caller or endpoint.project_id, word, flags, options,
+                    progress)
+
+
+def _servers(edge, endpoint: Endpoint, caller, word: str, flags: dict, options: dict,
+             progress) -> pd.DataFrame:
     describe = {"resource": "servers", "source": word, "endpoint": _shown(endpoint, word),
                 "project_id": endpoint.project_id, "all_projects": flags["all_projects"],
                 "load_options": {"all_projects": flags["all_projects"],
@@ -126,7 +151,7 @@ def load_servers(compute_endpoint=None, project_id=None, *, token=None, source="
         raise
     notes: list[str] = []
     admin = True if flags["all_projects"] else None
-    if word == "nova" and check_cells:
+    if word == "nova" and flags["check_cells"]:
         cells, learned = _cells(edge, endpoint, flags["all_projects"], notes)
         scope["cells"] = cells
         admin = admin if learned is None else (admin or learned)
@@ -161,6 +186,22 @@ def load_volumes(volume_endpoint=None, project_id=None, *, token=None, all_proje
         dict(token=token, ak=None, sk=None, security_token=None, session=session,
              timeout=timeout, verify=verify, retries=retries, backoff=backoff,
              budget=budget), signing=False)
+    return _volumes(edge, endpoint, caller, flags, options, progress)
+
+
+def volumes_of(edge, endpoint: Endpoint, *, caller=None, all_projects=False,
+               page_size=1000, max_items=None, marker=None, progress=None, on_page=None,
+               cancel=None) -> pd.DataFrame:
+    """:func:`load_volumes` through an existing :class:`~imgframe.http.edge.Edge` at
+    ``endpoint`` (:func:`imgframe.sources.volumes.parse_endpoint`): what
+    :meth:`imgframe.Client.load_volumes` calls."""
+    flags = _flags(all_projects=all_projects)
+    options = _listing(page_size, max_items, marker, on_page, cancel)
+    return _volumes(edge, endpoint, caller or endpoint.project_id, flags, options, progress)
+
+
+def _volumes(edge, endpoint: Endpoint, caller, flags: dict, options: dict,
+             progress) -> pd.DataFrame:
     describe = {"resource": "volumes", "source": "cinder", "endpoint": endpoint.url,
                 "project_id": endpoint.project_id, "all_projects": flags["all_projects"],
                 "load_options": {"all_projects": flags["all_projects"],

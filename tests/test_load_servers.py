@@ -88,7 +88,7 @@ def test_non_admin_all_projects_is_a_clear_error(srv):
 
 
 def test_bad_parameters_refused_before_anything_is_sent(srv):
-    before = srv.stats.requests if hasattr(srv.stats, "requests") else None
+    before = srv.stats.requests
     for kw, name in (({"page_size": 0}, "page_size"), ({"source": "glance"}, "source"),
                      ({"all_projects": "yes"}, "all_projects"),
                      ({"max_items": -1}, "max_items"), ({"marker": "a b"}, "marker")):
@@ -102,8 +102,7 @@ def test_bad_parameters_refused_before_anything_is_sent(srv):
         imgframe.load_servers(srv.ecs_endpoint, ME, source="ecs", all_projects=True, ak=AK,
                               sk=SK)
     assert info.value.parameter == "all_projects"
-    if before is not None:
-        assert srv.stats.requests == before
+    assert srv.stats.requests == before
 
 
 def test_exact_multiple_ends_on_an_empty_page(records, image_server):
@@ -251,6 +250,29 @@ clouds:
     with pytest.raises(InvalidQueryError) as info:
         imgframe.load_servers(s.endpoint, cloud="member")
     assert info.value.parameter == "compute_endpoint"
+    client = imgframe.Client.from_cloud("admin", backoff=0.01)
+    via_client = client.load_servers(all_projects=True, progress=False)
+    assert set(via_client["id"]) == ids_of(s.cloud) and Scope.of(via_client).all_projects
+    vols = client.load_volumes(all_projects=True, progress=False)
+    assert set(vols["id"]) == {v["id"] for v in s.cloud.volumes}
+    member_vols = imgframe.Client.from_cloud("member").load_volumes(all_projects=True,
+                                                                    progress=False)
+    assert not Scope.of(member_vols).all_projects
+
+
+def test_client_methods_with_a_token(srv):
+    client = imgframe.Client(srv.endpoint, token=A, backoff=0.01)
+    df = client.load_servers(all_projects=True, check_cells=False, progress=False)
+    assert set(df["id"]) == ids_of(srv.cloud) and Scope.of(df).admin is True
+    vols = client.load_volumes(f"{srv.url}/volume/v3", progress=False)
+    assert set(vols["id"]) == {v["id"] for v in srv.cloud.volumes if own(v)}
+    with pytest.raises(InvalidQueryError) as info:
+        client.load_volumes()
+    assert info.value.parameter == "volume_endpoint"
+    glance = imgframe.Client(srv.glance_endpoint, source="glance", token=A)
+    with pytest.raises(InvalidQueryError) as info:
+        glance.load_servers()
+    assert info.value.parameter == "source"
 
 
 def test_usage_end_to_end_admin_complete_member_never_unused(srv):
@@ -260,8 +282,7 @@ def test_usage_end_to_end_admin_complete_member_never_unused(srv):
     complete = imgframe.usage(images, servers, volumes)
     assert (complete["verdict"] == "unused").any()
     assert (complete["verdict"] == "in use").any()
-    used = {i for ids in servers.loc[servers["status"] != "DELETED", "image_id"].dropna()
-            for i in [ids]}
+    used = set(servers.loc[servers["status"] != "DELETED", "image_id"].dropna())
     assert not complete.loc[complete["id"].isin(used), "verdict"].eq("unused").any()
     m_images = imgframe.load(srv.glance_endpoint, source="glance", token=T, progress=False)
     m_servers = imgframe.load_servers(srv.endpoint, token=T, **FAST)
