@@ -240,8 +240,11 @@ clouds:
     monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(tmp_path / "clouds.yaml"))
     for var in ("OS_CLOUD", "OS_AUTH_URL", "OS_PASSWORD", "OS_TOKEN", "OS_AUTH_TYPE"):
         monkeypatch.delenv(var, raising=False)
-    member = imgframe.load_servers(cloud="member", **FAST)
+    s.faults = Faults(token_ttl=4)   # each token works for 4 requests: re-authenticated
+    member = imgframe.load_servers(cloud="member", page_size=10, **FAST)
     assert set(member["id"]) == ids_of(s.cloud, own)
+    assert member.attrs["imgframe"]["reauths"] >= 1 and Scope.of(member).every_page
+    s.faults = Faults()
     admin = imgframe.load_servers(cloud="admin", all_projects=True, **FAST)
     assert set(admin["id"]) == ids_of(s.cloud) and Scope.of(admin).cells == "up"
     volumes = imgframe.load_volumes(cloud="admin", all_projects=True, **FAST)
