@@ -224,6 +224,7 @@ def test_frames_survive_concat_merge_and_parquet(srv, tmp_path):
 
 
 def test_from_a_clouds_yaml(records, image_server, tmp_path, monkeypatch):
+    pytest.importorskip("openstack", reason="clouds.yaml needs the openstack extra")
     s = image_server(records, cloud=sample_cloud(records, seed=5), max_limit=25,
                      users={"alice": "pw-alice", "root": "pw-root"}, admins=("root",))
     (tmp_path / "clouds.yaml").write_text(f"""
