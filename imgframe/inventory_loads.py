@@ -28,6 +28,10 @@ Scope, as recorded (``usage()`` reads it to decide ``unused`` or ``unknown``):
   items: ``all_projects`` is recorded only when volumes of another project came back.
 
 ``every_page`` is False for a frame loaded from a ``marker`` or cut by ``max_items``.
+``attrs["imgframe"]["scope_requests"]``: the requests the cell checks sent (not in
+``requests``, which counts the listing's). :meth:`imgframe.Client.load_servers` and
+:meth:`~imgframe.Client.load_volumes` do the same with a client's endpoint and credentials
+(:func:`servers_of`, :func:`volumes_of`).
 Errors raised while paging carry ``partial`` (with its scope, ``every_page`` False) and
 ``resume_marker``.
 """
@@ -152,7 +156,9 @@ def _servers(edge, endpoint: Endpoint, caller, word: str, flags: dict, options: 
     notes: list[str] = []
     admin = True if flags["all_projects"] else None
     if word == "nova" and flags["check_cells"]:
-        cells, learned = _cells(edge, endpoint, flags["all_projects"], notes)
+        checks = walk.Stats()
+        cells, learned = _cells(edge, endpoint, flags["all_projects"], notes, checks)
+        frame.attrs["imgframe"]["scope_requests"] = checks.requests
         scope["cells"] = cells
         admin = admin if learned is None else (admin or learned)
     elif word == "nova":
@@ -341,19 +347,20 @@ def _walk(edge, resource, options: dict, progress) -> pd.DataFrame:
                      on_page=options["on_page"], cancel=options["cancel"])
 
 
-def _probe(edge, resource) -> list:
+def _probe(edge, resource, stats, params=()) -> list:
     """One page of a resource that is not paged (``os-services``, a bare listing)."""
-    return edge.fetch(resource, [], walk.Stats()).items
+    return edge.fetch(resource, list(params), stats).items
 
 
-def _cells(edge, endpoint: Endpoint, all_projects: bool, notes: list) -> tuple:
+def _cells(edge, endpoint: Endpoint, all_projects: bool, notes: list, stats) -> tuple:
     """``(cells, admin)``: what the 2.69 checks say of unanswered cells, and whether the
-    caller is an admin (os-services answered or was refused; None: unknown)."""
+    caller is an admin (os-services answered or was refused; None: unknown). ``stats``
+    counts their requests."""
     admin = None
     services_down = None
     try:
         services_down = servers_src.down_services(
-            _probe(edge, servers_src.services_resource(endpoint)))
+            _probe(edge, servers_src.services_resource(endpoint), stats))
         admin = True
     except AuthError as exc:
         if exc.status == 403:
@@ -366,8 +373,7 @@ def _cells(edge, endpoint: Endpoint, all_projects: bool, notes: list) -> tuple:
     items_down = None
     probe = servers_src.probe_resource(endpoint)
     try:
-        items = edge.fetch(probe, [("all_tenants", "1")] if all_projects else [],
-                           walk.Stats()).items
+        items = _probe(edge, probe, stats, [("all_tenants", "1")] if all_projects else [])
         items_down = servers_src.down_items(items)
     except ImgframeError as exc:
         notes.append(f"the bare 2.69 listing could not be read: {exc}")

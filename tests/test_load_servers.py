@@ -79,6 +79,7 @@ def test_admin_all_projects_every_server_and_cells_up(srv):
     scope = Scope.of(df)
     assert scope.all_projects and scope.projects is None and scope.admin is True
     assert scope.cells == "up" and scope.every_page
+    assert df.attrs["imgframe"]["scope_requests"] == 2   # os-services, a bare listing
 
 
 def test_non_admin_all_projects_is_a_clear_error(srv):
