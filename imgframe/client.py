@@ -373,8 +373,9 @@ class Client:
         :func:`imgframe.load_servers`'s options (``all_projects``, ``soft_deleted``, ...).
         Nova clients only (Huawei ECS: ``imgframe.load_servers(..., source="ecs")``)."""
         from imgframe import inventory_loads
+        from imgframe.sources import servers as servers_src
 
-        if self.source != "nova":
+        if self.source not in servers_src.SOURCES:   # the compute endpoint lists servers
             raise InvalidQueryError("source", "nova (servers are listed at the compute "
                                     "endpoint; for Huawei ECS use imgframe.load_servers("
                                     "..., source='ecs'))", self.source)
