@@ -89,19 +89,17 @@ def load_servers(compute_endpoint=None, project_id=None, *, token=None, source="
     if word not in servers_src.SOURCES:
         raise InvalidQueryError("source", "nova or ecs (the servers APIs imgframe reads)",
                                 source)
-    if word == "ecs" and all_projects:
-        raise InvalidQueryError("all_projects", "False: Huawei ECS lists the caller's "
-                                "project only", all_projects)
+    api = servers_src.APIS[word]
+    _check_api(api, all_projects)
     flags = _flags(all_projects=all_projects, soft_deleted=soft_deleted,
                    check_cells=check_cells)
     options = _listing(page_size, max_items, marker, on_page, cancel)
     edge, endpoint, caller = _connect(
-        "compute_endpoint", compute_endpoint, project_id, cloud, region_name,
-        "ecs" if word == "ecs" else "compute",
+        "compute_endpoint", compute_endpoint, project_id, cloud, region_name, api.catalog,
         lambda url, pid: servers_src.parse_endpoint(url, pid, source=word),
         dict(token=token, ak=ak, sk=sk, security_token=security_token, session=session,
              timeout=timeout, verify=verify, retries=retries, backoff=backoff,
-             budget=budget), signing=word == "ecs")
+             budget=budget), signing=api.signing)
     return _servers(edge, endpoint, caller, word, flags, options, progress)
 
 
@@ -115,9 +113,7 @@ def servers_of(edge, endpoint: Endpoint, *, source="nova", caller=None, all_proj
     if word is None:
         raise InvalidQueryError("source", "nova or ecs (the servers APIs imgframe reads)",
                                 source)
-    if word == "ecs" and all_projects:
-        raise InvalidQueryError("all_projects", "False: Huawei ECS lists the caller's "
-                                "project only", all_projects)
+    _check_api(servers_src.APIS[word], all_projects)
     flags = _flags(all_projects=all_projects, soft_deleted=soft_deleted,
                    check_cells=check_cells)
     options = _listing(page_size, max_items, marker, on_page, cancel)
@@ -125,8 +121,15 @@ def servers_of(edge, endpoint: Endpoint, *, source="nova", caller=None, all_proj
                     progress)
 
 
+def _check_api(api, all_projects) -> None:
+    if all_projects is True and not api.all_projects:
+        raise InvalidQueryError("all_projects", f"False: {api.name} lists the caller's "
+                                "project only", all_projects)
+
+
 def _servers(edge, endpoint: Endpoint, caller, word: str, flags: dict, options: dict,
              progress) -> pd.DataFrame:
+    api = servers_src.APIS[word]
     describe = {"resource": "servers", "source": word, "endpoint": _shown(endpoint, word),
                 "project_id": endpoint.project_id, "all_projects": flags["all_projects"],
                 "load_options": {"all_projects": flags["all_projects"],
@@ -134,14 +137,14 @@ def _servers(edge, endpoint: Endpoint, caller, word: str, flags: dict, options: 
                                  "page_size": options["page_size"],
                                  "max_items": options["max_items"]}}
     resource = servers_src.resource(endpoint, source=word, all_projects=flags["all_projects"],
-                                    soft_deleted=flags["soft_deleted"] and word == "nova",
+                                    soft_deleted=flags["soft_deleted"] and api.soft_delete,
                                     page_size=options["page_size"],
                                     max_items=options["max_items"],
                                     marker=options["marker"], describe=describe)
     scope = dict(resource="servers", source=word, caller=caller,
-                 cells=None if word == "ecs" else "unverified",
-                 soft_deleted=word == "ecs" or flags["soft_deleted"],
-                 deleted=word == "nova" and flags["soft_deleted"])
+                 cells="unverified" if api.cells else None,
+                 soft_deleted=not api.soft_delete or flags["soft_deleted"],
+                 deleted=api.soft_delete and flags["soft_deleted"])
     try:
         frame = _walk(edge, resource, options, progress)
     except ImgframeError as exc:
@@ -155,15 +158,15 @@ def _servers(edge, endpoint: Endpoint, caller, word: str, flags: dict, options: 
         raise
     notes: list[str] = []
     admin = True if flags["all_projects"] else None
-    if word == "nova" and flags["check_cells"]:
+    if api.cells and flags["check_cells"]:
         checks = walk.Stats()
         cells, learned = _cells(edge, endpoint, flags["all_projects"], notes, checks)
         frame.attrs["imgframe"]["scope_requests"] = checks.requests
         scope["cells"] = cells
         admin = admin if learned is None else (admin or learned)
-    elif word == "nova":
+    elif api.cells:
         notes.append("cells not checked (check_cells=False)")
-    if word == "nova" and flags["soft_deleted"]:
+    if api.soft_delete and flags["soft_deleted"]:
         notes.append("soft-deleted and deleted servers from a changes-since listing")
     return _finish(frame, scope, endpoint, flags["all_projects"], admin, options, notes)
 
@@ -338,7 +341,7 @@ def _signing(creds: dict, token, session, endpoint: Endpoint) -> Credentials:
 
 
 def _shown(endpoint: Endpoint, word: str) -> str:
-    return endpoint.root if word == "ecs" else endpoint.url
+    return endpoint.url if servers_src.APIS[word].versioned_endpoint else endpoint.root
 
 
 def _walk(edge, resource, options: dict, progress) -> pd.DataFrame:

@@ -23,6 +23,8 @@ What is particular to them (reference ``usage.md`` §1.2-1.5, §1.8):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from imgframe.errors import InvalidQueryError, MalformedResponseError
 from imgframe.frame import column
 from imgframe.listing.resource import Resource, Stream
@@ -32,8 +34,9 @@ from imgframe.sources.nova import links_by_rel  # OpenStack links, as Nova sends
 from imgframe.sources.nova import parse_endpoint as parse_nova_endpoint
 from imgframe.sources.resources import ResourceBuilder, dtypes_of, empty_of, merge_by_id
 
-__all__ = ["CELLS_MICROVERSION", "COLUMNS", "DTYPES", "EVER", "FIELDS", "KINDS",
-           "LISTING_MICROVERSION", "NOT_REFERRING", "SHELVED", "SOURCES", "STATUSES", "builder",
+__all__ = ["APIS", "CELLS_MICROVERSION", "COLUMNS", "DTYPES", "EVER", "FIELDS", "KINDS",
+           "LISTING_MICROVERSION", "NOT_REFERRING", "SHELVED", "SOURCES", "STATUSES", "ServersAPI",
+           "builder",
            "down_items", "down_services", "ecs_columns", "frame_from_items", "listing_url",
            "nova_columns", "parse_endpoint", "probe_resource", "resource", "services_resource"]
 
@@ -190,8 +193,30 @@ def frame_from_items(pages, source: str = "nova"):
 
 # --- what the core lists (imgframe.listing.resource.Resource), for imgframe.inventory_loads
 
+@dataclass(frozen=True)
+class ServersAPI:
+    """What a servers API can do (the loader asks these, never the name): ``all_projects``
+    (an admin may list every project), ``cells`` (Nova's cells, checked at 2.69),
+    ``soft_delete`` (SOFT_DELETED servers exist and a ``changes-since`` listing shows
+    them; without, the listing covers that state trivially), ``signing`` (Huawei AK/SK),
+    ``catalog`` (the key of :data:`imgframe.cloud.SERVICES` its endpoint is found under),
+    ``versioned_endpoint`` (attrs show the versioned URL with the project)."""
+
+    name: str
+    all_projects: bool
+    cells: bool
+    soft_delete: bool
+    signing: bool
+    catalog: str
+    versioned_endpoint: bool
+
+
 #: ``load_servers(source=...)``: the servers APIs read
-SOURCES = ("nova", "ecs")
+APIS = {"nova": ServersAPI("nova", all_projects=True, cells=True, soft_delete=True,
+                           signing=False, catalog="compute", versioned_endpoint=True),
+        "ecs": ServersAPI("ecs", all_projects=False, cells=False, soft_delete=False,
+                          signing=True, catalog="ecs", versioned_endpoint=False)}
+SOURCES = tuple(APIS)
 #: the microversion of the listing itself (2.3: an admin sees kernel_id/ramdisk_id; below
 #: 2.47, so ``flavor`` still has its id)
 LISTING_MICROVERSION = "2.3"
