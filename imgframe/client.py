@@ -368,6 +368,40 @@ class Client:
                                                      max_items=query.max_items)
                 yield frame
 
+    def load_servers(self, **options) -> pd.DataFrame:
+        """This compute client's servers, with its endpoint and credentials:
+        :func:`imgframe.load_servers`'s options (``all_projects``, ``soft_deleted``, ...).
+        Nova clients only (Huawei ECS: ``imgframe.load_servers(..., source="ecs")``)."""
+        from imgframe import inventory_loads
+        from imgframe.sources import servers as servers_src
+
+        if self.source not in servers_src.SOURCES:   # the compute endpoint lists servers
+            raise InvalidQueryError("source", "nova (servers are listed at the compute "
+                                    "endpoint; for Huawei ECS use imgframe.load_servers("
+                                    "..., source='ecs'))", self.source)
+        return inventory_loads.servers_of(self._edge, self._endpoint, **options)
+
+    def load_volumes(self, volume_endpoint=None, **options) -> pd.DataFrame:
+        """Volumes with this client's credentials: :func:`imgframe.load_volumes`'s options.
+        A clouds.yaml client (:meth:`from_cloud`) finds ``volume_endpoint`` in its catalog
+        (``block-storage``/``volumev3``); others must give it."""
+        from imgframe import inventory_loads
+        from imgframe.sources import volumes as volumes_src
+
+        if volume_endpoint is None and is_keystone(self.session):
+            volume_endpoint = cloud.session_endpoint(self.session, "volume")
+        if volume_endpoint is None:
+            raise InvalidQueryError("volume_endpoint", "Cinder's /v3/{project_id} URL (a "
+                                    "clouds.yaml client finds it in its catalog)", None)
+        project_id = options.pop("project_id", None)
+        try:
+            endpoint = volumes_src.parse_endpoint(volume_endpoint, project_id)
+        except InvalidQueryError as exc:   # a root or /v3: this client's project
+            if project_id is not None or exc.parameter != "project_id" or not self.project_id:
+                raise
+            endpoint = volumes_src.parse_endpoint(volume_endpoint, self.project_id)
+        return inventory_loads.volumes_of(self._edge, endpoint, **options)
+
     @classmethod
     def from_cloud(cls, name: str | None = None, *, source: str = "nova",
                    region_name: str | None = None, **kwargs) -> Client:
