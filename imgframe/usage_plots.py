@@ -19,8 +19,8 @@ import pandas as pd
 from imgframe.errors import InvalidQueryError
 from imgframe.plotting import axes, integer_axis, note, plural
 
-__all__ = ["KIND_COLORS", "VERDICTS", "VERDICT_COLORS", "human_bytes", "storage_plot",
-           "usage_plot"]
+__all__ = ["KIND_COLORS", "VERDICTS", "VERDICT_COLORS", "human_bytes", "scope_summary",
+           "storage_plot", "usage_plot", "verdict_counts"]
 
 #: the verdicts, in the order people read them (as :data:`imgframe.usage.VERDICTS`)
 VERDICTS = ("in use", "unused", "unknown")
@@ -135,3 +135,63 @@ def storage_plot(usage_frame, *, ax=None, title: str | None = "Storage per verdi
     if len(frame) == 0:
         note(ax, "no images")
     return ax
+
+
+# -- words ----------------------------------------------------------------------------------
+
+
+def _listing(scope: dict | None, word: str) -> str:
+    if not scope:
+        return f"{word}: not read" if word == "volumes" else f"{word}: scope not recorded"
+    if scope.get("all_projects"):
+        where = "all projects"
+    else:
+        projects = scope.get("projects") or []
+        where = ("project " if len(projects) == 1 else "projects ") + \
+            (", ".join(map(str, projects)) or "(none)")
+    who = scope.get("caller")
+    role = {True: "admin", False: "non-admin"}.get(scope.get("admin"))
+    as_whom = f" as {who}" + (f" ({role})" if role else "") if who else \
+        (f" as {role}" if role else "")
+    parts = [f"{word} ({scope.get('source')}): {where}{as_whom}",
+             "every page" if scope.get("every_page") else "NOT every page"]
+    if word == "servers":
+        cells = scope.get("cells")
+        if cells is not None:
+            parts.append(f"cells {cells}")
+        parts.append("soft-deleted included" if scope.get("soft_deleted")
+                     else "soft-deleted NOT included")
+    return ", ".join(parts)
+
+
+def scope_summary(usage_frame) -> str:
+    """One short paragraph saying what the verdicts of a usage frame rest on: the
+    servers' and volumes' listings (projects, as whom, pages, cells, soft-deleted),
+    whether that scope was complete, and why not."""
+    info = (getattr(usage_frame, "attrs", None) or {}).get("imgframe", {})
+    scope = info.get("scope") if isinstance(info, dict) else None
+    if not isinstance(scope, dict):
+        return "Scope: not recorded (this frame did not come from imgframe.usage)."
+    volumes = scope.get("volumes") if scope.get("volumes_read", True) else None
+    text = [_listing(scope.get("servers"), "servers") + ";",
+            _listing(volumes, "volumes") + "."]
+    if scope.get("cells_assumed_up"):
+        text.append("Cells assumed up (--assume-cells-up / assume_cells_up=True).")
+    down = int(scope.get("down_cell_servers") or 0)
+    if down:
+        text.append(f"{plural(down, 'server')} in cells that did not answer.")
+    if scope.get("complete"):
+        text.append("Scope complete: an image with no referrer is 'unused' unless its "
+                    "reasons say otherwise.")
+    else:
+        gaps = ", ".join(str(g) for g in scope.get("gaps") or []) or "see reasons"
+        text.append(f"Scope incomplete ({gaps}): an image with no referrer seen is "
+                    "'unknown', not 'unused'.")
+    return " ".join(text)
+
+
+def verdict_counts(usage_frame) -> dict:
+    """``{"in use": n, "unused": n, "unknown": n}`` (zeros kept)."""
+    frame = _usage_frame(usage_frame)
+    counts = _verdicts(frame).value_counts()
+    return {v: int(counts.get(v, 0)) for v in VERDICTS}
