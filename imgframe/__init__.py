@@ -34,6 +34,8 @@ _LAZY = {
     "CatalogueChangedWarning": ("imgframe.trends", "CatalogueChangedWarning"),
     "changes_since_trend": ("imgframe.trends", "changes_since_trend"),
     "usage": ("imgframe.usage", "usage"),
+    "load_servers": ("imgframe.inventory_loads", "load_servers"),
+    "load_volumes": ("imgframe.inventory_loads", "load_volumes"),
     "missing_servers": ("imgframe.usage", "missing_servers"),
     # the explorer (ipywidgets/IPython) and the charts (matplotlib)
     "explore": ("imgframe.widgets", "explore"),
@@ -122,6 +124,8 @@ __all__ = [
     "explore",
     "load",
     "load_many",
+    "load_servers",
+    "load_volumes",
     "missing_servers",
     "plotting",
     "read_csv",

@@ -15,7 +15,8 @@ from imgframe.errors import ImgframeError, InvalidQueryError, NotFoundError
 from imgframe.http.auth import keystone_error
 from imgframe.http.transport import make_retry, mount_retries
 
-__all__ = ["CATALOG", "SourceFallbackWarning", "from_cloud", "sources_of"]
+__all__ = ["CATALOG", "SERVICES", "SourceFallbackWarning", "catalog_endpoints", "from_cloud",
+           "sources_of"]
 
 #: ``from_cloud(source=...)``: the sources it reads, each with the catalog's service type
 #: for it, in the order tried ("auto": the compute proxy, then Glance when that is gone)
@@ -87,3 +88,46 @@ def from_cloud(make, name: str | None = None, *, source: str = "nova",
                       f"in its catalog; reading {sources.get(first).title} at {endpoint} "
                       f"(source={word!r})", SourceFallbackWarning, stacklevel=3)
     return client(first, endpoint), (client(*rest[0]) if rest else None)
+
+
+#: ``catalog_endpoints``: what a resource is read from, the catalog's service types for
+#: it, the first present wins
+SERVICES = {"compute": ("compute",), "ecs": ("ecs",),
+            "volume": ("block-storage", "volumev3", "volume")}
+
+
+def catalog_endpoints(name: str | None, kinds: tuple[str, ...], *,
+                      region_name: str | None = None, retries=5, backoff: float = 0.5,
+                      budget: float = 60.0) -> tuple:
+    """``(keystoneauth1 session, {kind: endpoint or None}, project_id, user_id)`` for the
+    cloud ``name`` in clouds.yaml: the catalog's endpoint of each of ``kinds`` (keys of
+    :data:`SERVICES`); imgframe's retrying adapter is mounted on the session."""
+    try:
+        import openstack.config
+        import openstack.exceptions
+    except ImportError as exc:
+        raise ImgframeError("a clouds.yaml cloud needs openstacksdk: "
+                            "pip install 'imgframe[openstack]'") from exc
+    from keystoneauth1 import exceptions as ksa_exc
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*InfluxDB.*")  # openstacksdk's own
+        try:
+            cloud = openstack.config.OpenStackConfig().get_one(cloud=name,
+                                                               region_name=region_name)
+        except openstack.exceptions.ConfigException as exc:
+            raise InvalidQueryError("cloud", "a cloud named in clouds.yaml or OS_* "
+                                    "variables", name, reason=str(exc)) from None
+        ksa_session = cloud.get_session()
+        mount_retries(ksa_session.session, make_retry(retries, backoff, budget))
+        found = {}
+        try:
+            for kind in kinds:
+                found[kind] = next((url for url in (cloud.get_session_endpoint(service)
+                                                    for service in SERVICES[kind]) if url),
+                                   None)
+            project_id = ksa_session.get_project_id()
+            user_id = ksa_session.get_user_id()
+        except ksa_exc.ClientException as exc:
+            raise keystone_error(exc, cloud.config.get("auth", {}).get("auth_url")) from None
+    return ksa_session, found, project_id, user_id

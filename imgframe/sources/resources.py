@@ -26,7 +26,7 @@ from imgframe.errors import MalformedResponseError
 from imgframe.frame import BOOL, INT, STRING, TIMESTAMP
 
 __all__ = ["CELLS", "KIND_DTYPES", "ResourceBuilder", "Scope", "dtypes_of", "empty_of",
-           "typed_frame"]
+           "merge_by_id", "typed_frame"]
 
 KIND_DTYPES = {"string": STRING, "int": INT, "bool": BOOL, "time": TIMESTAMP,
                "list": np.dtype(object), "dict": np.dtype(object)}
@@ -136,6 +136,7 @@ class ResourceBuilder:
         self.fields = dict(fields_ or {})
         self.raw: dict[str, list] = {}
         self.n = 0
+        self.last_id: str | None = None   # the walk resumes after it (resume_marker)
 
     def add(self, items: list) -> None:
         """Take one page (a list of item dicts); nothing is added from a page that fails."""
@@ -158,10 +159,27 @@ class ResourceBuilder:
         for col, values in self.raw.items():
             values.extend(page[col] if col in page else [None] * m)
         self.n += m
+        self.last_id = items[-1]["id"]
 
     def frame(self) -> pd.DataFrame:
         """The typed frame of every page added so far."""
+        if not self.n:
+            return empty_of(self.kinds)
         return typed_frame(self.raw, self.kinds, what=self.what, fields_=self.fields)
+
+
+def merge_by_id(frames: list) -> tuple[pd.DataFrame, int]:
+    """Several listings of one resource as one frame: each id once (the first listing's
+    row wins), in the APIs' order (``created`` then ``id``, descending); ``(frame,
+    duplicates dropped)``. The dtypes are kept (every frame has the same columns)."""
+    frames = [f for f in frames if len(f)] or frames[:1]
+    joined = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    out = joined.drop_duplicates("id", keep="first")
+    dropped = len(joined) - len(out)
+    if "created" in out:
+        out = out.sort_values(["created", "id"], ascending=False, na_position="last",
+                              kind="stable")
+    return out.reset_index(drop=True), dropped
 
 
 #: what a servers listing says of unanswered cells: all answered, some did not, or it

@@ -23,13 +23,19 @@ What is particular to them (reference ``usage.md`` §1.2-1.5, §1.8):
 
 from __future__ import annotations
 
-from imgframe.errors import MalformedResponseError
+from imgframe.errors import InvalidQueryError, MalformedResponseError
 from imgframe.frame import column
+from imgframe.listing.resource import Resource, Stream
+from imgframe.pages import Page
+from imgframe.query import Endpoint, check_id, parse_service_endpoint, split_url
 from imgframe.sources.nova import links_by_rel  # OpenStack links, as Nova sends them
-from imgframe.sources.resources import ResourceBuilder, dtypes_of, empty_of
+from imgframe.sources.nova import parse_endpoint as parse_nova_endpoint
+from imgframe.sources.resources import ResourceBuilder, dtypes_of, empty_of, merge_by_id
 
-__all__ = ["COLUMNS", "DTYPES", "FIELDS", "KINDS", "NOT_REFERRING", "SHELVED", "STATUSES",
-           "builder", "ecs_columns", "frame_from_items", "nova_columns"]
+__all__ = ["CELLS_MICROVERSION", "COLUMNS", "DTYPES", "EVER", "FIELDS", "KINDS",
+           "LISTING_MICROVERSION", "NOT_REFERRING", "SHELVED", "SOURCES", "STATUSES", "builder",
+           "down_items", "down_services", "ecs_columns", "frame_from_items", "listing_url",
+           "nova_columns", "parse_endpoint", "probe_resource", "resource", "services_resource"]
 
 #: column -> kind (see :mod:`imgframe.sources.resources`); the order is the frame's
 KINDS = {
@@ -180,3 +186,139 @@ def frame_from_items(pages, source: str = "nova"):
     for page in pages:
         b.add(page)
     return b.frame() if b.n else empty_of(KINDS)
+
+
+# --- what the core lists (imgframe.listing.resource.Resource), for imgframe.inventory_loads
+
+#: ``load_servers(source=...)``: the servers APIs read
+SOURCES = ("nova", "ecs")
+#: the microversion of the listing itself (2.3: an admin sees kernel_id/ramdisk_id; below
+#: 2.47, so ``flavor`` still has its id)
+LISTING_MICROVERSION = "2.3"
+#: where the cells are checked (2.69: down-cell items and UNKNOWN services)
+CELLS_MICROVERSION = "2.69"
+#: ``changes-since`` of the listing that shows soft-deleted and deleted servers to anyone
+EVER = "1970-01-01T00:00:00Z"
+_TITLES = {"nova": "the compute API's servers (Nova /servers/detail)",
+           "ecs": "Huawei ECS cloudservers"}
+
+
+def parse_endpoint(endpoint, project_id=None, *, source: str = "nova") -> Endpoint:
+    """The compute endpoint (Nova: a root or ``.../v2.1[/{project_id}]``; ECS: the regional
+    root, ``project_id`` required), or InvalidQueryError naming ``compute_endpoint``."""
+    if source == "nova":
+        try:
+            return parse_nova_endpoint(endpoint, project_id, "v2.1")
+        except InvalidQueryError as exc:
+            raise InvalidQueryError("compute_endpoint", exc.allowed, exc.given) from None
+    allowed = "an http(s) URL of Huawei ECS, e.g. https://ecs.ap-southeast-1.myhuaweicloud.com"
+    parts = split_url(endpoint, "compute_endpoint", allowed)
+    segments = [p for p in parts.path.split("/") if p]
+    if len(segments) >= 2 and segments[-2] == "v1":   # .../v1/{project_id}
+        project_id = project_id or segments[-1]
+        endpoint = endpoint.rstrip("/").rsplit("/", 2)[0]
+    found = parse_service_endpoint(endpoint, project_id, parameter="compute_endpoint",
+                                   what="Huawei ECS")
+    return Endpoint(found.root, "v1", project_id)
+
+
+def _nova_page(data) -> Page:
+    if not isinstance(data, dict) or not isinstance(data.get("servers"), list):
+        keys = sorted(data)[:5] if isinstance(data, dict) else type(data).__name__
+        raise MalformedResponseError(f"the JSON has no 'servers' list (got {keys})")
+    links = data.get("servers_links") or []
+    nxt = next((link.get("href") for link in links
+                if isinstance(link, dict) and link.get("rel") == "next"), None)
+    return Page(data["servers"], nxt if isinstance(nxt, str) else None)
+
+
+def _nova_vanished(status: int, message: str | None, marker: str) -> bool:
+    return status == 400 and bool(message) and f"marker [{marker}] not found" in message
+
+
+def _ecs_vanished(status: int, message: str | None, marker: str) -> bool:
+    return status == 400 and bool(message) and marker in message and "marker" in \
+        message.lower()
+
+
+def _headers(source: str, microversion: str | None) -> dict:
+    out = {"Accept": "application/json"}
+    if source == "nova" and microversion:
+        out["X-OpenStack-Nova-API-Version"] = microversion
+        out["OpenStack-API-Version"] = f"compute {microversion}"
+    return out
+
+
+def listing_url(endpoint: Endpoint, source: str = "nova") -> str:
+    """Where the detailed servers listing is."""
+    if source == "ecs":
+        return f"{endpoint.root}/v1/{check_id(endpoint.project_id, 'project_id')}" \
+               "/cloudservers/detail"
+    return f"{endpoint.url}/servers/detail"
+
+
+def resource(endpoint: Endpoint, *, source: str = "nova", all_projects: bool = False,
+             soft_deleted: bool = True, page_size: int = 1000, max_items: int | None = None,
+             marker: str | None = None, describe: dict | None = None) -> Resource:
+    """The servers listing the core walks: Nova's ``/servers/detail`` (``all_tenants``
+    for ``all_projects``; with ``soft_deleted`` a second stream, ``changes-since`` of
+    :data:`EVER`, which shows soft-deleted and deleted servers to any caller, merged by id:
+    a ``changes-since`` listing alone misses servers never updated), or ECS's
+    ``cloudservers/detail`` (marker paging without next links)."""
+    base = [("limit", str(page_size))]
+    if source == "nova" and all_projects:
+        base.append(("all_tenants", "1"))
+    streams = [Stream(tuple(base))]
+    if source == "nova" and soft_deleted:
+        streams.append(Stream((*base, ("changes-since", EVER))))
+    kind = "ecs" if source == "ecs" else "nova"
+    return Resource(
+        url=listing_url(endpoint, source), root=endpoint.root, streams=tuple(streams),
+        page=_nova_page, builder=lambda stream: builder(kind), merge=merge_by_id,
+        page_size=page_size, max_items=max_items, marker=marker,
+        headers=_headers(source, LISTING_MICROVERSION), noun="servers",
+        title=_TITLES[source], not_found_hint=" (check compute_endpoint: it should be the "
+        "compute API's root or its /v2.1/{project_id} URL)" if source == "nova" else
+        " (check compute_endpoint: it should be the ECS root)",
+        vanished_marker=_nova_vanished if source == "nova" else _ecs_vanished,
+        request_id_headers=("x-openstack-request-id", "x-compute-request-id",
+                            "X-Request-Id"),
+        describe=dict(describe or {}))
+
+
+def _services_page(data) -> Page:
+    if not isinstance(data, dict) or not isinstance(data.get("services"), list):
+        raise MalformedResponseError("the JSON has no 'services' list")
+    return Page(data["services"])
+
+
+def services_resource(endpoint: Endpoint) -> Resource:
+    """``GET /os-services`` at 2.69 (admin only, not paged): a cell that does not answer
+    shows its services with ``status: UNKNOWN``."""
+    return Resource(url=f"{endpoint.root}/{endpoint.api_version}/os-services",
+                    root=endpoint.root, streams=(Stream(()),), page=_services_page,
+                    builder=lambda stream: None, merge=merge_by_id,
+                    headers=_headers("nova", CELLS_MICROVERSION), noun="services",
+                    title="the compute API's os-services")
+
+
+def probe_resource(endpoint: Endpoint) -> Resource:
+    """A bare ``/servers/detail`` at 2.69 (no filter, no paging): servers of cells that do
+    not answer come as ``status: UNKNOWN`` items without an ``image`` (in the room the
+    answering cells leave in one page)."""
+    return Resource(url=listing_url(endpoint), root=endpoint.root, streams=(Stream(()),),
+                    page=_nova_page, builder=lambda stream: None, merge=merge_by_id,
+                    headers=_headers("nova", CELLS_MICROVERSION), noun="servers",
+                    title=_TITLES["nova"])
+
+
+def down_items(items: list) -> list:
+    """The ids of a 2.69 listing's down-cell items (UNKNOWN, no ``image`` key)."""
+    return [i.get("id") for i in items
+            if isinstance(i, dict) and i.get("status") == "UNKNOWN" and "image" not in i]
+
+
+def down_services(services: list) -> list:
+    """``binary@host`` of the services a 2.69 ``os-services`` says are UNKNOWN."""
+    return [f"{s.get('binary')}@{s.get('host')}" for s in services
+            if isinstance(s, dict) and s.get("status") == "UNKNOWN"]

@@ -14,13 +14,16 @@ What is particular to them (reference ``usage.md`` §2.1-2.2):
 
 from __future__ import annotations
 
-from imgframe.errors import MalformedResponseError
+from imgframe.errors import InvalidQueryError, MalformedResponseError
 from imgframe.frame import column
+from imgframe.listing.resource import Resource, Stream
+from imgframe.pages import Page
+from imgframe.query import Endpoint, check_id, split_url
 from imgframe.sources.nova import links_by_rel  # OpenStack links, as Nova sends them
-from imgframe.sources.resources import ResourceBuilder, dtypes_of, empty_of
+from imgframe.sources.resources import ResourceBuilder, dtypes_of, empty_of, merge_by_id
 
 __all__ = ["COLUMNS", "DTYPES", "FIELDS", "KINDS", "builder", "cinder_columns",
-           "frame_from_items"]
+           "frame_from_items", "parse_endpoint", "resource"]
 
 #: column -> kind (see :mod:`imgframe.sources.resources`); the order is the frame's
 KINDS = {
@@ -128,3 +131,63 @@ def frame_from_items(pages, source: str = "cinder"):
     for page in pages:
         b.add(page)
     return b.frame() if b.n else empty_of(KINDS)
+
+
+# --- what the core lists (imgframe.listing.resource.Resource), for imgframe.inventory_loads
+
+_ALLOWED = ("an http(s) URL of the block-storage API: its project endpoint "
+            "(https://cinder.example.com:8776/v3/{project_id}) or its root with project_id=")
+
+
+def parse_endpoint(endpoint, project_id=None) -> Endpoint:
+    """Cinder's endpoint (``.../v3/{project_id}``, or ``.../v3`` or a root with
+    ``project_id``), or InvalidQueryError naming ``volume_endpoint``."""
+    parts = split_url(endpoint, "volume_endpoint", _ALLOWED)
+    segments = [p for p in parts.path.split("/") if p]
+    url_project = None
+    if len(segments) >= 2 and segments[-2].lower() in ("v3", "v3.0", "v2"):
+        url_project, segments = segments[-1], segments[:-2]
+    elif segments and segments[-1].lower() in ("v3", "v3.0", "v2"):
+        segments = segments[:-1]
+    if url_project and project_id and url_project != project_id:
+        raise InvalidQueryError("project_id", f"None or {url_project!r} (the project in "
+                                "volume_endpoint)", project_id)
+    project_id = url_project or project_id
+    if project_id is None:
+        raise InvalidQueryError("project_id", "a project id (Cinder lists under "
+                                "/v3/{project_id}), or a volume_endpoint ending in it", None)
+    check_id(project_id, "project_id")
+    path = "/".join(segments)
+    root = f"{parts.scheme.lower()}://{parts.netloc}" + (f"/{path}" if path else "")
+    return Endpoint(root, "v3", project_id)
+
+
+def _page(data) -> Page:
+    if not isinstance(data, dict) or not isinstance(data.get("volumes"), list):
+        keys = sorted(data)[:5] if isinstance(data, dict) else type(data).__name__
+        raise MalformedResponseError(f"the JSON has no 'volumes' list (got {keys})")
+    links = data.get("volumes_links") or []
+    nxt = next((link.get("href") for link in links
+                if isinstance(link, dict) and link.get("rel") == "next"), None)
+    return Page(data["volumes"], nxt if isinstance(nxt, str) else None)
+
+
+def _vanished(status: int, message: str | None, marker: str) -> bool:
+    return status == 404 and bool(message) and f"Volume {marker} could not be found" in message
+
+
+def resource(endpoint: Endpoint, *, all_projects: bool = False, page_size: int = 1000,
+             max_items: int | None = None, marker: str | None = None,
+             describe: dict | None = None) -> Resource:
+    """Cinder's ``/volumes/detail`` (``all_tenants`` for ``all_projects``: an admin's every
+    project; a non-admin's is ignored silently, so the loader reads the scope it got from
+    the items). An unknown marker is a 404 ``Volume <id> could not be found.``"""
+    params = [("limit", str(page_size))] + ([("all_tenants", "1")] if all_projects else [])
+    return Resource(
+        url=f"{endpoint.url}/volumes/detail", root=endpoint.root,
+        streams=(Stream(tuple(params)),), page=_page,
+        builder=lambda stream: builder("cinder"), merge=merge_by_id, page_size=page_size,
+        max_items=max_items, marker=marker, noun="volumes",
+        title="the block-storage API's volumes (Cinder /volumes/detail)",
+        not_found_hint=" (check volume_endpoint: it should be Cinder's /v3/{project_id} URL)",
+        vanished_marker=_vanished, describe=dict(describe or {}))
