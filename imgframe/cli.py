@@ -312,6 +312,10 @@ def demo(n_images, out_dir, seed, notebook, progress):
             except FileNotFoundError as exc:  # a broken install without its package data
                 html_note = f"notebook HTML skipped: {exc}"
 
+    # usage.csv: which images the sample cloud's servers and volumes use (imgframe.cli_usage)
+    from imgframe.cli_usage import demo_usage
+    written["usage.csv"], usage_note = demo_usage(n_images, seed, out_dir, progress)
+
     counts = df.images.status_counts()
     click.echo("")
     counters = ", ".join(_plural(info.get(key, 0), word)
@@ -327,6 +331,7 @@ def demo(n_images, out_dir, seed, notebook, progress):
                f"{trend['cutoff'].iloc[0]:%Y-%m-%d}, {last} since "
                f"{trend['cutoff'].iloc[-1]:%Y-%m-%d}")
     click.echo(history_note)
+    click.echo(usage_note)
     click.echo("Wrote:")
     what = {
         "inventory.csv": "every image, spreadsheet-safe CSV",
@@ -338,6 +343,7 @@ def demo(n_images, out_dir, seed, notebook, progress):
         "diff.csv": "what changed between the two snapshots, spreadsheet-safe CSV",
         "history.png": "images per status over the store's snapshots",
         "01_explore.html": "notebook 1 executed, with the explorer widget",
+        "usage.csv": "which images the sample cloud's servers and volumes use, and why",
     }
     for name, path in written.items():
         click.echo(f"  {path}  ({what[name]})")
@@ -978,6 +984,9 @@ def history(store_dir, by, top, output, changes_path, csv_path):
     click.echo(f"{n} snapshot{'s' if n != 1 else ''}; chart written to {output}"
                + (f", changes to {changes_path}" if changes_path else "")
                + (f", table to {csv_path}" if csv_path else ""))
+
+
+main.add_command(importlib.import_module("imgframe.cli_usage").usage)  # imgframe usage
 
 
 if __name__ == "__main__":  # pragma: no cover

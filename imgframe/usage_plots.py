@@ -19,8 +19,8 @@ import pandas as pd
 from imgframe.errors import InvalidQueryError
 from imgframe.plotting import axes, integer_axis, note, plural
 
-__all__ = ["KIND_COLORS", "VERDICTS", "VERDICT_COLORS", "human_bytes", "scope_summary",
-           "storage_plot", "usage_plot", "verdict_counts"]
+__all__ = ["KIND_COLORS", "VERDICTS", "VERDICT_COLORS", "human_bytes", "reason_counts",
+           "scope_summary", "storage_plot", "usage_plot", "verdict_counts"]
 
 #: the verdicts, in the order people read them (as :data:`imgframe.usage.VERDICTS`)
 VERDICTS = ("in use", "unused", "unknown")
@@ -195,3 +195,17 @@ def verdict_counts(usage_frame) -> dict:
     frame = _usage_frame(usage_frame)
     counts = _verdicts(frame).value_counts()
     return {v: int(counts.get(v, 0)) for v in VERDICTS}
+
+
+def reason_counts(usage_frame, verdict: str = "unknown") -> pd.Series:
+    """How many images of ``verdict`` carry each reason code (the part before ``:``),
+    most frequent first: why they are ``unknown``, say."""
+    frame = _usage_frame(usage_frame)
+    if verdict not in VERDICTS:
+        raise InvalidQueryError("verdict", f"one of {', '.join(VERDICTS)}", verdict)
+    rows = frame.loc[_verdicts(frame).eq(verdict).fillna(False).to_numpy(), "reasons"]
+    codes = [sorted({str(r).split(":", 1)[0] for r in reasons})
+             for reasons in rows if isinstance(reasons, (list, tuple, np.ndarray))]
+    counts = pd.Series([c for cs in codes for c in cs], dtype="string").value_counts()
+    counts.index.name, counts.name = "reason", "images"
+    return counts.astype("int64")
