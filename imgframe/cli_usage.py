@@ -202,6 +202,14 @@ def usage(cloud, endpoint, source, compute_endpoint, volume_endpoint, project_id
     cloud, servers_source = _check_where(cloud, endpoint, compute_endpoint, volume_endpoint,
                                          project_id, token, source, ak, sk, security_token,
                                          token_typed)
+    if not cloud:   # the endpoints' shapes, before any request
+        from imgframe.sources import servers as servers_src
+        from imgframe.sources import volumes as volumes_src
+
+        servers_src.parse_endpoint(compute_endpoint or endpoint, project_id,
+                                   source=servers_source)
+        if volume_endpoint:
+            volumes_src.parse_endpoint(volume_endpoint, project_id)
     import imgframe
     from imgframe.usage_plots import reason_counts, scope_summary, verdict_counts
 
