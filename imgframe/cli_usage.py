@@ -13,14 +13,13 @@ usage: one line, exit 2); a failure at run time is one line, exit 1. Registered 
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import click
 
 from imgframe import cli_checks
 from imgframe.cli_checks import CHART_SUFFIXES, atomic_output, output_path
-from imgframe.errors import ImgframeError, InvalidQueryError
+from imgframe.errors import ImgframeError, InvalidQueryError, NotFoundError
 
 __all__ = ["demo_usage", "usage"]
 
@@ -95,9 +94,7 @@ def _from_cloud(cloud, all_projects, insecure, progress, echo):
                             "servers cannot be listed")
     try:
         client = imgframe.Client.from_cloud(cloud, source="glance", verify=not insecure)
-    except ImgframeError as exc:
-        if "endpoint" not in str(exc):
-            raise
+    except NotFoundError:   # the catalog has no image endpoint (no request failed)
         echo(f"Note: cloud {cloud!r} has no image (Glance) endpoint: images are read from "
              "the compute proxy, which does not say their visibility and owner, so no "
              "image can be 'unused'.")
@@ -214,15 +211,13 @@ def usage(cloud, endpoint, source, compute_endpoint, volume_endpoint, project_id
     from imgframe.usage_plots import reason_counts, scope_summary, verdict_counts
 
     notes: list[str] = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        if cloud:
-            images, servers, volumes = _from_cloud(cloud, all_projects, insecure, progress,
-                                                   notes.append)
-        else:
-            images, servers, volumes = _from_endpoints(
-                endpoint, compute_endpoint, volume_endpoint, project_id, token, source,
-                servers_source, ak, sk, security_token, all_projects, insecure, progress)
+    if cloud:
+        images, servers, volumes = _from_cloud(cloud, all_projects, insecure, progress,
+                                               notes.append)
+    else:
+        images, servers, volumes = _from_endpoints(
+            endpoint, compute_endpoint, volume_endpoint, project_id, token, source,
+            servers_source, ak, sk, security_token, all_projects, insecure, progress)
     result = imgframe.usage(images, servers, volumes, assume_cells_up=assume_cells_up)
     with atomic_output(output) as tmp:
         if output.suffix.lower() == ".parquet":
