@@ -23,7 +23,10 @@ from imgframe.errors import ImgframeError, InvalidQueryError, NotFoundError
 
 __all__ = ["demo_usage", "usage"]
 
-IMAGE_SOURCES = ("nova", "glance", "ims")
+#: images source -> (the API its servers are listed from, whether the images endpoint
+#: is also the servers' one); Huawei's signed sources are told by their ``signing``
+SERVERS_OF = {"nova": ("nova", True), "glance": ("nova", False), "ims": ("ecs", False)}
+IMAGE_SOURCES = tuple(SERVERS_OF)
 _HUAWEI_VARS = ("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "CLOUD_SDK_AK", "CLOUD_SDK_SK")
 
 
@@ -47,41 +50,45 @@ def _plural(n: int, word: str) -> str:
 def _check_where(cloud, endpoint, compute_endpoint, volume_endpoint, project_id, token,
                  source, ak, sk, security_token, token_typed) -> tuple[str | None, str]:
     """``(cloud, servers source)`` after every check that needs no request."""
+    from imgframe import sources
+
     huawei = bool(ak or sk or security_token)
+    signs = sources.get(source).signing
+    servers_source, shared = SERVERS_OF[source]
     if cloud and (endpoint or compute_endpoint or volume_endpoint or token_typed or huawei):
         raise click.UsageError("give either --cloud (the catalog names every endpoint), or "
                                "--endpoint with --token, not both")
     cloud = cloud or (None if endpoint else os.environ.get("OS_CLOUD"))
     if cloud:
-        if source not in ("nova", "glance"):
+        if signs:
             raise click.UsageError(f"--source {source} reads a Huawei endpoint: give "
                                    "--endpoint and --compute-endpoint (ECS), not --cloud")
-        return cloud, "nova"
+        return cloud, servers_source
     if not endpoint:
         raise click.UsageError("give --cloud, or --endpoint (the images API) with --token")
-    if huawei and source != "ims":
+    if huawei and not signs:
         raise click.UsageError("--ak/--sk/--security-token sign Huawei requests: use them "
                                "with --source ims")
-    if source == "ims":
+    if signs:
         if token and huawei:
             raise click.UsageError("give --token or --ak/--sk, not both")
         if not (token or huawei or any(os.environ.get(n) for n in _HUAWEI_VARS)):
-            raise click.UsageError("--source ims needs credentials and none were given: "
+            raise click.UsageError(f"--source {source} needs credentials and none were given: "
                                    "--ak and --sk (or HUAWEICLOUD_SDK_AK and "
                                    "HUAWEICLOUD_SDK_SK), or --token (or OS_AUTH_TOKEN)")
         if not compute_endpoint:
-            raise click.UsageError("--source ims needs --compute-endpoint: the Huawei ECS "
-                                   "root the servers are listed from")
+            raise click.UsageError(f"--source {source} needs --compute-endpoint: the Huawei "
+                                   "ECS root the servers are listed from")
         if volume_endpoint and not token:
             raise click.UsageError("--volume-endpoint is read with --token (Cinder); "
                                    "imgframe does not sign volume requests with AK/SK")
-        return None, "ecs"
+        return None, servers_source
     if not token:
         raise click.UsageError("give --token (or set OS_AUTH_TOKEN) with --endpoint")
-    if source == "glance" and not compute_endpoint:
-        raise click.UsageError("--source glance needs --compute-endpoint: the Nova "
+    if not shared and not compute_endpoint:
+        raise click.UsageError(f"--source {source} needs --compute-endpoint: the Nova "
                                "endpoint the servers are listed from")
-    return None, "nova"
+    return None, servers_source
 
 
 def _from_cloud(cloud, all_projects, insecure, progress, echo):
@@ -112,14 +119,16 @@ def _from_cloud(cloud, all_projects, insecure, progress, echo):
 def _from_endpoints(endpoint, compute_endpoint, volume_endpoint, project_id, token, source,
                     servers_source, ak, sk, security_token, all_projects, insecure, progress):
     import imgframe
+    from imgframe import sources
 
     verify = not insecure
+    signs = sources.get(source).signing
     client = imgframe.Client(endpoint, project_id, source=source, token=token, ak=ak, sk=sk,
                              security_token=security_token, verify=verify) \
-        if source == "ims" else imgframe.Client(endpoint, project_id, source=source,
+        if signs else imgframe.Client(endpoint, project_id, source=source,
                                                 token=token, verify=verify)
     signing = {"ak": ak, "sk": sk, "security_token": security_token} \
-        if servers_source == "ecs" and not token else {}
+        if signs and not token else {}
     images = client.load(progress=progress)
     servers = imgframe.load_servers(compute_endpoint or endpoint, project_id,
                                     token=None if signing else token, source=servers_source,
