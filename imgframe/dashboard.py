@@ -47,7 +47,7 @@ import pandas as pd
 
 from imgframe.errors import ImgframeError, InvalidQueryError
 from imgframe.report import csp_hash as _sha256
-from imgframe.report import encode_frame, page_html
+from imgframe.report import encode_frame, page_html, with_usage
 from imgframe.report import json_text as _json
 
 __all__ = ["Dashboard"]
@@ -71,16 +71,28 @@ class Dashboard:
     :meth:`start` loads the first time (in the caller's thread), then serves in a thread;
     :meth:`stop` ends it. A context manager does both. ``.url``, ``.login_url``,
     ``.password``, ``.frame`` (the frame shown), ``.status()``.
+
+    ``usage``: verdicts to show beside the images (a verdict filter, kind and reasons, the
+    scope in the header; see :func:`imgframe.report.with_usage`): the frame
+    :func:`imgframe.usage` returned, or a callable making one from each loaded images
+    frame (so a reload recomputes it), e.g.
+    ``lambda images: imgframe.usage(images, load_servers(...), load_volumes(...))``.
     """
 
     def __init__(self, source, *, host: str = "127.0.0.1", port: int = 0,
                  password: str | None = None, title: str | None = None,
-                 load_options: dict | None = None, log=None):
+                 load_options: dict | None = None, log=None, usage=None):
         if password is not None and (not isinstance(password, str)
                                      or len(password) < MIN_PASSWORD):
             raise InvalidQueryError("password", f"at least {MIN_PASSWORD} characters, or None "
                                     "(one is generated)", "<hidden>", reason="too short to "
                                     "guard the inventory" if password else "it is empty")
+        if usage is not None and not callable(usage) and not (
+                isinstance(usage, pd.DataFrame) and "verdict" in usage.columns):
+            raise InvalidQueryError("usage", "None, the frame imgframe.usage() returns, or a "
+                                    "callable making one from the images frame",
+                                    type(usage).__name__)
+        self._usage = usage
         self.password_chosen = password is not None
         self.password = password or secrets.token_urlsafe(16)
         self.host, self.port = host, port
@@ -186,6 +198,9 @@ class Dashboard:
                 self._state.update(state="loading", started=self._state["started"] or time.time())
             try:
                 df = self._fetch()
+                if self._usage is not None:   # verdicts beside the images (report.with_usage)
+                    df = with_usage(df, self._usage(df) if callable(self._usage)
+                                    else self._usage)
                 data = encode_frame(df)
             except Exception as exc:  # noqa: BLE001 - shown on the page, the old data stays
                 self._error = exc

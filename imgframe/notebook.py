@@ -18,7 +18,7 @@ from pathlib import Path
 
 __all__ = ["NOTEBOOKS", "execute", "notebook_path", "notebooks_dir", "render_html"]
 
-NOTEBOOKS = ("01_explore", "02_export", "03_trends", "04_history")
+NOTEBOOKS = ("01_explore", "02_export", "03_trends", "04_history", "05_usage")
 
 
 def notebooks_dir() -> Path:

@@ -58,14 +58,15 @@ from imgframe import status
 from imgframe.errors import InvalidQueryError
 from imgframe.export import to_csv
 from imgframe.timefmt import utc_stamp
+from imgframe.usage_plots import VERDICT_COLORS, scope_summary
 
-__all__ = ["ATTRS_KEYS", "build_html", "csp_hash", "encode_frame", "json_text", "page_html",
-           "report"]
+__all__ = ["ATTRS_KEYS", "USAGE_COLUMNS", "build_html", "csp_hash", "encode_frame",
+           "json_text", "page_html", "report", "with_usage"]
 
 #: The keys of ``df.attrs["imgframe"]`` a report may show; everything else stays out.
 ATTRS_KEYS = ("source", "endpoint", "project_id", "api_version", "detail", "pages",
               "requests", "retries", "max_items", "truncated", "partial", "loaded_at",
-              "cloud", "region")
+              "cloud", "region", "usage_scope")
 _MAX_ATTR_TEXT = 300
 _SAFE_INT = 2**53 - 1
 # compress when the compressed page is at least this much smaller
@@ -74,13 +75,17 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def report(df: pd.DataFrame, path, *, title: str | None = None,
-           compress: bool | None = None) -> Path:
+           compress: bool | None = None, usage: pd.DataFrame | None = None) -> Path:
     """Write ``df`` as one self-contained interactive HTML file at ``path``; return it.
 
     ``compress``: None (gzip when it makes the file smaller), True or False.
+    ``usage``: the frame :func:`imgframe.usage` returned for these images: the page gets
+    a verdict filter and columns (:func:`with_usage`), and the scope in its header.
     The file appears whole or not at all (written beside it, then renamed).
     """
     path = Path(path)
+    if usage is not None:
+        df = with_usage(df, usage)
     text = build_html(df, title=title, compress=compress)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
                                dir=path.parent if str(path.parent) else ".")
@@ -96,6 +101,46 @@ def report(df: pd.DataFrame, path, *, title: str | None = None,
             pass
         raise
     return path
+
+
+# -- usage ------------------------------------------------------------------------------
+
+#: the columns of a usage frame :func:`with_usage` adds to an images frame, in order
+USAGE_COLUMNS = ("verdict", "kind", "servers", "volumes", "images", "reasons", "referrers",
+                 "parent_server", "orphan")
+
+
+def with_usage(df: pd.DataFrame, usage: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with :data:`USAGE_COLUMNS` of ``usage`` (:func:`imgframe.usage`'s frame),
+    matched on ``id`` (``servers``, ``volumes`` and ``images`` as ``used_by_servers``...
+    where ``df`` has a column of that name). Images the usage frame does not cover get NA.
+    The scope the verdicts rest on goes to ``attrs["imgframe"]["usage_scope"]`` as text."""
+    if not isinstance(df, pd.DataFrame) or "id" not in df.columns:
+        raise InvalidQueryError("df", "a DataFrame of images with an 'id' column",
+                                type(df).__name__)
+    if not isinstance(usage, pd.DataFrame) or not {"id", "verdict"} <= set(usage.columns):
+        raise InvalidQueryError("usage", "the frame imgframe.usage() returns",
+                                type(usage).__name__ if not isinstance(usage, pd.DataFrame)
+                                else "a DataFrame without 'id' and 'verdict' columns")
+    picked = [c for c in USAGE_COLUMNS if c in usage.columns]
+    right = usage[["id", *picked]].drop_duplicates("id").set_index("id")
+    at = right.index.get_indexer(df["id"].astype(object))
+    out = df.copy()
+    for name in picked:
+        column = right[name].take(np.where(at < 0, 0, at)) if len(right) else \
+            pd.Series([None] * len(df), dtype=right[name].dtype)
+        column = column.reset_index(drop=True)
+        if (at < 0).any():
+            column = column.where(pd.Series(at >= 0), None) if column.dtype == object \
+                else column.mask(pd.Series(at < 0))
+        label = name if name not in out.columns or name in ("verdict", "reasons") \
+            else f"used_by_{name}" if name in ("servers", "volumes", "images") else name
+        column.index = out.index
+        out[label] = column
+    info = dict(df.attrs.get("imgframe", {}) or {}) if isinstance(df.attrs, dict) else {}
+    info["usage_scope"] = scope_summary(usage)
+    out.attrs = {**df.attrs, "imgframe": info}
+    return out
 
 
 # -- the data ---------------------------------------------------------------------------
@@ -307,7 +352,8 @@ def page_html(title: str, data_attributes: str, payload: str = "", *,
         f"<title>{html.escape(title)}</title>\n<style>{style}</style>\n</head>\n<body>\n"
         '<noscript>This report needs JavaScript to show the inventory.</noscript>\n'
         '<main id="imgframe-report" class="imgframe-report" data-statuses="'
-        f'{html.escape(json_text(status.palette()))}">'
+        f'{html.escape(json_text(status.palette()))}" data-verdicts="'
+        f'{html.escape(json_text(VERDICT_COLORS))}">'
         '<p class="imgframe-loading">Loading the inventory…</p></main>\n'
         f'<script type="application/json" id="imgframe-data" {data_attributes}>'
         f"{payload}</script>\n<script>{script}</script>\n</body>\n</html>\n")

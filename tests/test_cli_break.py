@@ -216,6 +216,17 @@ ROWS = [
     ("dashboard no endpoint", ["dashboard"], 2, "--endpoint"),
     ("serve busy port", ["serve", "--port", "{busy}"], 2, "in use"),
     ("serve images -1", ["serve", "--images", "-1"], 2, "--images"),
+    # ---- usage: where the servers and volumes are, before any request
+    ("usage no -o", ["usage", *C], 2, "'--output'"),
+    ("usage unknown ext", ["usage", *C, "-o", "{out}/u.xlsx"], 2, ".csv or .parquet"),
+    ("usage report ext", ["usage", *C, *OUT, "--report", "{out}/r.txt"], 2, ".html"),
+    ("usage glance without compute", ["usage", *G, *OUT], 2, "--compute-endpoint"),
+    ("usage bad volume endpoint", ["usage", *C, "--volume-endpoint", "nope", *OUT], 2,
+     "--volume-endpoint"),
+    ("usage endpoint and cloud", ["usage", *C, "--cloud", "x", *OUT], 2, "not both"),
+    ("usage unknown cloud", ["usage", "--cloud", "no-such-cloud", *OUT], 2, "--cloud"),
+    ("usage wrong token", ["usage", "--endpoint", "{url}", "--project-id", "{project}",
+                           "--token", "wrong-token-123", *OUT], 1, "token"),
     # ---- demo, notebooks: directories
     ("demo out is a file", ["demo", "--out", "{in}/plain.txt"], 2, "is a file"),
     ("demo out under file", ["demo", "--out", "{in}/plain.txt/d"], 2, "is a file"),

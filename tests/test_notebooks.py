@@ -85,6 +85,11 @@ def test_notebook_runs(name, tmp_path):
         assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3
         assert (tmp_path / "diff.csv").is_file()
         assert "refused:" in text and "new-image-0" in text
+    if name == "05_usage":
+        assert sum("image/png" in o.get("data", {}) for o in outputs) >= 2
+        assert "Scope complete" in text and "Scope incomplete" in text
+        assert "unknown" in text and "unused" in text and "servers whose image" in text
+        assert (tmp_path / "usage.csv").is_file()
 
 
 def test_render_html_keeps_the_widget_state(tmp_path):

@@ -49,7 +49,14 @@ import warnings  # noqa: E402
 import click  # noqa: E402
 
 from imgframe import __version__  # noqa: E402
-from imgframe.cli import checks, demo_cmd, load_cmds, serve_cmds, store_cmds  # noqa: E402
+from imgframe.cli import (  # noqa: E402
+    checks,
+    demo_cmd,
+    load_cmds,
+    serve_cmds,
+    store_cmds,
+    usage_cmd,
+)
 from imgframe.cli.checks import one_line  # noqa: E402
 from imgframe.errors import ImgframeError, InvalidQueryError  # noqa: E402
 
@@ -176,3 +183,4 @@ main.command()(load_cmds.trend)
 main.command()(store_cmds.snapshot)
 main.command(name="diff")(store_cmds.diff_command)
 main.command()(store_cmds.history)
+main.add_command(usage_cmd.usage)   # its own command class: see cli/usage_cmd.py

@@ -91,6 +91,10 @@ def demo(n_images, out_dir, seed, notebook, progress):
             except FileNotFoundError as exc:  # a broken install without its package data
                 html_note = f"notebook HTML skipped: {exc}"
 
+    # usage.csv: which images the sample cloud's servers and volumes use (cli/usage_cmd.py)
+    from imgframe.cli.usage_cmd import demo_usage
+    written["usage.csv"], usage_note = demo_usage(n_images, seed, out_dir, progress)
+
     counts = df.images.status_counts()
     click.echo("")
     counters = ", ".join(plural(info.get(key, 0), word)
@@ -106,6 +110,7 @@ def demo(n_images, out_dir, seed, notebook, progress):
                f"{trend['cutoff'].iloc[0]:%Y-%m-%d}, {last} since "
                f"{trend['cutoff'].iloc[-1]:%Y-%m-%d}")
     click.echo(history_note)
+    click.echo(usage_note)
     click.echo("Wrote:")
     what = {
         "inventory.csv": "every image, spreadsheet-safe CSV",
@@ -117,6 +122,7 @@ def demo(n_images, out_dir, seed, notebook, progress):
         "diff.csv": "what changed between the two snapshots, spreadsheet-safe CSV",
         "history.png": "images per status over the store's snapshots",
         "01_explore.html": "notebook 1 executed, with the explorer widget",
+        "usage.csv": "which images the sample cloud's servers and volumes use, and why",
     }
     for name, path in written.items():
         click.echo(f"  {path}  ({what[name]})")

@@ -9,9 +9,11 @@
   var STATUSES = JSON.parse(document.getElementById("imgframe-report").getAttribute("data-statuses"));
   var STATUS_ORDER = STATUSES.order;
   var STATUS_COLORS = STATUSES.colors;
+  // the usage verdicts' colours: imgframe/usage_plots.py's VERDICT_COLORS, written into the page
+  var VERDICT_COLORS = JSON.parse(document.getElementById("imgframe-report").getAttribute("data-verdicts") || "{}");
   var TIME_COLUMNS = ["updated", "created"];
-  var DEFAULT_TABLE = ["name", "status", "updated", "visibility", "owner", "min_ram", "min_disk", "size"];
-  var FACETS = ["visibility", "owner", "protected", "hidden", "disk_format", "container_format", "cloud", "region", "source", "change"];
+  var DEFAULT_TABLE = ["name", "status", "verdict", "kind", "updated", "visibility", "owner", "min_ram", "min_disk", "size", "reasons"];
+  var FACETS = ["verdict", "kind", "visibility", "owner", "protected", "hidden", "disk_format", "container_format", "cloud", "region", "source", "change"];
   var PAGE = 50;
   var SIZE_COLUMNS = { size: 1, virtual_size: 1 };
   var UNIT_COLUMNS = { min_ram: "MB", min_disk: "GB" };
@@ -474,6 +476,7 @@
     item("project", a.project_id);
     item("cloud", a.cloud);
     item("region", a.region);
+    item("usage scope", a.usage_scope);
     item("loaded", a.loaded_at ? a.loaded_at.replace("T", " ").replace("Z", " UTC") : null);
     item("images", fmt(this.model.n));
     item("load", d.complete ? "complete" : (a.truncated ? "incomplete: truncated (max_items)" : "incomplete: partial"),
@@ -675,7 +678,13 @@
       var i = rows[k], tr = el("tr", { "data-id": m.byName.id ? (m.byName.id.str(i) || "") : String(i) });
       for (var j = 0; j < cols.length; j++) {
         var text = display(cols[j], i);
-        tr.appendChild(el("td", { text: text === null ? "\u2013" : text, "class": (cols[j].kind === "int" ? "num" : "") + (text === null ? " imgframe-na" : "") }));
+        var td = el("td", { text: text === null ? "\u2013" : text, "class": (cols[j].kind === "int" ? "num" : "") + (text === null ? " imgframe-na" : "") });
+        if (text !== null && text.length > 40) td.title = text;  // the whole cell (reasons...)
+        if (cols[j].name === "verdict" && text !== null && VERDICT_COLORS[text]) {
+          td.classList.add("imgframe-verdict");
+          td.style.color = VERDICT_COLORS[text];  // CSSOM: allowed under the page's CSP
+        }
+        tr.appendChild(td);
       }
       body.appendChild(tr);
     }
