@@ -102,7 +102,7 @@ class _Group(click.Group):
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         _STATE["debug"] = os.environ.get("IMGFRAME_DEBUG", "") not in ("", "0")
         if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGINT, _interrupt)
         try:
             with warnings.catch_warnings():
                 warnings.showwarning = _one_line_warning
@@ -112,14 +112,17 @@ class _Group(click.Group):
             click.echo(exc.ctx.get_help())
             _exit(0)
         except (KeyboardInterrupt, click.Abort, _Interrupted):
-            click.echo("imgframe: interrupted (Ctrl-C)", err=True)
-            _exit(EXIT_INTERRUPTED, at_once=True)
+            _exit_interrupted()
         except click.ClickException as exc:
+            if _STATE["interrupted"]:   # what an interrupt became on its way up
+                _exit_interrupted()
             if _STATE["debug"]:
                 raise
             click.echo(f"Error: {one_line(exc.format_message())}", err=True)
             _exit(exc.exit_code)
         except Exception as exc:  # a bug: still one line, the traceback on request
+            if _STATE["interrupted"]:   # e.g. a C extension's import turns it to SystemError
+                _exit_interrupted()
             if _STATE["debug"]:
                 raise
             click.echo(f"Error: {type(exc).__name__}: {one_line(exc)[:300]} (unexpected; "
@@ -128,7 +131,35 @@ class _Group(click.Group):
         _exit(code if isinstance(code, int) else 0)
 
 
-_STATE = {"debug": False}
+_STATE = {"debug": False, "interrupted": False}
+
+
+#: seconds the clean-up after Ctrl-C may take before the program ends regardless
+INTERRUPT_GRACE = 5.0
+
+
+def _interrupt(signum, frame):
+    """Ctrl-C once the program runs: remembered (an import in a C extension may turn the
+    KeyboardInterrupt into another error on its way up, or a library's broad ``except``
+    swallow it), then raised as usual; should it be swallowed, the program still ends,
+    :data:`INTERRUPT_GRACE` seconds later, with the one line and 130."""
+    if not _STATE["interrupted"]:
+        _STATE["interrupted"] = True
+        import threading
+
+        def last_resort():
+            os.write(2, b"imgframe: interrupted (Ctrl-C)\n")
+            os._exit(EXIT_INTERRUPTED)
+
+        timer = threading.Timer(INTERRUPT_GRACE, last_resort)
+        timer.daemon = True
+        timer.start()
+    raise KeyboardInterrupt
+
+
+def _exit_interrupted():
+    click.echo("imgframe: interrupted (Ctrl-C)", err=True)
+    _exit(EXIT_INTERRUPTED, at_once=True)
 
 
 def _exit(code: int, at_once: bool = False):
