@@ -13,7 +13,7 @@
   ``pd.DataFrame([i.to_dict() ...])``).
 
 Run directly only as a child:  ``python bench/_common.py serve N [--token T] [--profile F]
-[--latency S]``
+[--latency S] [--servers N]``
 or ``python bench/_common.py measure METHOD ENDPOINT TOKEN PAGE_SIZE [--profile F]``.
 """
 
@@ -48,9 +48,11 @@ class Server:
     """
 
     def __init__(self, images: int, *, token: str | None = TOKEN, profile: str | None = None,
-                 seed: int = 0, latency: float = 0.0):
+                 seed: int = 0, latency: float = 0.0, servers: int | None = None):
         cmd = [sys.executable, str(Path(__file__).resolve()), "serve", str(images),
                "--seed", str(seed)]
+        if servers is not None:    # Nova's /servers too: a cloud of about that many servers
+            cmd += ["--servers", str(servers)]
         if latency:
             cmd += ["--latency", str(latency)]
         if token:
@@ -96,7 +98,7 @@ class Server:
 
 
 def _serve_child(images: int, token: str | None, profile: str | None, seed: int,
-                 latency: float = 0.0) -> None:
+                 latency: float = 0.0, servers: int | None = None) -> None:
     import cProfile
     import pstats
     import threading
@@ -111,7 +113,8 @@ def _serve_child(images: int, token: str | None, profile: str | None, seed: int,
     inventory = sample_inventory(images, seed=seed)
     t1 = time.perf_counter()
     # latency: every images request (each page) sleeps that long in its handler thread
-    srv = ImageServer(inventory, seed=seed, token=token, faults=Faults(latency=latency)).start()
+    srv = ImageServer(inventory, seed=seed, token=token, faults=Faults(latency=latency),
+                      servers=False if servers is None else servers).start()
     if prof_init:
         prof_init.disable()
     t2 = time.perf_counter()
@@ -450,6 +453,7 @@ def _main(argv=None) -> None:
     s.add_argument("--profile")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--latency", type=float, default=0.0)
+    s.add_argument("--servers", type=int, default=None)
     m = sub.add_parser("measure")
     m.add_argument("method", choices=sorted(METHODS))
     m.add_argument("endpoint")
@@ -459,7 +463,8 @@ def _main(argv=None) -> None:
     m.add_argument("--frame-memory", action="store_true")
     args = parser.parse_args(argv)
     if args.cmd == "serve":
-        _serve_child(args.images, args.token, args.profile, args.seed, args.latency)
+        _serve_child(args.images, args.token, args.profile, args.seed, args.latency,
+                     args.servers)
     else:
         _measure_child(args.method, args.endpoint, args.token or None, args.page_size,
                        args.profile, args.frame_memory)
