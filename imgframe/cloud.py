@@ -8,6 +8,7 @@ imported only here and only when called.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 from imgframe import sources
@@ -47,31 +48,10 @@ def from_cloud(make, name: str | None = None, *, source: str = "nova",
     if word not in CATALOG:
         raise InvalidQueryError("source", f"one of {', '.join(CATALOG)} (Huawei IMS: "
                                 "Client(endpoint, source='ims', ak=..., sk=...))", source)
-    try:
-        import openstack.config
-        import openstack.exceptions
-    except ImportError as exc:
-        raise ImgframeError("Client.from_cloud needs openstacksdk: "
-                            "pip install 'imgframe[openstack]'") from exc
-    from keystoneauth1 import exceptions as ksa_exc
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*InfluxDB.*")  # openstacksdk's own
-        try:
-            cloud = openstack.config.OpenStackConfig().get_one(cloud=name,
-                                                               region_name=region_name)
-        except openstack.exceptions.ConfigException as exc:
-            raise InvalidQueryError("cloud", "a cloud named in clouds.yaml or OS_* "
-                                    "variables", name, reason=str(exc)) from None
-        ksa_session = cloud.get_session()
-        retry = make_retry(retries, backoff, budget)
-        mount_retries(ksa_session.session, retry)
-        try:
-            found = [(src, cloud.get_session_endpoint(service))
-                     for src, service in CATALOG[word]]
-            project_id = ksa_session.get_project_id()
-        except ksa_exc.ClientException as exc:
-            raise keystone_error(exc, cloud.config.get("auth", {}).get("auth_url")) from None
+    retry = make_retry(retries, backoff, budget)
+    with _cloud(name, region_name, retry, "Client.from_cloud") as (cloud, ksa_session):
+        found = [(src, cloud.get_session_endpoint(service)) for src, service in CATALOG[word]]
+        project_id = ksa_session.get_project_id()
 
     def client(src, endpoint):
         versioned = sources.get(src).versioned_endpoint and "/v2" in endpoint
@@ -102,11 +82,25 @@ def catalog_endpoints(name: str | None, kinds: tuple[str, ...], *,
     """``(keystoneauth1 session, {kind: endpoint or None}, project_id, user_id)`` for the
     cloud ``name`` in clouds.yaml: the catalog's endpoint of each of ``kinds`` (keys of
     :data:`SERVICES`); imgframe's retrying adapter is mounted on the session."""
+    retry = make_retry(retries, backoff, budget)
+    with _cloud(name, region_name, retry, "a clouds.yaml cloud") as (cloud, ksa_session):
+        found = {kind: next((url for url in (cloud.get_session_endpoint(service)
+                                             for service in SERVICES[kind]) if url), None)
+                 for kind in kinds}
+        project_id = ksa_session.get_project_id()
+        user_id = ksa_session.get_user_id()
+    return ksa_session, found, project_id, user_id
+
+
+@contextlib.contextmanager
+def _cloud(name, region_name, retry, what: str):
+    """``(openstacksdk's cloud config, its keystoneauth1 session with imgframe's retrying
+    adapter)`` for ``name``; keystone's errors inside the block become imgframe's."""
     try:
         import openstack.config
         import openstack.exceptions
     except ImportError as exc:
-        raise ImgframeError("a clouds.yaml cloud needs openstacksdk: "
+        raise ImgframeError(f"{what} needs openstacksdk: "
                             "pip install 'imgframe[openstack]'") from exc
     from keystoneauth1 import exceptions as ksa_exc
 
@@ -119,18 +113,11 @@ def catalog_endpoints(name: str | None, kinds: tuple[str, ...], *,
             raise InvalidQueryError("cloud", "a cloud named in clouds.yaml or OS_* "
                                     "variables", name, reason=str(exc)) from None
         ksa_session = cloud.get_session()
-        mount_retries(ksa_session.session, make_retry(retries, backoff, budget))
-        found = {}
+        mount_retries(ksa_session.session, retry)
         try:
-            for kind in kinds:
-                found[kind] = next((url for url in (cloud.get_session_endpoint(service)
-                                                    for service in SERVICES[kind]) if url),
-                                   None)
-            project_id = ksa_session.get_project_id()
-            user_id = ksa_session.get_user_id()
+            yield cloud, ksa_session
         except ksa_exc.ClientException as exc:
             raise keystone_error(exc, cloud.config.get("auth", {}).get("auth_url")) from None
-    return ksa_session, found, project_id, user_id
 
 
 def session_endpoint(ksa_session, kind: str) -> str | None:
