@@ -43,7 +43,6 @@ if _PROGRAM:
     signal.signal(signal.SIGINT, _interrupted_while_starting)
 
 import contextlib  # noqa: E402
-import errno  # noqa: E402
 import warnings  # noqa: E402
 
 import click  # noqa: E402
@@ -58,43 +57,17 @@ from imgframe.cli import (  # noqa: E402
     usage_cmd,
 )
 from imgframe.cli.checks import one_line  # noqa: E402
-from imgframe.errors import ImgframeError, InvalidQueryError  # noqa: E402
 
 __all__ = ["main"]
 
-EXIT_INTERRUPTED = 130
-
-
-class _Command(click.Command):
-    """Turn imgframe's errors into one line: a refused parameter is bad usage (exit 2,
-    named as the option is typed), any other imgframe or OS error a failure (exit 1)."""
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except InvalidQueryError as exc:
-            raise click.UsageError(checks.option_error(exc, ctx), ctx=ctx) from exc
-        except ImgframeError as exc:
-            raise click.ClickException(one_line(exc)) from exc
-        except OSError as exc:
-            if exc.errno == errno.EPIPE:    # `imgframe ... | head`: click ends it quietly
-                raise
-            raise click.ClickException(one_line(exc)) from exc
-        except KeyboardInterrupt as exc:  # before click turns it into a blank line + Abort
-            raise _Interrupted() from exc
-
-
-class _Interrupted(click.ClickException):
-    exit_code = EXIT_INTERRUPTED
-
-    def __init__(self):
-        super().__init__("interrupted (Ctrl-C)")
+EXIT_INTERRUPTED = checks.EXIT_INTERRUPTED
+_Interrupted = checks.Interrupted
 
 
 class _Group(click.Group):
     """One line on stderr for every failure of every command; see the module docstring."""
 
-    command_class = _Command
+    command_class = checks.Command
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
              **extra):
@@ -201,7 +174,7 @@ def main():
 
 # --------------------------------------------------------------------------- the commands
 # Each is a function with its options, made a command of `main` here, so every one gets
-# _Command's one-line errors. A new command adds one line at the end: its function as
+# checks.Command's one-line errors. A new command adds one line at the end: its function as
 # `main.command()(module.func)`, or a ready click command as `main.add_command(cmd)`.
 
 main.command()(serve_cmds.serve)
@@ -214,4 +187,4 @@ main.command()(load_cmds.trend)
 main.command()(store_cmds.snapshot)
 main.command(name="diff")(store_cmds.diff_command)
 main.command()(store_cmds.history)
-main.add_command(usage_cmd.usage)   # its own command class: see cli/usage_cmd.py
+main.add_command(usage_cmd.usage)   # a ready command of class checks.Command

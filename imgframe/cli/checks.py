@@ -23,9 +23,12 @@ from pathlib import Path
 
 import click
 
-__all__ = ["CHART_SUFFIXES", "atomic_output", "choice_upper", "free_port", "host_known",
-           "input_file", "one_line", "option_error", "output_path", "password", "port_free",
-           "read_inventory", "store_dir", "writable_dir"]
+from imgframe.errors import ImgframeError, InvalidQueryError  # the standard library only
+
+__all__ = ["CHART_SUFFIXES", "EXIT_INTERRUPTED", "Command", "Interrupted", "atomic_output",
+           "choice_upper", "free_port", "host_known", "input_file", "one_line", "option_error",
+           "output_path", "password", "port_free", "read_inventory", "store_dir",
+           "writable_dir"]
 
 #: what a chart option accepts: the formats matplotlib writes without extras
 CHART_SUFFIXES = (".png", ".svg", ".pdf")
@@ -205,7 +208,6 @@ def read_inventory(path: Path):
     """The frame in a file ``imgframe export`` wrote (``--input``), or a usage error
     saying why it is not one."""
     import imgframe
-    from imgframe.errors import ImgframeError
 
     try:
         if path.suffix.lower() == ".parquet":
@@ -302,3 +304,36 @@ def atomic_output(path: Path | None):
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+#: the exit status after Ctrl-C
+EXIT_INTERRUPTED = 130
+
+
+class Command(click.Command):
+    """Turn imgframe's errors into one line: a refused parameter is bad usage (exit 2,
+    named as the option is typed), any other imgframe or OS error a failure (exit 1)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except InvalidQueryError as exc:
+            raise click.UsageError(option_error(exc, ctx), ctx=ctx) from exc
+        except ImgframeError as exc:
+            raise click.ClickException(one_line(exc)) from exc
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:    # `imgframe ... | head`: click ends it quietly
+                raise
+            raise click.ClickException(one_line(exc)) from exc
+        except KeyboardInterrupt as exc:  # before click turns it into a blank line + Abort
+            raise Interrupted() from exc
+
+
+class Interrupted(click.ClickException):
+    """Ctrl-C inside a command, kept from click's blank line and Abort: the group ends
+    the program with one line and :data:`EXIT_INTERRUPTED`."""
+
+    exit_code = EXIT_INTERRUPTED
+
+    def __init__(self):
+        super().__init__("interrupted (Ctrl-C)")

@@ -19,7 +19,7 @@ import click
 
 from imgframe.cli import checks as cli_checks
 from imgframe.cli.checks import CHART_SUFFIXES, atomic_output, output_path
-from imgframe.errors import ImgframeError, InvalidQueryError, NotFoundError
+from imgframe.errors import ImgframeError, NotFoundError
 
 __all__ = ["demo_usage", "usage"]
 
@@ -28,19 +28,6 @@ __all__ = ["demo_usage", "usage"]
 SERVERS_OF = {"nova": ("nova", True), "glance": ("nova", False), "ims": ("ecs", False)}
 IMAGE_SOURCES = tuple(SERVERS_OF)
 _HUAWEI_VARS = ("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "CLOUD_SDK_AK", "CLOUD_SDK_SK")
-
-
-class _UsageCommand(click.Command):
-    """imgframe's errors as one line: a refused parameter is bad usage (exit 2, named as
-    the option is typed), any other imgframe or OS error a failure (exit 1)."""
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except InvalidQueryError as exc:
-            raise click.UsageError(cli_checks.option_error(exc, ctx), ctx=ctx) from exc
-        except (ImgframeError, OSError) as exc:
-            raise click.ClickException(" ".join(str(exc).split())) from exc
 
 
 def _plural(n: int, word: str) -> str:
@@ -142,7 +129,7 @@ def _from_endpoints(endpoint, compute_endpoint, volume_endpoint, project_id, tok
     return images, servers, volumes
 
 
-@click.command("usage", cls=_UsageCommand)
+@click.command("usage", cls=cli_checks.Command)
 @click.option("--cloud", default=None,
               help="Name in clouds.yaml (or OS_CLOUD): the catalog names the image, compute "
                    "and block-storage endpoints (Glance is read where the catalog has it).")
