@@ -10,8 +10,8 @@
         -> Edge (imgframe.http.edge: one page, or an error)
 
     Client.load(**filters) -> build_query -> source.check -> source.resource(...) (what is
-        listed) -> imgframe.listing.walk.load (one walk per stream) or
-        imgframe.listing.concurrent.load (workers) -> DataFrame with attrs["imgframe"]
+        listed) -> imgframe.listing.run: walk.load (one walk per stream) or
+        concurrent.load (adaptive, or workers=N) -> DataFrame with attrs["imgframe"]
 
 Requests always go to the configured endpoint: the next link only supplies the marker,
 and redirects are never followed, so the token is never sent anywhere else.
@@ -32,7 +32,7 @@ import requests
 from imgframe import cloud, sources
 from imgframe.cloud import SourceFallbackWarning
 from imgframe.credentials import ENV_SOURCES, Credentials, credentials_from_env
-from imgframe.errors import InvalidQueryError, NotFoundError
+from imgframe.errors import ImgframeError, InvalidQueryError, NotFoundError
 from imgframe.http.auth import AkSkAuth, Auth, KeystoneAuth, NoAuth, TokenAuth, is_keystone
 from imgframe.http.edge import Edge
 from imgframe.http.transport import (
@@ -42,9 +42,11 @@ from imgframe.http.transport import (
     make_session,
     settle_environment,
 )
-from imgframe.listing import concurrent, walk
+from imgframe.listing import walk
+from imgframe.listing.run import run as run_listing
 from imgframe.listing.attrs import load_attrs
 from imgframe.listing.resource import Resource
+from imgframe.listing.resume import ResumeState
 from imgframe.listing.walk import ForeignNextLinkWarning, LoadCancelled, Progress, Stats
 from imgframe.query import Endpoint, Query, build_query, check_int
 
@@ -56,9 +58,10 @@ _TOKEN_RE = re.compile(r"[\x21-\x7e]+")
 #: the keyword arguments of :meth:`Client.load`
 LOAD_OPTIONS = ("status", "name", "changes_since", "min_ram", "min_disk", "visibility",
                 "hidden", "owner", "tag", "detail", "page_size", "max_items", "progress",
-                "marker", "workers", "on_page", "cancel")
-#: ``Client.load(workers=...)``: the default (one walk: see bench/bench_streams.py) and bound
-DEFAULT_WORKERS = 1
+                "marker", "workers", "on_page", "cancel", "resume")
+#: ``Client.load(workers=...)``: the default (None: adaptive, imgframe.listing.adaptive;
+#: bench/bench_adaptive.py) and the bound of a pinned number
+DEFAULT_WORKERS = None
 MAX_WORKERS = 32
 
 
@@ -248,7 +251,8 @@ class Client:
              visibility=None, hidden=None, owner=None, tag=None, detail=True,
              page_size=1000, max_items=None, progress=None, marker=None,
              workers=DEFAULT_WORKERS, on_page: Callable[[Progress], None] | None = None,
-             cancel: threading.Event | None = None) -> pd.DataFrame:
+             cancel: threading.Event | None = None,
+             resume: ResumeState | None = None) -> pd.DataFrame:
         """Load every image matching the filters into one typed DataFrame.
 
         The filters mean the same on every source (one a source cannot apply is refused
@@ -274,11 +278,16 @@ class Client:
         (``attrs["imgframe"]["truncated"]`` says whether more were there).
         ``marker``: resume after this image id (see ``PaginationError.resume_marker``).
         ``progress``: a tqdm bar; ``None`` means on in a notebook or terminal.
-        ``workers``: 1..32 threads (1: one walk per stream, one request at a time). With
-        more, a load's streams run concurrently: Nova's status streams each on its own, and
+        ``workers``: None (the default) adapts: the load starts as one walk and, when the
+        server is its bottleneck (pages wait on the server far longer than they take to
+        read), opens more streams, up to 8: Nova's status streams each on its own, and
         Glance's and IMS's streams split into disjoint ``created_at`` ranges
-        (:mod:`imgframe.listing.ranges`), merged in the API's order, every image once.
-        ``attrs["imgframe"]["partitions"]`` says what ran; a ``marker`` means one walk.
+        (:mod:`imgframe.listing.ranges`), merged in the API's order, every image once;
+        on a 429 or 503 it halves them and waits out ``Retry-After``
+        (:mod:`imgframe.listing.adaptive` says how it decides). ``workers=1`` is one
+        walk per stream, one request at a time; ``workers=N`` (2..32) pins N streams.
+        ``attrs["imgframe"]`` says what ran and why (``workers``, ``partitions``,
+        ``workers_note``, ``concurrency``); a ``marker`` or ``max_items`` means one walk.
         ``on_page(progress)``: called after each page with a :class:`Progress` (pages,
         items, requests, retries so far), from the loading thread (with ``workers``, one
         call at a time).
@@ -287,16 +296,23 @@ class Client:
         end) and raises :class:`LoadCancelled` (with ``partial``, as any error while
         paging).
 
+        ``resume``: an error's ``exc.resume`` (a :class:`ResumeState`): go on from where
+        every stream of that load stopped, and return the frame the load would have
+        given uninterrupted (every image once, in the API's order). Give the same
+        filters as that load, or none.
+
         Raises :class:`~imgframe.errors.ImgframeError` subclasses; those raised while paging
-        carry ``partial`` (what was loaded) and ``resume_marker``.
+        carry ``partial`` (what was loaded), ``resume`` and (one walk) ``resume_marker``.
         """
         query = self.validate(status=status, name=name, changes_since=changes_since,
                               min_ram=min_ram, min_disk=min_disk, visibility=visibility,
                               hidden=hidden, owner=owner, tag=tag, detail=detail,
                               page_size=page_size, max_items=max_items, marker=marker)
-        workers = check_int(workers, "workers", minimum=1, maximum=MAX_WORKERS)
+        if workers is not None:
+            workers = check_int(workers, "workers", minimum=1, maximum=MAX_WORKERS)
         _check_hooks(on_page, cancel)
-        hooks = {"on_page": on_page, "cancel": cancel}
+        query = self._resuming(query, resume)
+        hooks = {"on_page": on_page, "cancel": cancel, "resume": resume}
         if self._fallback is None:
             return self._load(query, progress, workers, hooks)
         try:
@@ -327,21 +343,31 @@ class Client:
     def _resource(self, query: Query) -> Resource:
         return self._source.resource(self._endpoint, query, self._microversion)
 
-    def _load(self, query: Query, progress, workers: int, hooks: dict) -> pd.DataFrame:
-        resource = self._resource(query)
-        if workers > 1 and query.marker is None and (
-                len(resource.streams) > 1 or resource.partition_key is not None):
-            bar = walk.make_bar(progress, None, resource.noun)
-            return concurrent.load(self._edge, resource, workers, bar=bar, **hooks)
-        note = None
-        if workers > 1:
-            note = ("a marker was given: one walk resumes from it (workers=1)" if query.marker
-                    else "one stream and no time partitions here: one walk")
-        total = None if len(resource.streams) > 1 else query.max_items
-        frame = walk.load(self._edge, resource, bar=walk.make_bar(progress, total,
-                                                                  resource.noun), **hooks)
-        frame.attrs["imgframe"].update(workers=1, partitions=None, workers_note=note)
-        return frame
+    def _resuming(self, query: Query, resume) -> Query:
+        """The query a ``resume`` state goes on with: its own (the call gave no filter) or
+        the call's, which must be the same; refused for another client or listing."""
+        if resume is None:
+            return query
+        if not isinstance(resume, ResumeState) or resume.query is None:
+            raise InvalidQueryError("resume", "None or an error's .resume (a ResumeState "
+                                    "from this client's load)", type(resume).__name__)
+        if resume.endpoint != self.endpoint:
+            raise InvalidQueryError("resume", f"a state of a load from {self.endpoint}",
+                                    f"a state of {resume.endpoint}")
+        if query != resume.query and query != build_query():
+            raise InvalidQueryError("resume", "a state of a load with the same filters (or "
+                                    "give no filter: the state's are used)", repr(resume),
+                                    reason="the filters differ from the stopped load's")
+        return resume.query
+
+    def _load(self, query: Query, progress, workers: int | None, hooks: dict) -> pd.DataFrame:
+        try:
+            return run_listing(self._edge, self._resource(query), workers=workers,
+                               progress=progress, **hooks)
+        except ImgframeError as exc:
+            if exc.resume is not None:
+                exc.resume = exc.resume.for_client(query, self.endpoint)
+            raise
 
     def iter_pages(self, status=None, name=None, changes_since=None, min_ram=None,
                    min_disk=None, visibility=None, hidden=None, owner=None, tag=None,

@@ -27,8 +27,9 @@ Every name here is importable from ``imgframe``, but ``aksk.SignatureError`` fro
 ``imgframe.aksk``; tests/test_exported_members.py holds this drawing to the classes.
 
 Every error that concerns a request carries the token-free URL. Errors raised while
-paging carry what was loaded so far (``partial``, a DataFrame) and the marker to resume
-from (``resume_marker``), so nothing already fetched is lost.
+paging carry what was loaded so far (``partial``, a DataFrame), the marker to resume
+from (``resume_marker``, one walk) and every stream's place (``resume``), so nothing
+already fetched is lost.
 """
 
 from __future__ import annotations
@@ -79,7 +80,11 @@ def redact_url(url: str | None) -> str | None:
 
 
 class ImgframeError(Exception):
-    """Root of every error imgframe raises on purpose."""
+    """Root of every error imgframe raises on purpose. One raised while a load pages
+    carries ``resume`` (where every stream stopped: ``Client.load(resume=exc.resume)``
+    finishes the load); None otherwise."""
+
+    resume = None
 
 
 class InvalidQueryError(ImgframeError, ValueError):

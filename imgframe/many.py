@@ -341,8 +341,13 @@ def _execute(jobs, filters, workers, executor) -> dict[str, _Outcome]:
             args = (key, job, filters, stop) if own else (key, job, filters)
             futures[pool.submit(_run, *args)] = key
         outcomes = {}
-        for future in cf.as_completed(futures):
-            outcomes[futures[future]] = future.result()
+        pending = set(futures)
+        while pending:
+            # a timeout, so the main thread runs Python's signal handlers soon after a
+            # Ctrl-C even when the signal reached another thread
+            done, pending = cf.wait(pending, timeout=0.1, return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                outcomes[futures[future]] = future.result()
         return outcomes
     except BaseException:
         if stop is not None:

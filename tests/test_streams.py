@@ -75,7 +75,7 @@ def test_within_drops_older_and_says_stop():
 # --- validation
 
 
-@pytest.mark.parametrize("bad", [0, MAX_WORKERS + 1, 2.0, True, "4", None])
+@pytest.mark.parametrize("bad", [0, MAX_WORKERS + 1, 2.0, True, "4", "auto"])
 def test_workers_validated_before_any_request(srv, bad, client_for):
     srv.stats.reset()
     with pytest.raises(InvalidQueryError, match="workers"):
@@ -183,6 +183,7 @@ def test_a_fault_in_one_stream_gives_the_merged_partial(srv, client_for):
     assert exc.status == 500                 # a scheduled fault ended it (retries=0) ...
     assert srv.stats.requests >= 9           # ... the first of which is images request 9
     assert exc.resume_marker is None and "workers=4" in str(exc)
+    assert "resume=exc.resume" in str(exc) and exc.resume is not None
     assert exc.partial is not None and exc.partial.attrs["imgframe"]["partial"]
     assert exc.partial["id"].is_unique
     srv.faults = Faults()

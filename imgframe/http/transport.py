@@ -9,6 +9,7 @@ Timeouts and 5xx keep their retries.
 
 from __future__ import annotations
 
+import contextvars
 import errno
 import socket
 import time
@@ -20,11 +21,18 @@ from urllib3.util.retry import Retry
 
 from imgframe.errors import InvalidQueryError
 
-__all__ = ["MAX_500_RETRIES", "RETRY_STATUSES", "BudgetRetry", "check_timeout", "make_retry",
-           "make_session", "mount_retries", "settle_environment", "unreachable"]
+__all__ = ["MAX_500_RETRIES", "RETRY_STATUSES", "THROTTLE_STATUSES", "BudgetRetry",
+           "check_timeout", "make_retry", "make_session", "mount_retries", "on_throttle",
+           "settle_environment", "unreachable"]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_500_RETRIES = 2
+#: the answers that mean "slow down": the server is over its limit or its capacity
+THROTTLE_STATUSES = frozenset({429, 503})
+#: ``callable(wait_seconds)`` told, in the requesting thread, of each 429/503 about to be
+#: retried (before the wait): a load's adaptive controller (imgframe.listing.adaptive)
+on_throttle: contextvars.ContextVar = contextvars.ContextVar("imgframe_on_throttle",
+                                                              default=None)
 
 
 class BudgetRetry(Retry):
@@ -67,6 +75,10 @@ class BudgetRetry(Retry):
             wait = new.get_retry_after(response)
         if wait is None:
             wait = new.get_backoff_time()
+        listener = on_throttle.get()
+        if listener is not None and response is not None \
+                and response.status in THROTTLE_STATUSES:
+            listener(wait)
         if time.monotonic() - started + wait > self.budget:
             reason = error or ResponseError(
                 f"retry budget of {self.budget:g}s exhausted (next wait {wait:.1f}s)")

@@ -1,30 +1,39 @@
-"""A load's streams at once: ``workers`` threads over a resource's streams, or over
-disjoint creation-time ranges of each (:mod:`imgframe.listing.ranges`), merged in the
-API's order, every item once. Knows no API: the resource says its ``partition_key``.
+"""A load's streams at once: over a resource's streams, or over disjoint creation-time
+ranges of each (:mod:`imgframe.listing.ranges`), merged in the API's order, every item
+once. Knows no API: the resource says its ``partition_key``.
 
 ::
 
     load(edge, resource, workers)
-        plan: probe each stream's newest page and oldest item -> ranges   (partition_key)
-        run each range (walk.pages, clipped to it) in the pool; a free worker halves the
-        range with the most time still ahead (split)
-    -> resource.merge(frames) -> attrs, with "partitions" (what ran)
+        workers=N (pinned): probe each stream's newest page and oldest item -> N ranges
+        workers=None (adaptive, imgframe.listing.adaptive): each stream as one walk; when
+            the controller raises its limit, the next stream starts, or (once the
+            stream's oldest item is known: one probe) a running range is halved
+        a free slot halves the range with the most time still ahead (split); a Gate keeps
+        the requests in flight to the controller's limit and honours Retry-After
+    -> resource.merge(frames) -> attrs, with "partitions" (what ran) and "concurrency"
 
 No thread outlives the call, whatever ends it. An error carries the merged ``partial``
-and no ``resume_marker`` (several walks have no single place to resume).
+and ``resume`` (:class:`~imgframe.listing.resume.ResumeState`: every stream's place).
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
+import pandas as pd
+
 from imgframe.errors import APIError, ImgframeError
+from imgframe.http.transport import on_throttle
 from imgframe.listing import ranges, settings
+from imgframe.listing.adaptive import Controller, Gate
 from imgframe.listing.attrs import load_attrs
 from imgframe.listing.resource import Stream
+from imgframe.listing.resume import Piece, ResumeState
 from imgframe.listing.walk import Progress, Stats, add_stats, attach_url, cancel_check, pages
 from imgframe.pages import Page
 
@@ -38,7 +47,7 @@ class _Cancelled(BaseException):
 
 @dataclass
 class _Task:
-    """One stream of a concurrent load, and what it loaded."""
+    """One stream (or range) of a concurrent load, and what it loaded."""
 
     stream: Stream
     lo: int | None = None
@@ -47,10 +56,21 @@ class _Task:
     base_stream: Stream | None = None   # the stream this range splits
     floor: float | None = None          # that stream's oldest item (epoch seconds)
     position: float | None = None       # the oldest item this range has kept so far
+    marker: str | None = None           # resume after this id
+    before: list = field(default_factory=list)   # frames loaded before a resume
     active: bool = True
+    done: bool = False
     stats: Stats = field(default_factory=Stats)
     builder: object = None
     frame: object = None
+
+    def frames(self) -> list:
+        """What it loaded: its frames before a resume, and its own (whole or so far)."""
+        own = self.frame
+        if own is None and self.builder is not None:
+            with contextlib.suppress(ImgframeError):
+                own = self.builder.frame()
+        return [f for f in (*self.before, own) if f is not None and len(f)]
 
 
 def _clip(task: _Task, page: Page, key: str, lock: threading.Lock) -> tuple[Page, bool]:
@@ -58,10 +78,8 @@ def _clip(task: _Task, page: Page, key: str, lock: threading.Lock) -> tuple[Page
     so that :func:`_split` never moves a bound past an item already kept)."""
     with lock:
         page, past = ranges.within(page, task.lo, key)
-        times = [ranges.epoch(i.get(key)) for i in page.items if isinstance(i, dict)]
-        times = [t for t in times if t is not None]
-        if times:
-            oldest = min(times)
+        oldest = ranges.oldest(page, key)
+        if oldest is not None:
             task.position = oldest if task.position is None else min(task.position, oldest)
         return page, past
 
@@ -94,84 +112,197 @@ def _split(tasks: list[_Task], key: str, lock: threading.Lock) -> _Task | None:
         return new
 
 
-def load(edge, resource, workers: int, *, bar, on_page=None,
-         cancel: threading.Event | None = None):
-    """``workers`` threads over ``resource``'s streams (one each) or over creation-time
-    ranges of each (``resource.partition_key``); merged in the API's order."""
-    stats = Stats()
-    stop = threading.Event()
-    lock = threading.Lock()
-    notes: list[str] = []
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="imgframe-load")
-    tasks: list[_Task] = []
-    key = resource.partition_key
-    bounds = threading.Lock()   # a range's bounds move only under it
-    user_check = cancel_check(cancel)
-    items_done = 0
+class _Run:
+    """One concurrent load's shared state: its tasks, pool, controller and gate."""
 
-    def check() -> None:
-        if stop.is_set():
+    def __init__(self, edge, resource, controller: Controller, bar, on_page, cancel):
+        self.edge, self.resource, self.bar, self.on_page = edge, resource, bar, on_page
+        self.controller = controller
+        self.gate = Gate(controller)
+        self.key = resource.partition_key
+        self.stats = Stats()
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.bounds = threading.Lock()   # a range's bounds move only under it
+        self.user_check = cancel_check(cancel)
+        self.items_done = 0
+        self.most = 0   # the most streams that ran at once
+        self.tasks: list[_Task] = []
+        self.notes: list[str] = []
+        self.floors: dict[int, object] = {}   # stream -> oldest item, or a note
+        self.pool = ThreadPoolExecutor(max_workers=controller.bound + 1,
+                                       thread_name_prefix="imgframe-load")
+
+    def check(self) -> None:
+        if self.stop.is_set():
             raise _Cancelled
-        if user_check is not None:
-            user_check()
+        if self.user_check is not None:
+            self.user_check()
 
-    def run(task: _Task) -> None:
-        nonlocal items_done
-        task.builder = resource.builder(task.stream)
+    def run(self, task: _Task) -> None:
+        """One task's walk (in a worker), every page measured for the controller."""
+        resource, controller = self.resource, self.controller
+        listening = on_throttle.set(controller.throttled)
+        waited = [0.0]
+
+        def enter():
+            started = time.perf_counter()
+            self.gate.enter(self.check)
+            waited[0] += time.perf_counter() - started
+
         clip = None
-        if key is not None:
+        if self.key is not None:
             def clip(page, task=task):
-                return _clip(task, page, key, bounds)
-        for items in pages(edge, resource, task.stream, task.stats, clip=clip, check=check,
-                           first=task.first, typed=True):
-            task.builder.add(items)
-            with lock:
-                bar.update(len(items))
-                if on_page is not None:
-                    items_done += len(items)
-                    on_page(_progress(stats, tasks, items_done))
-        task.active = False
-        task.frame = task.builder.frame()
+                return _clip(task, page, self.key, self.bounds)
+        prefetch = (lambda: controller.limit == 1) if not controller.pinned else False
+        try:
+            task.builder = resource.builder(task.stream)
+            walk = pages(self.edge, resource, task.stream, task.stats, clip=clip,
+                         check=self.check, first=task.first, typed=True,
+                         marker=task.marker, prefetch=prefetch, gate=(enter, self.gate.leave))
+            with contextlib.closing(walk):
+                asked = time.perf_counter()
+                for items in walk:
+                    got = time.perf_counter()
+                    throttles = controller.throttles
+                    task.builder.add(items)
+                    read = time.perf_counter() - got
+                    if throttles == controller.throttles:   # a throttled page is no sample
+                        controller.page(max(0.0, got - asked - waited[0]), read)
+                    waited[0] = 0.0
+                    with self.lock:
+                        self.bar.update(len(items))
+                        if self.on_page is not None:
+                            self.items_done += len(items)
+                            self.on_page(_progress(self.stats, self.tasks, self.items_done))
+                    asked = time.perf_counter()
+            task.active = False
+            task.frame = task.builder.frame()
+            task.done = True
+        finally:
+            on_throttle.reset(listening)
 
+    def probe(self, index: int, stream: Stream) -> None:
+        """The oldest item of stream ``index`` (one item, ascending): where its ranges end."""
+        self.check()
+        part = Stats()
+        try:
+            page = self.edge.fetch(self.resource, ranges.probe_params(stream, True), part)
+        except APIError as exc:
+            if exc.status != 400:
+                raise
+            text = str(exc)
+            text = text if len(text) < 300 else text[:297] + "..."
+            self.floors[index] = f"no ascending {self.key} sort ({text}): one walk"
+            return
+        finally:
+            with self.lock:
+                self.stats.requests += part.requests
+                self.stats.retries += part.retries
+        item = page.items[0] if page.items and isinstance(page.items[0], dict) else None
+        self.floors[index] = ranges.epoch(item.get(self.key)) if item else None
+
+
+def load(edge, resource, workers: int | None, *, bar, on_page=None,
+         cancel: threading.Event | None = None, resume: ResumeState | None = None):
+    """``resource``'s streams at once, merged in the API's order. ``workers``: pinned to
+    that many (each stream split into as many creation-time ranges, probed first), or
+    None: adaptive (:mod:`imgframe.listing.adaptive`). ``resume``: go on from a stopped
+    load's state (:mod:`imgframe.listing.resume`)."""
+    controller = Controller(pinned=workers)
+    if workers is None and resource.partition_key is None:   # no ranges: its streams only
+        controller.bound = max(1, min(controller.bound, len(resource.streams)))
+    job = _Run(edge, resource, controller, bar, on_page, cancel)
+    pool = job.pool
+    running: dict = {}
+    probing: dict = {}
     try:
-        with settings.gc_paused(), bar:
-            if key is not None:
-                tasks = _plan(edge, resource, workers, pool, stats, check, notes)
+        with settings.gc_paused(), settings.quick_switches(), bar:
+            if resume is not None:
+                job.tasks = _resumed(resume, job)
+            elif workers is not None and job.key is not None:
+                job.tasks = _plan(edge, resource, workers, pool, job.stats, job.check,
+                                  job.notes)
             else:
-                tasks = [_Task(s, describe={"stream": i})
-                         for i, s in enumerate(resource.streams)]
-            pending = {pool.submit(run, t) for t in tasks}
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                job.tasks = [_Task(s, describe=_whole(i, job.key is not None),
+                                   base_stream=s if job.key is not None else None)
+                             for i, s in enumerate(resource.streams)]
+            queue = [t for t in job.tasks if not t.done]
+            while queue or running:
+                _grow(job, queue, running, probing)
+                # a timeout: the controller may allow more at any page, and Python runs
+                # a Ctrl-C's handler in this thread soon even if another thread got it
+                done, _ = wait({*running, *probing}, timeout=0.05,
+                               return_when=FIRST_COMPLETED)
+                for future in done:
+                    running.pop(future, None)
+                    probing.pop(future, None)
                 failed = next((f for f in done if f.exception() is not None), None)
                 if failed is not None:
-                    stop.set()
+                    job.stop.set()
                     pool.shutdown(wait=True, cancel_futures=True)
-                    _raise(failed.exception(), resource, tasks, stats, workers, notes)
-                # a worker is free: split the range with the most time still ahead
-                while key is not None and resource.max_items is None \
-                        and len(pending) < workers:
-                    task = _split(tasks, key, bounds)
-                    if task is None:
-                        break
-                    tasks.append(task)
-                    pending.add(pool.submit(run, task))
+                    _raise(failed.exception(), job, resume)
     except BaseException:
-        stop.set()
+        job.stop.set()
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    for task in tasks:
-        add_stats(stats, task.stats)
-    frame, dropped = resource.merge([t.frame for t in tasks])
+    stats = _totals(job, resume)
+    frames = [frame_of(t.frames()) for t in job.tasks if t.frames()]
+    if len(frames) == 1 and len(job.tasks) == 1:
+        frame, dropped = frames[0], 0   # one walk's frame, as sequential loads give it
+    else:
+        frame, dropped = resource.merge(frames or [resource.builder(job.tasks[0].stream)
+                                                   .frame()])
     stats.duplicates += dropped
     if resource.max_items is not None and len(frame) > resource.max_items:
         frame = frame.iloc[:resource.max_items].reset_index(drop=True)
         stats.truncated = True
     frame.attrs["imgframe"] = load_attrs(resource.describe, stats,
                                          max_items=resource.max_items)
-    frame.attrs["imgframe"].update(_concurrency(tasks, workers, notes))
+    frame.attrs["imgframe"].update(_concurrency(job))
     return frame
+
+
+def _whole(index: int, ranged: bool) -> dict:
+    return {"stream": index, "created_from": None, "created_before": None} if ranged \
+        else {"stream": index}
+
+
+def _grow(job: _Run, queue: list, running: dict, probing: dict) -> None:
+    """Start tasks while the controller allows more than are running: the next stream,
+    else (once its oldest item is known) half of the range with the most time ahead."""
+    resource, key = job.resource, job.key
+    while len(running) < job.controller.limit:
+        job.most = max(job.most, len(running))
+        if queue:
+            task = queue.pop(0)
+            running[job.pool.submit(job.run, task)] = task
+            job.most = max(job.most, len(running))
+            continue
+        if key is None or resource.max_items is not None:
+            return
+        unknown = {t.describe["stream"] for t in job.tasks
+                   if t.active and t.floor is None and t.base_stream is not None}
+        for index in sorted(unknown):
+            if index in job.floors:
+                found = job.floors[index]
+                for t in job.tasks:
+                    if t.describe["stream"] == index:
+                        if isinstance(found, str):
+                            t.base_stream = None   # cannot be split
+                        else:
+                            t.floor = found if found is not None else t.position
+                if isinstance(found, str) and found not in job.notes:
+                    job.notes.append(f"stream {index}: {found}")
+            elif index not in probing.values():
+                probing[job.pool.submit(job.probe, index, resource.streams[index])] = index
+        task = _split(job.tasks, key, job.bounds)
+        if task is None:
+            return
+        job.tasks.append(task)
+        running[job.pool.submit(job.run, task)] = task
+        job.most = max(job.most, len(running))
 
 
 def _progress(stats: Stats, tasks: list[_Task], items: int) -> Progress:
@@ -230,40 +361,87 @@ def _plan(edge, resource, workers, pool, stats, check, notes) -> list[_Task]:
     return tasks
 
 
-def _raise(exc: BaseException, resource, tasks, stats, workers, notes):
-    """Re-raise a worker's error; an imgframe error gets the merged partial frame and
-    no ``resume_marker`` (several walks have no single place to resume)."""
+def _resumed(state: ResumeState, job: _Run) -> list[_Task]:
+    """The tasks of a stopped load, each from its own place; finished ones as they were."""
+    tasks = []
+    for piece in state.pieces:
+        task = _Task(piece.stream, piece.lo, dict(piece.describe), base_stream=piece.base,
+                     floor=piece.floor, position=piece.position, marker=piece.marker,
+                     before=list(piece.frames), done=piece.done, active=not piece.done)
+        if piece.floor is not None:
+            job.floors[piece.describe.get("stream", 0)] = piece.floor
+        tasks.append(task)
+    return tasks
+
+
+def _totals(job: _Run, resume: ResumeState | None) -> Stats:
+    total = Stats(**{**vars(job.stats), "queries": list(job.stats.queries),
+                     "foreign": list(job.stats.foreign)})
+    for name, value in (resume.counters if resume is not None else {}).items():
+        setattr(total, name, getattr(total, name) + value)
+    for task in job.tasks:
+        add_stats(total, task.stats)
+    return total
+
+
+def _state(job: _Run, resume: ResumeState | None, stats: Stats) -> ResumeState:
+    pieces = []
+    for task in job.tasks:
+        frames = tuple(task.frames())
+        marker = task.marker
+        if task.builder is not None and task.builder.last_id:
+            marker = task.builder.last_id
+        pieces.append(Piece(task.stream, dict(task.describe), task.lo, task.base_stream,
+                            task.floor, task.position, marker, frames, task.done))
+    counters = {name: getattr(stats, name)
+                for name in ("requests", "retries", "reauths", "pages", "recoveries")}
+    return ResumeState(job.resource.url, tuple(s.params for s in job.resource.streams),
+                       tuple(pieces), counters,
+                       query=resume.query if resume is not None else None,
+                       endpoint=resume.endpoint if resume is not None else None)
+
+
+def _raise(exc: BaseException, job: _Run, resume: ResumeState | None):
+    """Re-raise a worker's error; an imgframe error gets the merged partial frame and the
+    state to resume every stream from (``exc.resume``)."""
     if not isinstance(exc, ImgframeError):
         raise exc
-    total = Stats(**{**vars(stats), "queries": list(stats.queries),
-                     "foreign": list(stats.foreign)})
-    for task in tasks:
-        add_stats(total, task.stats)
+    resource = job.resource
+    total = _totals(job, resume)
     attach_url(exc, resource.url)
-    done = []
-    for task in tasks:
-        if task.frame is not None:
-            done.append(task.frame)
-        elif task.builder is not None:
-            with contextlib.suppress(ImgframeError):
-                done.append(task.builder.frame())
+    done = [f for t in job.tasks for f in t.frames()]
     partial = resource.merge(done)[0] if done else None
     if partial is not None:
         partial.attrs["imgframe"] = load_attrs(resource.describe, total,
                                                max_items=resource.max_items, partial=True)
-        partial.attrs["imgframe"].update(_concurrency(tasks, workers, notes))
+        partial.attrs["imgframe"].update(_concurrency(job))
     exc.partial = partial
+    exc.resume = _state(job, resume, total)
+    if job.most <= 1 and not job.controller.pinned and resume is None:
+        raise exc   # one stream at a time, as a walk: its resume_marker (pages()) holds
     exc.resume_marker = None
     if exc.args and isinstance(exc.args[0], str):
-        exc.args = (f"{exc.args[0]} [concurrent load, workers={workers}: no single "
-                    f"resume_marker; reload, or load with workers=1 to resume by "
-                    f"marker]", *exc.args[1:])
+        how = (f"workers={job.controller.bound}" if job.controller.pinned
+               else "adaptive")
+        exc.args = (f"{exc.args[0]} [{len(job.tasks)} streams ({how}): no single "
+                    f"resume_marker; load(..., resume=exc.resume) goes on from every "
+                    f"stream's place]", *exc.args[1:])
     raise exc
 
 
-def _concurrency(tasks, workers: int, notes: list) -> dict:
-    return {"workers": workers,
+def _concurrency(job: _Run) -> dict:
+    controller = job.controller
+    said = [] if controller.pinned else [controller.why(job.most)]
+    note = "; ".join([*said, *job.notes]) or None
+    wide = controller.pinned or job.most > 1
+    return {"workers": controller.bound if controller.pinned else max(1, job.most),
             "partitions": [{**t.describe, "pages": t.stats.pages,
-                            "images": 0 if t.frame is None else len(t.frame)}
-                           for t in tasks],
-            "workers_note": "; ".join(notes) or None}
+                            "images": sum(len(f) for f in t.frames())}
+                           for t in job.tasks] if wide else None,
+            "workers_note": note, "concurrency": {**controller.summary(),
+                                                  "most_at_once": max(1, job.most)}}
+
+
+def frame_of(frames: list):
+    """Frames of one stream, in order, as one (a resumed stream's pieces)."""
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from imgframe.listing.resource import Stream
 from imgframe.pages import Page
 
-__all__ = ["Range", "cut_points", "epoch", "iso", "partition", "probe_params", "within"]
+__all__ = ["Range", "cut_points", "epoch", "iso", "oldest", "partition", "probe_params",
+           "within"]
 
 _UTC = dt.timezone.utc
 
@@ -128,6 +129,9 @@ def within(page: Page, lo: int | None, key: str = "created_at") -> tuple[Page, b
     """
     if lo is None or not page.items:
         return page, False
+    last = oldest(page, key)
+    if last is not None and last >= lo:
+        return page, False   # listed newest first: the last item is the oldest
     kept = []
     for item in page.items:
         when = epoch(item.get(key)) if isinstance(item, dict) else None
@@ -136,3 +140,22 @@ def within(page: Page, lo: int | None, key: str = "created_at") -> tuple[Page, b
     if len(kept) == len(page.items):
         return page, False
     return Page(kept), True
+
+
+def _key_of(item, key: str):
+    return item.get(key) if isinstance(item, dict) else getattr(item, key, None)
+
+
+def oldest(page: Page, key: str = "created_at") -> float | None:
+    """The epoch seconds of ``page``'s oldest item: its last with a readable ``key`` (the
+    API lists newest first), or None.
+
+    >>> oldest(Page([{"created_at": "1970-01-01T00:01:40Z"},
+    ...              {"created_at": "1970-01-01T00:00:10Z"}]))
+    10.0
+    """
+    for item in reversed(page.items or []):
+        when = epoch(_key_of(item, key))
+        if when is not None:
+            return when
+    return None

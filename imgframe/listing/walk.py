@@ -16,6 +16,7 @@ Errors raised while paging carry ``partial`` (what was loaded) and ``resume_mark
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import sys
 import threading
 import warnings
@@ -27,6 +28,7 @@ from pathlib import Path
 from imgframe.errors import ImgframeError, InvalidQueryError, MalformedResponseError, redact_url
 from imgframe.listing import settings
 from imgframe.listing.attrs import load_attrs
+from imgframe.listing.resume import Piece, ResumeState
 from imgframe.pages import Page, PageIterator, next_marker
 from imgframe.query import origin_of
 
@@ -144,21 +146,26 @@ def _check_next(href: str, resource, stats: Stats) -> None:
 
 def pages(edge, resource, stream, stats: Stats, *, clip=None,
           check: Callable[[], None] | None = None, first: Page | None = None,
-          prefetch: bool = False, typed: bool = False) -> Iterator[list]:
+          prefetch: bool | Callable[[], bool] = False, typed: bool = False,
+          marker: str | None = None, gate=None) -> Iterator[list]:
     """The pages of one stream of ``resource``, each a list of new items.
 
     ``clip(page) -> (page, past)``: keep a range's items and say when the stream has paged
     past it (:mod:`imgframe.listing.ranges`); ``check()``: called before each request,
     raises to stop; ``first``: the first page, already fetched; ``prefetch``: request the
     next page while this one is typed (close the generator when done with it: that ends
-    the prefetch thread); ``typed``: items may be the resource's structs
-    (``resource.typed``: for a frame builder; else they are dicts)."""
+    the prefetch thread; a callable says, page by page, whether to go on prefetching);
+    ``typed``: items may be the resource's structs (``resource.typed``: for a frame
+    builder; else they are dicts); ``marker``: start after this id (default: the
+    resource's); ``gate``: ``(enter, leave)`` called around each request this walk
+    sends itself (a concurrent load's :class:`~imgframe.listing.adaptive.Gate`)."""
     view = resource.typed(stream) if typed and clip is None else None
     past = False
     params = list(stream.params)
     sent = stream.as_dict()
-    if resource.marker:
-        sent["marker"] = resource.marker
+    start = marker if marker is not None else resource.marker
+    if start:
+        sent["marker"] = start
     stats.queries.append(sent)
 
     # one page ahead: while the caller types page k, page k+1 is on the wire (socket
@@ -166,8 +173,9 @@ def pages(edge, resource, stream, stats: Stats, *, clip=None,
     # with max_items (the last page may not need a successor) nor a range's clip (the
     # range may end on this page), never a marker already asked for.
     ahead = (ThreadPoolExecutor(max_workers=1, thread_name_prefix="imgframe-prefetch")
-             if prefetch and settings.PREFETCH and clip is None and resource.max_items is None
-             else None)
+             if prefetch and settings.PREFETCH and (clip is None or callable(prefetch))
+             and resource.max_items is None else None)
+    more = prefetch if callable(prefetch) else None
     pending: tuple | None = None   # (marker, params, future) in flight
     asked: set[str | None] = set()
 
@@ -185,12 +193,16 @@ def pages(edge, resource, stream, stats: Stats, *, clip=None,
 
     def read_ahead(page: Page) -> None:
         nonlocal pending
+        if ahead is None or past or (more is not None and not more()):
+            return
         following = guess_next_marker(page, resource.page_size, resource.until_empty)
-        if following is None or following in asked or ahead is None:
+        if following is None or following in asked:
             return
         request_params = params + [("marker", following)]
+        # in this thread's context: a throttle listener (http.transport.on_throttle) hears it
         pending = (following, request_params,
-                   ahead.submit(edge.fetch, resource, request_params, stats, decode=False))
+                   ahead.submit(contextvars.copy_context().run, edge.fetch, resource,
+                                request_params, stats, decode=False))
 
     def fetch(marker: str | None) -> Page:
         nonlocal past, first
@@ -201,16 +213,22 @@ def pages(edge, resource, stream, stats: Stats, *, clip=None,
         if first is not None and marker is None:
             page, first = first, None
         else:
-            page = get(marker)
-        if ahead is not None:
-            read_ahead(page)
+            if gate is None:
+                page = get(marker)
+            else:
+                gate[0]()
+                try:
+                    page = get(marker)
+                finally:
+                    gate[1]()
         if page.next_href:
             _check_next(page.next_href, resource, stats)
         if clip is not None:
             page, past = clip(page)
+        read_ahead(page)
         return page
 
-    pager = PageIterator(fetch, page_size=resource.page_size, marker=resource.marker,
+    pager = PageIterator(fetch, page_size=resource.page_size, marker=start,
                          max_items=resource.max_items, until_empty=resource.until_empty)
     before = (stats.pages, stats.duplicates, stats.recoveries, stats.truncated)
 
@@ -278,8 +296,35 @@ def load(edge, resource, *, bar, on_page=None, cancel: threading.Event | None = 
             except ImgframeError as exc:
                 attach_url(exc, resource.url)
                 exc.partial = _partial(frames, builder, resource, stats)
+                exc.resume = _state(resource, frames, builder, exc.resume_marker, stats)
                 raise
     return finish(frames, resource, stats)
+
+
+def _state(resource, frames: list, builder, marker: str | None, stats: Stats) -> ResumeState:
+    """Where a walk stopped: its finished streams' frames, the current one's frame so far
+    and marker, and the streams it had not begun."""
+    pieces = []
+    for index, stream in enumerate(resource.streams):
+        base = stream if resource.partition_key is not None else None
+        describe = {"stream": index, "created_from": None, "created_before": None} \
+            if base is not None else {"stream": index}
+        if index < len(frames):
+            pieces.append(Piece(stream, describe, frames=(frames[index],), done=True))
+        elif index == len(frames):
+            try:
+                got = builder.frame()
+            except ImgframeError:
+                got = None
+            at = builder.last_id or marker or resource.marker
+            pieces.append(Piece(stream, describe, base=base, marker=at,
+                                frames=(got,) if got is not None and len(got) else ()))
+        else:
+            pieces.append(Piece(stream, describe, base=base))
+    counters = {name: getattr(stats, name)
+                for name in ("requests", "retries", "reauths", "pages", "recoveries")}
+    return ResumeState(resource.url, tuple(s.params for s in resource.streams),
+                       tuple(pieces), counters)
 
 
 def _partial(frames, builder, resource, stats: Stats):

@@ -1,0 +1,183 @@
+"""How many requests a load keeps in flight: one, until the server is seen to be the
+bottleneck; more while it stays so; fewer as soon as the cloud throttles. Pure: the
+caller measures and reports, this decides.
+
+How a load with no ``workers`` decides, in a user's words:
+
+    It starts as one walk, one page at a time (the next page requested while this one is
+    read). After each page it compares how long it waited for the page with how long it
+    took to read it. When it waited at least :data:`SLOW_PAGE` seconds and at least
+    :data:`RATIO` times as long as it read (over the last :data:`WINDOW` pages), the
+    server is the bottleneck: it opens another stream (another status, or a slice of the
+    creation times), one more for each page that comes back still slow, up to
+    :data:`BOUND` at once. When the cloud answers 429 or 503, it halves the streams at
+    once, holds every stream until the ``Retry-After`` time has passed, and never again
+    opens as many streams as it had when throttled (at one stream, it stays one walk).
+
+The :class:`Controller` keeps the numbers and the decisions (``attrs``); the
+:class:`Gate` makes the streams keep to its limit, page by page.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+__all__ = ["BOUND", "RATIO", "SLOW_PAGE", "WINDOW", "Controller", "Gate"]
+
+#: the most streams an adaptive load opens at once
+BOUND = 8
+#: a page counts as slow when the load waited at least this long for it (seconds) ...
+SLOW_PAGE = 0.15
+#: ... and at least this many times as long as it took to read it
+RATIO = 2.0
+#: pages looked at (the most recent), by their median
+WINDOW = 3
+
+
+class Controller:
+    """The limit on streams at once, from what the pages cost. Thread-safe.
+
+    ``pinned``: a fixed limit (``workers=N``), which measuring never changes but a
+    throttle still respects for its pause. ``clock``: for tests.
+
+    >>> c = Controller(clock=lambda: 0.0)
+    >>> for _ in range(3):
+    ...     c.page(blocked=1.0, work=0.01)
+    >>> c.limit
+    3
+    >>> c.throttled(1.0)
+    >>> c.limit, c.ceiling
+    (1, 3)
+    """
+
+    def __init__(self, bound: int = BOUND, pinned: int | None = None,
+                 clock: Callable[[], float] = time.monotonic):
+        self.bound = pinned if pinned is not None else bound
+        self.pinned = pinned is not None
+        self.limit = pinned if pinned is not None else 1
+        self.ceiling: int | None = None       # throttled at this many: never again
+        self.not_before = 0.0                 # clock time before which nothing is sent
+        self.throttles = 0
+        self.peak = self.limit
+        self.decisions: list[dict] = []
+        self._clock = clock
+        self._start = clock()
+        self._samples: deque = deque(maxlen=WINDOW)
+        self._all_blocked: list[float] = []
+        self._all_work: list[float] = []
+        self._since_increase = 0
+        self._lock = threading.Lock()
+        self.changed = threading.Condition(self._lock)
+
+    def page(self, blocked: float, work: float) -> None:
+        """One page came: the load ``blocked`` seconds waiting for it and took ``work``
+        seconds to read it. May raise the limit (never when pinned)."""
+        with self._lock:
+            self._samples.append((blocked, work))
+            self._all_blocked.append(blocked)
+            self._all_work.append(work)
+            if self.pinned or len(self._samples) < min(2, WINDOW):
+                return
+            wait = statistics.median(s[0] for s in self._samples)
+            read = statistics.median(s[1] for s in self._samples)
+            if wait < SLOW_PAGE or wait < RATIO * read:
+                return
+            top = self.bound if self.ceiling is None else min(self.bound, self.ceiling - 1)
+            if self.limit >= top:
+                return
+            # before any throttle: one more per slow page (doubling each round trip);
+            # after one: one more per round trip (a page from each stream)
+            self._since_increase += 1
+            if self.ceiling is not None and self._since_increase < self.limit:
+                return
+            self._since_increase = 0
+            self._set(self.limit + 1, f"pages waited {wait:.2f}s on the server against "
+                      f"{read:.3f}s to read")
+
+    def throttled(self, wait: float | None) -> None:
+        """The cloud answered 429 or 503 (``wait``: its Retry-After or the backoff, in
+        seconds): halve the limit, and hold every stream until ``wait`` has passed."""
+        with self._lock:
+            self.throttles += 1
+            now = self._clock()
+            if wait:
+                self.not_before = max(self.not_before, now + float(wait))
+            if self.pinned:
+                self.changed.notify_all()
+                return
+            self.ceiling = self.limit if self.ceiling is None else min(self.ceiling,
+                                                                      self.limit)
+            self._samples.clear()
+            self._set(max(1, self.limit // 2), "the cloud throttled (429/503): halved")
+            self.changed.notify_all()
+
+    def _set(self, limit: int, why: str) -> None:
+        if limit != self.limit:
+            self.decisions.append({"at": round(self._clock() - self._start, 3),
+                                   "streams": limit, "why": why})
+        self.limit = limit
+        self.peak = max(self.peak, limit)
+        self.changed.notify_all()
+
+    def summary(self) -> dict:
+        """For ``attrs``: what the load measured and decided."""
+        with self._lock:
+            return {
+                "mode": "pinned" if self.pinned else "adaptive",
+                "bound": self.bound, "peak": self.peak, "throttled": self.throttles,
+                "page_wait": _median(self._all_blocked), "page_read": _median(self._all_work),
+                "decisions": list(self.decisions),
+            }
+
+    def why(self, most: int) -> str:
+        """One sentence for ``workers_note``; ``most``: the streams that ran at once."""
+        info = self.summary()
+        if info["mode"] == "pinned":
+            return f"workers={self.bound} pinned"
+        text = (f"adaptive: pages waited {info['page_wait']}s on the server against "
+                f"{info['page_read']}s to read")
+        if self.peak == 1:
+            text += " (not the server's bottleneck): one stream"
+        else:
+            text += f": up to {most} streams at once"
+        if self.throttles:
+            text += f"; throttled {self.throttles} time(s), streams halved"
+        return text
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 4) if values else None
+
+
+class Gate:
+    """Keeps a load's streams to its controller's limit: a stream passes before each
+    request (:meth:`enter`) and leaves once the page is read (:meth:`leave`); it waits
+    while as many streams as the limit are inside, or until a throttle's pause is over.
+    ``check()`` is called while waiting (it raises to stop the load)."""
+
+    def __init__(self, controller: Controller, clock: Callable[[], float] = time.monotonic):
+        self.controller = controller
+        self.inside = 0
+        self._clock = clock
+
+    def enter(self, check: Callable[[], None] | None = None) -> None:
+        c = self.controller
+        with c.changed:
+            while True:
+                if check is not None:
+                    check()
+                pause = c.not_before - self._clock()
+                if pause <= 0 and self.inside < c.limit:
+                    self.inside += 1
+                    return
+                c.changed.wait(timeout=min(max(pause, 0.0) or 0.05, 0.05))
+
+    def leave(self) -> None:
+        c = self.controller
+        with c.changed:
+            self.inside = max(0, self.inside - 1)
+            c.changed.notify_all()
