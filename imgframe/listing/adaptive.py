@@ -11,8 +11,10 @@ How a load with no ``workers`` decides, in a user's words:
     server is the bottleneck: it opens another stream (another status, or a slice of the
     creation times), one more for each page that comes back still slow, up to
     :data:`BOUND` at once. When the cloud answers 429 or 503, it halves the streams at
-    once, holds every stream until the ``Retry-After`` time has passed, and never again
-    opens as many streams as it had when throttled (at one stream, it stays one walk).
+    once (the other answers of the same burst, arriving while it waits, do not halve
+    again), holds every stream until the ``Retry-After`` time has passed, then opens
+    streams again one a round trip, never again as many as it had when throttled (at one
+    stream, it stays one walk).
 
 The :class:`Controller` keeps the numbers and the decisions (``attrs``); the
 :class:`Gate` makes the streams keep to its limit, page by page.
@@ -104,9 +106,10 @@ class Controller:
         with self._lock:
             self.throttles += 1
             now = self._clock()
+            burst = now < self.not_before   # sent before the last throttle's pause began
             if wait:
                 self.not_before = max(self.not_before, now + float(wait))
-            if self.pinned:
+            if self.pinned or burst:   # one burst of answers is one signal: halve once
                 self.changed.notify_all()
                 return
             self.ceiling = self.limit if self.ceiling is None else min(self.ceiling,
