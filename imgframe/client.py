@@ -43,10 +43,11 @@ from imgframe.http.transport import (
     settle_environment,
 )
 from imgframe.listing import walk
-from imgframe.listing.run import run as run_listing
 from imgframe.listing.attrs import load_attrs
 from imgframe.listing.resource import Resource
 from imgframe.listing.resume import ResumeState
+from imgframe.listing.run import MAX_WORKERS
+from imgframe.listing.run import run as run_listing
 from imgframe.listing.walk import ForeignNextLinkWarning, LoadCancelled, Progress, Stats
 from imgframe.query import Endpoint, Query, build_query, check_int
 
@@ -62,7 +63,6 @@ LOAD_OPTIONS = ("status", "name", "changes_since", "min_ram", "min_disk", "visib
 #: ``Client.load(workers=...)``: the default (None: adaptive, imgframe.listing.adaptive;
 #: bench/bench_adaptive.py) and the bound of a pinned number
 DEFAULT_WORKERS = None
-MAX_WORKERS = 32
 
 
 @dataclass(frozen=True)

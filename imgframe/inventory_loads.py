@@ -7,8 +7,8 @@
     load_volumes(volume_endpoint, project_id, token=..., all_projects=False, cloud=None, ...)
         validate (InvalidQueryError naming the parameter, before anything is sent)
         -> imgframe.sources.servers.resource / imgframe.sources.volumes.resource (what is
-           listed) -> imgframe.listing.walk.load (every page, retries, budget,
-           re-authentication, partial/resume_marker, progress) -> a typed frame
+           listed) -> imgframe.listing.run.run (adaptive streams or one walk: every page,
+           retries, budget, re-authentication, partial/resume, progress) -> a typed frame
         -> what the scope really was (imgframe.sources.resources.Scope, in
            ``attrs["imgframe"]["scope"]``)
 
@@ -32,7 +32,8 @@ Scope, as recorded (``usage()`` reads it to decide ``unused`` or ``unknown``):
 ``requests``, which counts the listing's). :meth:`imgframe.Client.load_servers` and
 :meth:`~imgframe.Client.load_volumes` do the same with a client's endpoint and credentials
 (:func:`servers_of`, :func:`volumes_of`).
-Errors raised while paging carry ``partial`` (with its scope, ``every_page`` False) and
+Errors raised while paging carry ``partial`` (with its scope, ``every_page`` False),
+``resume`` (``load_servers(..., resume=exc.resume)`` goes on) and, after one walk,
 ``resume_marker``.
 """
 
@@ -52,6 +53,8 @@ from imgframe.http.auth import AkSkAuth, Auth, KeystoneAuth, NoAuth, TokenAuth, 
 from imgframe.http.edge import Edge
 from imgframe.http.transport import check_timeout, make_retry, make_session, settle_environment
 from imgframe.listing import walk
+from imgframe.listing.resume import ResumeState
+from imgframe.listing.run import MAX_WORKERS, run
 from imgframe.query import Endpoint, check_int
 from imgframe.sources import servers as servers_src
 from imgframe.sources import volumes as volumes_src
@@ -68,7 +71,7 @@ def load_servers(compute_endpoint=None, project_id=None, *, token=None, source="
                  page_size=1000, max_items=None, marker=None, progress=None,
                  on_page: Callable | None = None, cancel: threading.Event | None = None,
                  timeout=(5, 60), verify=True, retries=5, backoff: float = 0.5,
-                 budget: float = 60.0) -> pd.DataFrame:
+                 budget: float = 60.0, workers=None, resume=None) -> pd.DataFrame:
     """Every server the caller may see, one typed row each (columns:
     :data:`imgframe.sources.servers.COLUMNS`), with ``attrs["imgframe"]["scope"]`` saying
     what the listing covered (:class:`~imgframe.sources.resources.Scope`).
@@ -83,7 +86,8 @@ def load_servers(compute_endpoint=None, project_id=None, *, token=None, source="
     ``check_cells``: look for cells that do not answer (Nova 2.69+; two extra requests).
     ``page_size`` 1..1000, ``max_items``, ``marker`` (resume after a server id),
     ``progress``, ``on_page``, ``cancel``, ``timeout``, ``verify``, ``retries``,
-    ``backoff``, ``budget``: as for :meth:`imgframe.Client.load`.
+    ``backoff``, ``budget``, ``workers`` (None: adaptive) and ``resume`` (an error's
+    ``exc.resume``): as for :meth:`imgframe.Client.load`.
     """
     word = source.strip().lower() if isinstance(source, str) else source
     if word not in servers_src.SOURCES:
@@ -93,7 +97,7 @@ def load_servers(compute_endpoint=None, project_id=None, *, token=None, source="
     _check_api(api, all_projects)
     flags = _flags(all_projects=all_projects, soft_deleted=soft_deleted,
                    check_cells=check_cells)
-    options = _listing(page_size, max_items, marker, on_page, cancel)
+    options = _listing(page_size, max_items, marker, on_page, cancel, workers, resume)
     edge, endpoint, caller = _connect(
         "compute_endpoint", compute_endpoint, project_id, cloud, region_name, api.catalog,
         lambda url, pid: servers_src.parse_endpoint(url, pid, source=word),
@@ -105,7 +109,8 @@ def load_servers(compute_endpoint=None, project_id=None, *, token=None, source="
 
 def servers_of(edge, endpoint: Endpoint, *, source="nova", caller=None, all_projects=False,
                soft_deleted=True, check_cells=True, page_size=1000, max_items=None,
-               marker=None, progress=None, on_page=None, cancel=None) -> pd.DataFrame:
+               marker=None, progress=None, on_page=None, cancel=None, workers=None,
+               resume=None) -> pd.DataFrame:
     """:func:`load_servers` through an existing :class:`~imgframe.http.edge.Edge` (its
     session and credentials) at ``endpoint`` (:func:`imgframe.sources.servers.parse_endpoint`):
     what :meth:`imgframe.Client.load_servers` calls."""
@@ -116,7 +121,7 @@ def servers_of(edge, endpoint: Endpoint, *, source="nova", caller=None, all_proj
     _check_api(servers_src.APIS[word], all_projects)
     flags = _flags(all_projects=all_projects, soft_deleted=soft_deleted,
                    check_cells=check_cells)
-    options = _listing(page_size, max_items, marker, on_page, cancel)
+    options = _listing(page_size, max_items, marker, on_page, cancel, workers, resume)
     return _servers(edge, endpoint, caller or endpoint.project_id, word, flags, options,
                     progress)
 
@@ -175,7 +180,8 @@ def load_volumes(volume_endpoint=None, project_id=None, *, token=None, all_proje
                  cloud=None, region_name=None, session=None, page_size=1000, max_items=None,
                  marker=None, progress=None, on_page: Callable | None = None,
                  cancel: threading.Event | None = None, timeout=(5, 60), verify=True,
-                 retries=5, backoff: float = 0.5, budget: float = 60.0) -> pd.DataFrame:
+                 retries=5, backoff: float = 0.5, budget: float = 60.0, workers=None,
+                 resume=None) -> pd.DataFrame:
     """Every volume the caller may see (Cinder ``/v3/{project_id}/volumes/detail``), one
     typed row each (columns: :data:`imgframe.sources.volumes.COLUMNS`), with
     ``attrs["imgframe"]["scope"]``.
@@ -188,7 +194,7 @@ def load_volumes(volume_endpoint=None, project_id=None, *, token=None, all_proje
     :func:`load_servers`.
     """
     flags = _flags(all_projects=all_projects)
-    options = _listing(page_size, max_items, marker, on_page, cancel)
+    options = _listing(page_size, max_items, marker, on_page, cancel, workers, resume)
     edge, endpoint, caller = _connect(
         "volume_endpoint", volume_endpoint, project_id, cloud, region_name, "volume",
         volumes_src.parse_endpoint,
@@ -200,12 +206,12 @@ def load_volumes(volume_endpoint=None, project_id=None, *, token=None, all_proje
 
 def volumes_of(edge, endpoint: Endpoint, *, caller=None, all_projects=False,
                page_size=1000, max_items=None, marker=None, progress=None, on_page=None,
-               cancel=None) -> pd.DataFrame:
+               cancel=None, workers=None, resume=None) -> pd.DataFrame:
     """:func:`load_volumes` through an existing :class:`~imgframe.http.edge.Edge` at
     ``endpoint`` (:func:`imgframe.sources.volumes.parse_endpoint`): what
     :meth:`imgframe.Client.load_volumes` calls."""
     flags = _flags(all_projects=all_projects)
-    options = _listing(page_size, max_items, marker, on_page, cancel)
+    options = _listing(page_size, max_items, marker, on_page, cancel, workers, resume)
     return _volumes(edge, endpoint, caller or endpoint.project_id, flags, options, progress)
 
 
@@ -250,7 +256,7 @@ def _flags(**flags) -> dict:
     return flags
 
 
-def _listing(page_size, max_items, marker, on_page, cancel) -> dict:
+def _listing(page_size, max_items, marker, on_page, cancel, workers, resume) -> dict:
     page_size = check_int(page_size, "page_size", minimum=1, maximum=1000)
     if max_items is not None:
         max_items = check_int(max_items, "max_items", minimum=1)
@@ -263,8 +269,17 @@ def _listing(page_size, max_items, marker, on_page, cancel) -> dict:
                                 type(on_page).__name__)
     if cancel is not None and not callable(getattr(cancel, "is_set", None)):
         raise InvalidQueryError("cancel", "None or a threading.Event", type(cancel).__name__)
+    if workers is not None:
+        workers = check_int(workers, "workers", minimum=1, maximum=MAX_WORKERS)
+    if resume is not None:
+        if not isinstance(resume, ResumeState):
+            raise InvalidQueryError("resume", "None or an error's .resume (a ResumeState)",
+                                    type(resume).__name__)
+        if marker is not None:
+            raise InvalidQueryError("marker", "None with resume= (the state holds every "
+                                    "stream's place)", marker)
     return {"page_size": page_size, "max_items": max_items, "marker": marker,
-            "on_page": on_page, "cancel": cancel}
+            "on_page": on_page, "cancel": cancel, "workers": workers, "resume": resume}
 
 
 def _connect(parameter, url, project_id, cloud, region_name, kind, parse, creds: dict,
@@ -345,9 +360,10 @@ def _shown(endpoint: Endpoint, word: str) -> str:
 
 
 def _walk(edge, resource, options: dict, progress) -> pd.DataFrame:
-    total = options["max_items"] if len(resource.streams) == 1 else None
-    return walk.load(edge, resource, bar=walk.make_bar(progress, total, resource.noun),
-                     on_page=options["on_page"], cancel=options["cancel"])
+    """The listing as :func:`imgframe.listing.run.run` decides (adaptive by default)."""
+    return run(edge, resource, workers=options["workers"], progress=progress,
+               on_page=options["on_page"], cancel=options["cancel"],
+               resume=options["resume"])
 
 
 def _probe(edge, resource, stats, params=()) -> list:

@@ -47,10 +47,11 @@ from imgframe.cli.options import (
                    "Glance's api_limit_max).")
 @click.option("--max-items", type=int, default=None,
               help="Stop after this many images (the file then says it is truncated).")
-@click.option("--workers", type=int, default=1, show_default=True,
-              help="Requests in flight at once for one source (1 to 32): Glance and IMS "
-                   "page created_at ranges concurrently, Nova its status streams; 1 is one "
-                   "walk, resumable by marker.")
+@click.option("--workers", type=int, default=None,
+              help="Pin the requests in flight for one source (1 to 32). Not needed: by "
+                   "default the load starts as one walk and opens more streams (Glance/IMS "
+                   "time ranges, Nova's status streams) while the server is the slow side, "
+                   "fewer on 429/503. 1 is one walk, resumable by marker.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               callback=output_path(".csv", ".parquet"),
               help="File to write: .csv (spreadsheet-safe CSV) or .parquet (needs pyarrow).")
@@ -70,7 +71,7 @@ def export(endpoint, project_id, token, cloud, insecure, regions, allow_partial,
                "detail": not list_only, "page_size": page_size, "max_items": max_items}
     missing = ""
     if len(cloud) > 1 or regions:
-        if workers != 1:
+        if workers is not None:
             raise click.UsageError("--workers is for one source (several --cloud/--region "
                                    "sources are loaded side by side already)")
         df, missing = _load_many(endpoint, token, cloud, regions, allow_partial, filters)

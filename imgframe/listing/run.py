@@ -16,7 +16,10 @@ from __future__ import annotations
 from imgframe.errors import InvalidQueryError
 from imgframe.listing import concurrent, walk
 
-__all__ = ["run"]
+__all__ = ["MAX_WORKERS", "run"]
+
+#: The most ``workers`` a load may pin.
+MAX_WORKERS = 32
 
 
 def run(edge, resource, *, workers: int | None = None, progress=None, on_page=None,

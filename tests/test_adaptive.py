@@ -1,0 +1,384 @@
+"""The adaptive default (``workers=None``): the controller's rule, the gate that keeps to
+it, and loads over real HTTP that widen against a slow server, stay one walk against a
+fast one, halve on 429/503, resume after an error in any stream, and leave no thread
+after Ctrl-C, on every source.
+
+The fault tests run with an *eager* controller (``SLOW_PAGE`` and ``RATIO`` at 0: every
+page counts as slow), so several streams are open when the fault comes, whatever the
+machine's speed; the slow-server tests use the real thresholds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pandas as pd
+import pytest
+import requests
+
+import imgframe
+from imgframe.errors import APIError, ImgframeError, InvalidQueryError
+from imgframe.listing import adaptive
+from imgframe.listing.adaptive import BOUND, Controller, Gate
+from imgframe.listing.resume import ResumeState
+from imgframe.server import DEFAULT_PROJECT_ID, Faults, sample_cloud, sample_inventory
+
+TOKEN = "adaptive-token"
+ADMIN = "adaptive-admin"
+FAST = {"retries": 3, "backoff": 0.01, "budget": 20}
+SOURCES = ("nova", "glance", "ims")
+#: what each source fans out over: Nova its status streams, Glance and IMS time ranges
+OPTIONS = {"nova": {"status": ["ACTIVE", "SAVING"]}, "glance": {}, "ims": {}}
+PAGE = 25
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def srv(module_image_server):
+    records = sample_inventory(400, seed=23)
+    return module_image_server(records, token=TOKEN, admin_token=ADMIN,
+                               cloud=sample_cloud(records, seed=23), max_limit=1000)
+
+
+@pytest.fixture(autouse=True)
+def fresh(srv):
+    srv.faults = Faults()
+    yield
+    srv.faults = Faults()
+
+
+@pytest.fixture
+def eager(monkeypatch):
+    """Every page counts as slow: an adaptive load opens streams from its second page."""
+    monkeypatch.setattr(adaptive, "SLOW_PAGE", 0.0)
+    monkeypatch.setattr(adaptive, "RATIO", 0.0)
+
+
+@pytest.fixture(scope="module")
+def baselines(srv, client_for):
+    """Each source's one-walk frame (workers=1) on the quiet server."""
+    return {s: client_for(srv, s, **FAST).load(page_size=PAGE, workers=1, progress=False,
+                                               **OPTIONS[s]) for s in SOURCES}
+
+
+def _load_threads() -> list[str]:
+    return [t.name for t in threading.enumerate()
+            if t.name.startswith(("imgframe-load", "imgframe-prefetch"))]
+
+
+def _settle() -> list[str]:
+    deadline = time.monotonic() + 2
+    while _load_threads() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return _load_threads()
+
+
+# --- the rule
+
+
+def test_fast_pages_keep_one_stream():
+    c = Controller(clock=Clock())
+    for _ in range(20):
+        c.page(blocked=0.01, work=0.02)
+    assert c.limit == 1 and c.decisions == [] and c.peak == 1
+    assert "one stream" in c.why(1)
+
+
+def test_a_page_that_waits_little_against_its_read_is_not_slow():
+    c = Controller(clock=Clock())
+    for _ in range(10):   # waited 0.3 s, but reading took 0.2 s: the client is the cost
+        c.page(blocked=0.3, work=0.2)
+    assert c.limit == 1
+
+
+def test_slow_pages_open_streams_one_a_page_up_to_the_bound():
+    c = Controller(clock=Clock())
+    limits = []
+    for _ in range(20):
+        c.page(blocked=1.0, work=0.01)
+        limits.append(c.limit)
+    assert limits[0] == 1                     # one page is not a measurement
+    assert limits[1:BOUND] == list(range(2, BOUND + 1))
+    assert max(limits) == BOUND == c.peak and limits[-1] == BOUND
+    assert len(c.decisions) == BOUND - 1
+    assert all("waited 1.00s" in d["why"] for d in c.decisions)
+    assert f"up to {BOUND} streams" in c.why(BOUND)
+
+
+def test_a_throttle_halves_once_per_burst_and_sets_a_ceiling():
+    clock = Clock()
+    c = Controller(clock=clock)
+    for _ in range(7):
+        c.page(blocked=1.0, work=0.01)
+    assert c.limit == 7
+    c.throttled(2.0)
+    assert c.limit == 3 and c.ceiling == 7 and c.not_before == clock.now + 2.0
+    c.throttled(2.0)                          # the same burst: no second halving
+    c.throttled(None)
+    assert c.limit == 3 and c.throttles == 3
+    clock.now += 2.5                          # the pause is over: a new signal halves
+    c.throttled(1.0)
+    assert c.limit == 1 and c.ceiling == 3
+    clock.now += 1.5
+    for _ in range(30):                       # one more per round trip, below the ceiling
+        c.page(blocked=1.0, work=0.01)
+    assert c.limit == 2 and c.peak == 7
+    assert [d["streams"] for d in c.decisions][-3:] == [3, 1, 2]
+    assert "halved" in c.decisions[-2]["why"] and "throttled 4 time(s)" in c.why(7)
+
+
+def test_pinned_never_moves_but_pauses():
+    clock = Clock()
+    c = Controller(pinned=4, clock=clock)
+    for _ in range(10):
+        c.page(blocked=5.0, work=0.0)
+    c.throttled(3.0)
+    assert c.limit == 4 and c.decisions == [] and c.not_before == clock.now + 3.0
+    assert c.summary()["mode"] == "pinned" and c.why(4) == "workers=4 pinned"
+
+
+def test_the_gate_keeps_to_the_limit_and_the_pause():
+    c = Controller(pinned=2)
+    gate = Gate(c)
+    inside, most, lock = [0], [0], threading.Lock()
+
+    def stream():
+        for _ in range(5):
+            gate.enter()
+            with lock:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+            time.sleep(0.005)
+            with lock:
+                inside[0] -= 1
+            gate.leave()
+
+    threads = [threading.Thread(target=stream) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
+    assert most[0] == 2 and gate.inside == 0
+    c.throttled(0.3)                          # Retry-After: 0.3 s
+    started = time.monotonic()
+    gate.enter()
+    assert time.monotonic() - started >= 0.25
+    gate.leave()
+
+    def stop():
+        raise KeyboardInterrupt
+
+    c.throttled(5.0)
+    with pytest.raises(KeyboardInterrupt):    # a waiting stream still sees a stop
+        gate.enter(stop)
+
+
+# --- against the embedded server
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_a_fast_server_stays_one_walk(srv, source, client_for, baselines):
+    df = client_for(srv, source, **FAST).load(page_size=PAGE, progress=False,
+                                              **OPTIONS[source])
+    pd.testing.assert_frame_equal(df, baselines[source])
+    meta = df.attrs["imgframe"]
+    assert meta["concurrency"]["mode"] == "adaptive" and meta["concurrency"]["peak"] == 1
+    assert meta["workers"] == 1 and meta["workers_note"].startswith("adaptive: ")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", SOURCES)
+def test_a_slow_server_gets_more_streams_and_the_same_frame(srv, source, client_for,
+                                                            baselines):
+    srv.faults = Faults(latency=adaptive.SLOW_PAGE + 0.1)
+    started = time.monotonic()
+    df = client_for(srv, source, **FAST).load(page_size=PAGE, progress=False,
+                                              **OPTIONS[source])
+    took = time.monotonic() - started
+    pd.testing.assert_frame_equal(df, baselines[source])
+    meta = df.attrs["imgframe"]
+    info = meta["concurrency"]
+    assert info["peak"] > 1 and meta["workers"] > 1 and info["decisions"]
+    assert info["page_wait"] >= adaptive.SLOW_PAGE
+    assert "streams at once" in meta["workers_note"]
+    assert meta["duplicates_dropped"] == 0
+    # fewer round trips than pages, one after the other: the streams overlapped
+    assert took < meta["pages"] * (adaptive.SLOW_PAGE + 0.1)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("workers", [None, 4, 1])
+def test_an_error_in_any_stream_resumes_to_the_same_frame(srv, source, workers, eager,
+                                                          client_for, baselines):
+    c = client_for(srv, source, **(FAST | {"retries": 0}))
+    srv.faults = Faults(schedule={k: 500 for k in range(6, 400, 4)})
+    with pytest.raises(APIError) as info:
+        c.load(page_size=PAGE, progress=False, workers=workers, **OPTIONS[source])
+    exc = info.value
+    assert isinstance(exc.resume, ResumeState) and exc.status == 500
+    partial = exc.partial
+    if partial is not None:
+        assert partial["id"].is_unique
+        assert set(partial["id"]) <= set(baselines[source]["id"])
+    assert "token" not in repr(exc.resume).lower() or TOKEN not in repr(exc.resume)
+    srv.faults = Faults()
+    srv.stats.reset()
+    done = c.load(resume=exc.resume, progress=False, workers=workers)
+    pd.testing.assert_frame_equal(done, baselines[source])
+    assert done.attrs["imgframe"]["duplicates_dropped"] == 0
+    assert _settle() == []
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_resume_refusals_come_before_any_request(srv, source, eager, client_for,
+                                                 image_server):
+    c = client_for(srv, source, **(FAST | {"retries": 0}))
+    srv.faults = Faults(schedule={4: 500})
+    with pytest.raises(ImgframeError) as info:
+        c.load(page_size=PAGE, progress=False, **OPTIONS[source])
+    state = info.value.resume
+    srv.faults = Faults()
+    other = image_server(20, seed=2, token=TOKEN)
+    bad = [
+        (c, {"resume": "from-here"}, "resume"),
+        (c, {"resume": state, "name": "not-the-same-query"}, "resume"),
+        (client_for(other, source, **FAST), {"resume": state}, "resume"),
+    ]
+    for client, options, parameter in bad:
+        srv.stats.reset()
+        other.stats.reset()
+        with pytest.raises(InvalidQueryError) as refused:
+            client.load(progress=False, **options)
+        assert refused.value.parameter == parameter
+        assert "\n" not in str(refused.value)
+        assert srv.stats.requests == 0 and other.stats.requests == 0
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_a_throttled_load_halves_waits_and_completes(srv, source, eager, client_for,
+                                                     baselines):
+    srv.faults = Faults(schedule={5: 429, 6: 429, 7: 429, 12: 503}, retry_after="1")
+    df = client_for(srv, source, **FAST).load(page_size=PAGE, progress=False,
+                                              **OPTIONS[source])
+    pd.testing.assert_frame_equal(df, baselines[source])
+    info = df.attrs["imgframe"]["concurrency"]
+    assert info["throttled"] >= 1 and df.attrs["imgframe"]["retries"] >= 1
+    decisions = info["decisions"]
+    halved = [k for k, d in enumerate(decisions) if "halved" in d["why"]]
+    assert halved, decisions
+    before = decisions[halved[0] - 1]["streams"] if halved[0] else 1
+    # never again as many streams as when the cloud first throttled
+    assert all(d["streams"] < before for d in decisions[halved[0]:])
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_ctrl_c_stops_every_stream_and_leaves_no_thread(srv, source, eager, client_for):
+    pages = []
+
+    def interrupt(progress):
+        pages.append(progress)
+        if len(pages) == 4:
+            raise KeyboardInterrupt
+
+    srv.faults = Faults(latency=0.02)
+    with pytest.raises(KeyboardInterrupt):
+        client_for(srv, source, **FAST).load(page_size=PAGE, progress=False,
+                                             on_page=interrupt, **OPTIONS[source])
+    assert _settle() == []
+    sent = srv.stats.requests
+    time.sleep(0.2)
+    assert srv.stats.requests == sent         # nothing more was sent after the interrupt
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_a_vanished_marker_in_one_stream_loses_nothing(srv, source, eager, client_for,
+                                                       baselines, image_server):
+    s = image_server(200, seed=31, token=TOKEN)
+    c = client_for(s, source, **FAST)
+    options = {"status": ["ACTIVE", "SAVING", "UNKNOWN"]} if source == "nova" else {}
+    before = c.load(page_size=20, workers=1, progress=False, **options)
+    removed = []
+
+    def remove_once(response, *args, **kwargs):
+        if not removed and "marker=" in response.url:
+            marker = response.url.split("marker=")[1].split("&")[0]
+            if marker in s.catalog.position:
+                s.remove_image(marker)
+                removed.append(marker)
+        return response
+
+    c.session.hooks["response"].append(remove_once)
+    df = c.load(page_size=20, progress=False, **options)
+    assert removed and df["id"].is_unique
+    # every image but the one removed mid-load, in the API's order; the removed one
+    # may have been listed before it vanished
+    expected = before[before["id"] != removed[0]]["id"].tolist()
+    assert [i for i in df["id"] if i != removed[0]] == expected
+
+
+@pytest.mark.parametrize("source", ["nova", "glance"])
+def test_token_expiry_mid_load_reauthenticates_every_stream(source, eager, image_server):
+    from keystoneauth1 import session
+    from keystoneauth1.identity import v3
+
+    s = image_server(300, seed=8, users={"alice": "pw-alice"})
+    auth = v3.Password(auth_url=s.auth_url, username="alice", password="pw-alice",
+                       project_id=s.project_id, user_domain_id="default")
+    endpoint = s.endpoint if source == "nova" else s.glance_endpoint
+    c = imgframe.Client(endpoint, source=source, session=session.Session(auth=auth),
+                        retries=2, backoff=0.01)
+    token = s.issue_token()
+    if source == "nova":
+        n = len(requests.get(f"{s.endpoint}/images", headers={"X-Auth-Token": token})
+                .json()["images"])
+    else:
+        n = len(c.load(page_size=1000, workers=1, progress=False))
+    s.faults = Faults(token_ttl=3)
+    df = c.load(page_size=20, progress=False)
+    assert df["id"].is_unique and len(df) == n
+    meta = df.attrs["imgframe"]
+    assert meta["reauths"] >= 1
+    if source == "glance":
+        assert meta["concurrency"]["peak"] > 1
+
+
+# --- servers and volumes: the same default
+
+
+def test_servers_and_volumes_widen_and_resume(srv, eager):
+    one = imgframe.load_servers(srv.endpoint, token=ADMIN, all_projects=True, page_size=10,
+                                workers=1, progress=False, **FAST)
+    srv.faults = Faults(latency=0.01)
+    df = imgframe.load_servers(srv.endpoint, token=ADMIN, all_projects=True, page_size=10,
+                               progress=False, **FAST)
+    pd.testing.assert_frame_equal(df, one)
+    assert df.attrs["imgframe"]["concurrency"]["mode"] == "adaptive"
+    assert df.attrs["imgframe"]["workers"] == 2   # the listing and its changes-since one
+    srv.faults = Faults(schedule={k: 500 for k in range(5, 400, 3)})
+    with pytest.raises(APIError) as info:
+        imgframe.load_servers(srv.endpoint, token=ADMIN, all_projects=True, page_size=10,
+                              progress=False, **(FAST | {"retries": 0}))
+    srv.faults = Faults()
+    resumed = imgframe.load_servers(srv.endpoint, token=ADMIN, all_projects=True,
+                                    page_size=10, progress=False, resume=info.value.resume,
+                                    **FAST)
+    pd.testing.assert_frame_equal(resumed, one)
+    volume_url = srv.volume_endpoint
+    vols_one = imgframe.load_volumes(volume_url, token=ADMIN, page_size=7, workers=1,
+                                     progress=False, **FAST)
+    vols = imgframe.load_volumes(volume_url, token=ADMIN, page_size=7, progress=False,
+                                 **FAST)
+    pd.testing.assert_frame_equal(vols, vols_one)
+    with pytest.raises(InvalidQueryError, match="workers"):
+        imgframe.load_volumes(volume_url, token=ADMIN, workers=0)
+    with pytest.raises(InvalidQueryError, match="resume"):
+        imgframe.load_servers(srv.endpoint, token=ADMIN, resume="here")
+    assert DEFAULT_PROJECT_ID in srv.endpoint
