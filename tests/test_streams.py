@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from unittest import mock
 
 import pandas as pd
 import pytest
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from imgframe.client import MAX_WORKERS
 from imgframe.errors import APIError, ImgframeError, InvalidQueryError
+from imgframe.listing import adaptive
 from imgframe.listing.ranges import cut_points, iso, partition, within
 from imgframe.pages import Page
 from imgframe.server import Faults, ImageServer, sample_inventory
@@ -110,15 +112,18 @@ def test_concurrent_equals_one_walk(srv, source, options, workers, client_for):
 @given(n=st.integers(0, 120), seed=st.integers(0, 10_000),
        seconds=st.lists(st.integers(0, 40), min_size=1, max_size=12),
        hidden=st.sampled_from([0.0, 0.3]), page_size=st.integers(3, 30),
-       workers=st.integers(2, 6), source=st.sampled_from(["glance", "ims"]),
+       workers=st.sampled_from([None, 2, 3, 4, 6]), source=st.sampled_from(["glance", "ims"]),
        max_items=st.one_of(st.none(), st.integers(1, 60)))
 def test_property_concurrent_equals_one_walk(n, seed, seconds, hidden, page_size, workers,
                                               source, max_items, client_for):
+    """workers=None: the adaptive default, eager (every page counts as slow), so it
+    opens streams on this fast server."""
     with ImageServer(catalogue(n, seed, seconds, hidden), token=TOKEN) as s:
         c = client_for(s, source, **FAST)
-        one = c.load(page_size=page_size, max_items=max_items, progress=False)
-        many = c.load(page_size=page_size, max_items=max_items, workers=workers,
-                      progress=False)
+        one = c.load(page_size=page_size, max_items=max_items, workers=1, progress=False)
+        with mock.patch.multiple(adaptive, SLOW_PAGE=0.0, RATIO=0.0):
+            many = c.load(page_size=page_size, max_items=max_items, workers=workers,
+                          progress=False)
         listed = len(c.load(page_size=200, progress=False)) if max_items else 0
     pd.testing.assert_frame_equal(many, one, check_index_type=False)
     if max_items is not None and listed > max_items:
