@@ -166,11 +166,14 @@ clouds:
      "--volume-endpoint"),
     (["--endpoint", "{nova}", "--token", T, "--compute-endpoint", "ftp://x"],
      "--compute-endpoint"),
+    (["--endpoint", "ftp://nova.example", "--token", T], "--endpoint"),
+    (["--source", "ims", "--endpoint", "{ims}", "--project-id", "{project}", "--token", T,
+      "--compute-endpoint", "{ecs}", "--all-projects"], "--all-projects"),
     ([], "--cloud"),
 ])
 def test_bad_usage_is_refused_before_any_request(srv, tmp_path, args, words):
-    filled = [a.format(glance=srv.glance_endpoint, ims=srv.ims_endpoint, nova=srv.endpoint)
-              for a in args]
+    filled = [a.format(glance=srv.glance_endpoint, ims=srv.ims_endpoint, nova=srv.endpoint,
+                       ecs=srv.ecs_endpoint, project=srv.project_id) for a in args]
     srv.stats.reset()
     result = run(*filled, "-o", str(tmp_path / "u.csv"))
     assert result.exit_code == 2, result.output
