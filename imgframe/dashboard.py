@@ -206,8 +206,9 @@ class Dashboard:
                 self._error = exc
                 message = (" ".join(str(exc).split())[:300] if isinstance(exc, ImgframeError)
                            else f"unexpected {type(exc).__name__}; see the dashboard's log")
-                print(f"imgframe dashboard: reload failed: {type(exc).__name__}: "
-                      f"{' '.join(str(exc).split())[:500]}", file=self._log)
+                if self.frame is not None:   # the first load's error: start() raises it
+                    print(f"imgframe dashboard: reload failed: {type(exc).__name__}: "
+                          f"{' '.join(str(exc).split())[:500]}", file=self._log)
                 with self._lock:
                     self._state.update(state="error", error=message, started=None)
                 return

@@ -68,6 +68,8 @@ ATTRS_KEYS = ("source", "endpoint", "project_id", "api_version", "detail", "page
               "requests", "retries", "max_items", "truncated", "partial", "loaded_at",
               "cloud", "region", "usage_scope")
 _MAX_ATTR_TEXT = 300
+# the scope paragraph ends with what matters ("Scope complete" or what was missing)
+_MAX_SCOPE_TEXT = 2000
 _SAFE_INT = 2**53 - 1
 # compress when the compressed page is at least this much smaller
 _COMPRESS_GAIN = 0.9
@@ -254,7 +256,7 @@ def safe_attrs(attrs) -> dict:
         elif isinstance(value, str):
             if key == "endpoint":
                 value = _clean_endpoint(value)
-            out[key] = value[:_MAX_ATTR_TEXT]
+            out[key] = value[:_MAX_SCOPE_TEXT if key == "usage_scope" else _MAX_ATTR_TEXT]
     return out
 
 
