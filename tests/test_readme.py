@@ -54,6 +54,9 @@ def test_the_dashboard_extra_exists_and_the_defaults_are_as_said():
     assert options["password"].envvar == "IMGFRAME_DASHBOARD_PASSWORD"
     for option in ("cloud", "endpoint", "source", "ak", "sk", "demo", "password"):
         assert option in options, option
+    assert "with_usage" in options and "--usage" in SECTION
+    for option in ("compute_endpoint", "volume_endpoint", "all_projects", "assume_cells_up"):
+        assert option in options and f"--{option.replace('_', '-')}" in SECTION, option
 
 
 def test_the_notebooks_command_copies_and_refuses_to_overwrite(tmp_path):

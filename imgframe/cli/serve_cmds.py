@@ -11,6 +11,7 @@ import click
 
 from imgframe.cli import checks
 from imgframe.cli.options import connection_options, demo_options, make_client
+from imgframe.cli.usage_cmd import demo_reader, reader, referrer_options
 
 
 def _aksk_pairs(ctx, param, values) -> dict[str, str]:
@@ -81,9 +82,27 @@ def serve(n_images, port, token, seed, max_limit, link_prefix, api_limit_max, im
             click.echo("stopped")
 
 
+def _usage_of(where, assume_cells_up: bool):
+    """The dashboard's ``usage=``: the verdicts of each loaded images frame, from servers
+    and volumes listed again each time (:meth:`imgframe.cli.usage_cmd.Reader.referrers`)."""
+    def usage_of(images):
+        import imgframe
+
+        servers, volumes = where.referrers(progress=False)
+        return imgframe.usage(images, servers, volumes, assume_cells_up=assume_cells_up)
+    return usage_of
+
+
 @connection_options
 @demo_options("Serve")
 @click.option("--max-items", type=int, default=None, help="Load at most this many images.")
+@click.option("--usage", "with_usage", is_flag=True,
+              help="Show usage verdicts beside the images (in use, unused, unknown; kind, "
+                   "reasons, the scope in the header), from servers and volumes read again "
+                   "at every reload: as 'imgframe usage' reads them (with --cloud, "
+                   "Glance, compute and block-storage from the catalog unless --source "
+                   "says otherwise).")
+@referrer_options(when=" With --usage.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (0.0.0.0: every interface; mind who can reach it).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8050, show_default=True,
@@ -94,8 +113,25 @@ def serve(n_images, port, token, seed, max_limit, link_prefix, api_limit_max, im
                    "printed; a chosen one is never printed).")
 @click.option("--title", default=None, help="Page title.")
 def dashboard(endpoint, project_id, token, cloud, insecure, demo, n_images, seed, max_items,
+              with_usage, compute_endpoint, volume_endpoint, all_projects, assume_cells_up,
               host, port, password, title):
-    """Serve the inventory live (the report's page, shared, with Reload) until Ctrl-C."""
+    """Serve the inventory live (the report's page, shared, with Reload) until Ctrl-C.
+
+    With --usage the page shows each image's usage verdict (in use, unused, unknown), kind
+    and reasons, with a verdict filter and the scope in its header; every reload reads
+    the servers and volumes again and recomputes the verdicts from the fresh images.
+    Servers and volumes come from the same cloud as the images: the catalog's compute and
+    block-storage endpoints with --cloud, --compute-endpoint (for --source glance or ims)
+    and --volume-endpoint with --endpoint, the sample cloud (read as its admin) with --demo.
+    'unused' only where the scope is complete (see 'imgframe usage --help').
+
+    \b
+      imgframe dashboard --cloud mycloud --usage --all-projects
+      imgframe dashboard --source glance --endpoint https://glance:9292 --token T --usage \\
+          --compute-endpoint https://nova:8774/v2.1/PROJECT \\
+          --volume-endpoint https://cinder:8776/v3/PROJECT
+      imgframe dashboard --demo --usage --all-projects
+    """
     import contextlib
 
     import imgframe
@@ -105,22 +141,57 @@ def dashboard(endpoint, project_id, token, cloud, insecure, demo, n_images, seed
                         ("--port", checks.port_free(host, port))):
         if why:
             raise click.BadParameter(why, param_hint=f"'{option}'")
+    usage_options = (("--compute-endpoint", compute_endpoint),
+                     ("--volume-endpoint", volume_endpoint),
+                     ("--all-projects", all_projects), ("--assume-cells-up", assume_cells_up))
+    for option, value in usage_options:
+        if value and not with_usage:
+            raise click.UsageError(f"{option} says where or how widely servers and volumes "
+                                   "are read for the usage verdicts: give --usage too")
+        if value and demo and option.endswith("-endpoint"):
+            raise click.UsageError(f"{option} cannot be used with --demo: the sample cloud "
+                                   "serves its own servers and volumes")
+    ctx = click.get_current_context()
+    where = None
+    if with_usage and not demo:   # every check of 'imgframe usage', before any request
+        typed = {name: ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+                 for name in ("token", "source")}
+        where = reader(cloud, endpoint, compute_endpoint, volume_endpoint, project_id, token,
+                       ctx.params["source"], ctx.params["ak"], ctx.params["sk"],
+                       ctx.params["security_token"], all_projects=all_projects,
+                       insecure=insecure, token_typed=typed["token"],
+                       images_source=ctx.params["source"].lower() if typed["source"] else None)
     with contextlib.ExitStack() as stack:
-        if demo:
+        if demo and with_usage:
+            where = demo_reader(stack, n_images, seed, all_projects=all_projects)
+            client = where.images_client()
+        elif demo:
             from imgframe.server import ImageServer, sample_inventory
 
             demo_token = "demo-" + os.urandom(8).hex()
             srv = stack.enter_context(ImageServer(sample_inventory(n_images, seed=seed),
                                                   token=demo_token))
             client = imgframe.Client(srv.url, srv.project_id, token=demo_token)
+        elif where is not None:
+            client = where.images_client()
         else:
             client = make_client(endpoint, project_id, token, cloud, insecure)
+        usage_of = None if where is None else _usage_of(where, assume_cells_up)
         dash = Dashboard(client, host=host, port=port, password=password, title=title,
-                         load_options={"max_items": max_items} if max_items else None)
+                         load_options={"max_items": max_items} if max_items else None,
+                         usage=usage_of)
         try:
-            click.echo("Loading the inventory ...")
+            click.echo("Loading the inventory" + (", servers and volumes" if usage_of
+                                                  else "") + " ...")
             stack.enter_context(dash)
             click.echo(f"Serving {dash.status()['rows']} images at {dash.url}")
+            if usage_of is not None:
+                from imgframe.usage_plots import verdict_counts
+
+                counts = verdict_counts(dash.frame)
+                click.echo("  usage:    " + ", ".join(f"{n:,} {v}" for v, n in counts.items())
+                           + " (recomputed at every reload)")
+                click.echo(f"  scope:    {dash.frame.attrs['imgframe']['usage_scope']}")
             if password:                  # the user's own: never echoed, not even in a URL
                 click.echo(f"  open:     {dash.url}  (log in with the password you gave)")
             else:
