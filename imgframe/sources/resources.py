@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from imgframe.errors import MalformedResponseError
-from imgframe.frame import BOOL, INT, STRING, TIMESTAMP
+from imgframe.frame import BOOL, INT, STRING, TIMESTAMP, Typed
 
 __all__ = ["CELLS", "KIND_DTYPES", "ResourceBuilder", "Scope", "dtypes_of", "empty_of",
            "merge_by_id", "typed_frame"]
@@ -62,6 +62,13 @@ def _check(values: list, kind: str, what: str, field_name: str) -> None:
 def _typed(values: list, kind: str, what: str, field_name: str):
     n = len(values)
     if kind == "string":
+        if STRING.storage == "pyarrow":   # straight into Arrow, in C; pandas for the rest
+            import pyarrow as pa  # present: pandas chose this storage because it is installed
+
+            try:
+                return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()))
+            except (TypeError, ValueError):   # pandas' own conversion says what is wrong
+                pass
         return pd.array(values, dtype=STRING)
     if kind == "int":
         mask = np.fromiter((v is None for v in values), dtype=bool, count=n)
@@ -96,12 +103,13 @@ def _parses(value) -> bool:
 
 
 def typed_frame(raw: dict, kinds: dict, *, what: str = "resources",
-                fields_: dict | None = None) -> pd.DataFrame:
+                fields_: dict | None = None, check: bool = True) -> pd.DataFrame:
     """The frame of raw column lists (``{column: [value per item]}``, all of one length),
     in ``kinds``' order and dtypes; a column ``raw`` lacks is NA; ``link_<rel>`` columns
     ``kinds`` does not name come after, as strings, sorted. A value of the wrong type
     raises :class:`~imgframe.errors.MalformedResponseError` naming the API's field
-    (``fields_``: column -> field name) and ``what`` (``servers``, ``volumes``)."""
+    (``fields_``: column -> field name) and ``what`` (``servers``, ``volumes``);
+    ``check=False``: the values' types are known to be right (checked page by page)."""
     lengths = {len(v) for v in raw.values()}
     n = lengths.pop() if lengths else 0
     if lengths:
@@ -117,7 +125,8 @@ def typed_frame(raw: dict, kinds: dict, *, what: str = "resources",
                 if kind not in ("list", "dict") else np.full(n, None, dtype=object)
             continue
         name = names.get(col, col)
-        _check(values, kind, what, name)
+        if check:
+            _check(values, kind, what, name)
         cols[col] = _typed(values, kind, what, name)
     return pd.DataFrame(cols, copy=False)
 
@@ -126,46 +135,55 @@ class ResourceBuilder:
     """Pages of a resource's items in, one typed frame out.
 
     ``extract(items) -> {column: [raw value per item]}`` is the resource module's mapping;
-    ``kinds`` its fixed columns. Every item must be an object with an ``id``."""
+    ``kinds`` its fixed columns. Every item must be an object with an ``id``. ``typed``: a
+    :class:`~imgframe.frame.Typed`, for pages of the module's structs instead of dicts
+    (its ``columns`` give the same raw columns as ``extract``; the decoder has checked
+    their types, so they are not checked again)."""
 
     def __init__(self, extract: Callable[[list], dict], kinds: dict, *, what: str,
-                 fields_: dict | None = None):
+                 fields_: dict | None = None, typed: Typed | None = None):
         self.extract = extract
         self.kinds = kinds
         self.what = what
         self.fields = dict(fields_ or {})
+        self.typed = typed
         self.raw: dict[str, list] = {}
         self.n = 0
         self.last_id: str | None = None   # the walk resumes after it (resume_marker)
 
     def add(self, items: list) -> None:
-        """Take one page (a list of item dicts); nothing is added from a page that fails."""
+        """Take one page (a list of item dicts, or of the typed structs); nothing is added
+        from a page that fails."""
         if not isinstance(items, list):
             raise _bad(self.what, self.what, f"must be a list, got {type(items).__name__}")
         if not items:
             return
-        if set(map(type, items)) != {dict}:
-            odd = next(i for i in items if type(i) is not dict)
-            raise _bad(self.what, "item", f"must be an object, got {odd!r}")
-        if not all("id" in item for item in items):
-            raise _bad(self.what, "item", "without an 'id'")
-        page = self.extract(items)
-        for col, values in page.items():   # check this page's types before keeping it
-            kind = self.kinds.get(col, "string")
-            _check(values, kind, self.what, self.fields.get(col, col))
+        if self.typed is not None and type(items[0]) is self.typed.item:
+            page = self.typed.columns(items)   # one decoder made the page: types checked
+        else:
+            if set(map(type, items)) != {dict}:
+                odd = next(i for i in items if type(i) is not dict)
+                raise _bad(self.what, "item", f"must be an object, got {odd!r}")
+            if not all("id" in item for item in items):
+                raise _bad(self.what, "item", "without an 'id'")
+            page = self.extract(items)
+            for col, values in page.items():   # check this page's types before keeping it
+                kind = self.kinds.get(col, "string")
+                _check(values, kind, self.what, self.fields.get(col, col))
         m = len(items)
         for col in page.keys() - self.raw.keys():
             self.raw[col] = [None] * self.n
         for col, values in self.raw.items():
             values.extend(page[col] if col in page else [None] * m)
         self.n += m
-        self.last_id = items[-1]["id"]
+        self.last_id = page["id"][-1]
 
     def frame(self) -> pd.DataFrame:
-        """The typed frame of every page added so far."""
+        """The typed frame of every page added so far (their types checked page by page)."""
         if not self.n:
             return empty_of(self.kinds)
-        return typed_frame(self.raw, self.kinds, what=self.what, fields_=self.fields)
+        return typed_frame(self.raw, self.kinds, what=self.what, fields_=self.fields,
+                           check=False)
 
 
 def merge_by_id(frames: list) -> tuple[pd.DataFrame, int]:
