@@ -33,6 +33,7 @@ from imgframe.query import Endpoint, check_id, parse_service_endpoint, split_url
 from imgframe.sources.nova import links_by_rel  # OpenStack links, as Nova sends them
 from imgframe.sources.nova import parse_endpoint as parse_nova_endpoint
 from imgframe.sources.resources import ResourceBuilder, dtypes_of, empty_of, merge_by_id
+from imgframe.sources.servers_typed import TYPED, next_href
 
 __all__ = ["APIS", "CELLS_MICROVERSION", "COLUMNS", "DTYPES", "EVER", "FIELDS", "KINDS",
            "LISTING_MICROVERSION", "NOT_REFERRING", "SHELVED", "SOURCES", "STATUSES", "ServersAPI",
@@ -173,14 +174,17 @@ def ecs_columns(items: list) -> dict:
 
 
 _EXTRACT = {"nova": nova_columns, "ecs": ecs_columns}
+#: the typed decode of a source's pages (:mod:`imgframe.sources.servers_typed`), if any
+_TYPED = {"nova": TYPED, "ecs": None}
 
 
 def builder(source: str = "nova") -> ResourceBuilder:
     """A :class:`~imgframe.sources.resources.ResourceBuilder` of servers pages of
-    ``source`` (``nova`` or ``ecs``)."""
+    ``source`` (``nova`` or ``ecs``): item dicts, or Nova's typed structs."""
     if source not in _EXTRACT:
         raise ValueError(f"source must be one of {', '.join(_EXTRACT)}, got {source!r}")
-    return ResourceBuilder(_EXTRACT[source], KINDS, what="servers", fields_=FIELDS)
+    return ResourceBuilder(_EXTRACT[source], KINDS, what="servers", fields_=FIELDS,
+                           typed=_TYPED[source])
 
 
 def frame_from_items(pages, source: str = "nova"):
@@ -251,10 +255,7 @@ def _nova_page(data) -> Page:
     if not isinstance(data, dict) or not isinstance(data.get("servers"), list):
         keys = sorted(data)[:5] if isinstance(data, dict) else type(data).__name__
         raise MalformedResponseError(f"the JSON has no 'servers' list (got {keys})")
-    links = data.get("servers_links") or []
-    nxt = next((link.get("href") for link in links
-                if isinstance(link, dict) and link.get("rel") == "next"), None)
-    return Page(data["servers"], nxt if isinstance(nxt, str) else None)
+    return Page(data["servers"], next_href(data.get("servers_links")))
 
 
 def _nova_vanished(status: int, message: str | None, marker: str) -> bool:
@@ -289,7 +290,8 @@ def resource(endpoint: Endpoint, *, source: str = "nova", all_projects: bool = F
     for ``all_projects``; with ``soft_deleted`` a second stream, ``changes-since`` of
     :data:`EVER`, which shows soft-deleted and deleted servers to any caller, merged by id:
     a ``changes-since`` listing alone misses servers never updated), or ECS's
-    ``cloudservers/detail`` (marker paging without next links)."""
+    ``cloudservers/detail`` (marker paging without next links). Nova's pages are decoded
+    straight into structs (:mod:`imgframe.sources.servers_typed`) where they can be."""
     base = [("limit", str(page_size))]
     if source == "nova" and all_projects:
         base.append(("all_tenants", "1"))
@@ -300,6 +302,7 @@ def resource(endpoint: Endpoint, *, source: str = "nova", all_projects: bool = F
     return Resource(
         url=listing_url(endpoint, source), root=endpoint.root, streams=tuple(streams),
         page=_nova_page, builder=lambda stream: builder(kind), merge=merge_by_id,
+        typed=lambda stream: _TYPED[kind],
         page_size=page_size, max_items=max_items, marker=marker,
         headers=_headers(source, LISTING_MICROVERSION), noun="servers",
         title=_TITLES[source], not_found_hint=" (check compute_endpoint: it should be the "
