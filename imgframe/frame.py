@@ -447,11 +447,14 @@ def frame_from_pages(pages: Iterable[list], detail: bool = True,
 
     ``source`` is an :mod:`imgframe.sources` module's ``SOURCE``. A list view's pages (Nova
     ``detail=False``: id, name, links) give NA for the detail columns, and ``status`` is
-    ``pinned_status`` (the status the query asked for) or NA.
+    ``pinned_status`` (the status the query asked for) or NA. The caller's dicts are left
+    as they are: the builder is given copies (a source's mapping may take values out of
+    the items it is given, as a load's pages are its own).
     """
     builder = source.builder(detail=detail, pinned=(pinned_status, None))
     for page in pages:
-        builder.add(page)
+        builder.add([dict(item) if type(item) is dict else item for item in page]
+                    if isinstance(page, list) else page)
     return builder.frame()
 
 

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from itertools import repeat
-from operator import call, itemgetter
 from typing import ClassVar
 
 from imgframe.errors import InvalidQueryError, MalformedResponseError
-from imgframe.frame import FrameBuilder, Typed, columns_of, merge_frames
+from imgframe.frame import FrameBuilder, Typed, merge_frames
 from imgframe.listing.resource import Resource, Stream
 from imgframe.pages import Page
 from imgframe.query import Endpoint, Query, format_time, parse_service_endpoint
 from imgframe.status import LISTED
 
-__all__ = ["Source", "Stream", "absolute", "glance_base_columns", "images_of", "status_streams"]
+__all__ = ["Source", "Stream", "absolute", "glance_base_columns", "images_of", "status_streams",
+           "take_columns"]
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,10 @@ class Source:
         raise NotImplementedError
 
     def extract(self, detail: bool = True, pinned_raw: str | None = None, root: str = ""):
-        """``items -> {column: values}`` for this API's items."""
+        """``items -> {column: values}`` for this API's items. The items are the page's
+        own dicts (decoded by imgframe, used by nothing after): a mapping may take values
+        out of them and keep what is left (Glance's and IMS's ``metadata``);
+        :func:`~imgframe.frame.frame_from_pages` hands it copies of a caller's."""
         raise NotImplementedError
 
     def typed(self, detail: bool = True, pinned_raw: str | None = None,
@@ -199,71 +203,45 @@ def absolute(root: str, hrefs: list) -> list:
     return [root + h if isinstance(h, str) and h.startswith("/") else h for h in hrefs]
 
 
-def extra_properties(items: list, base_keys: frozenset) -> list[dict]:
-    """Each item's keys outside ``base_keys``, values as sent, in the order sent.
-
-    Items mostly share a few key sequences, so the extra keys of each sequence are worked
-    out once (and kept for later pages) and picked with one ``itemgetter`` per item; the
-    passes over the page are C-level (``map``), with no Python call per item.
-
-    >>> extra_properties([{"id": 1, "os_distro": "x"}, {"id": 2}], frozenset({"id"}))
-    [{'os_distro': 'x'}, {}]
-    """
-    layouts = _layouts(base_keys)
-    picks = list(map(layouts.__getitem__, map(tuple, items)))
-    values = map(call, map(itemgetter(1), picks), items)
-    return list(map(dict, map(zip, map(itemgetter(0), picks), values)))
-
-
-class _Layouts(dict):
-    """key sequence -> (its extra keys, a getter of their values as a tuple)."""
-
-    def __init__(self, base_keys: frozenset):
-        super().__init__()
-        self.base_keys = base_keys
-
-    def __missing__(self, keys: tuple):
-        if len(self) >= 4096:   # a catalogue of endless layouts: start again
-            self.clear()
-        extra = tuple(k for k in keys if k not in self.base_keys)
-        if len(extra) > 1:
-            get = itemgetter(*extra)
-        elif extra:
-            get = _one(extra[0])
-        else:
-            get = _none
-        self[keys] = found = (extra, get)
-        return found
-
-
-def _one(key):
-    return lambda item: (item[key],)
-
-
-def _none(item) -> tuple:
-    return ()
-
-
-_LAYOUTS: dict[frozenset, _Layouts] = {}
-
-
-def _layouts(base_keys: frozenset) -> _Layouts:
-    found = _LAYOUTS.get(base_keys)
-    if found is None:
-        found = _LAYOUTS[base_keys] = _Layouts(base_keys)
-    return found
-
-
 _GLANCE_KEYS = ("id", "name", "status", "created_at", "updated_at", "min_ram", "min_disk",
                 "visibility", "owner", "protected", "disk_format", "container_format", "tags",
                 "self", "file")
 
 
+def take_columns(items: list, keys: tuple) -> dict:
+    """``{key: [value per item]}``, every key *taken out* of every item (``None`` where an
+    item lacks it): one C-level pass of ``dict.pop`` a key, no Python call per item. What
+    is left of each item is the rest of it, keys in the order sent. The items are changed:
+    only for dicts imgframe decoded itself (a page's own).
+
+    >>> items = [{"os_distro": "x", "id": 1}, {"id": 2}]
+    >>> take_columns(items, ("id", "name")), items
+    ({'id': [1, 2], 'name': [None, None]}, [{'os_distro': 'x'}, {}])
+    """
+    return {key: list(map(dict.pop, items, repeat(key), repeat(None))) for key in keys}
+
+
+@cache
+def _taken(base_keys: frozenset, more: tuple) -> tuple:
+    """The keys a Glance-shaped item gives up: the columns' first, then the rest of
+    ``base_keys`` (placeholders, ``schema``: dropped). Every key taken is a base key, so
+    no property is ever lost."""
+    keys = (*_GLANCE_KEYS, *more)
+    if not base_keys.issuperset(keys):
+        raise ValueError(f"not base keys: {sorted(set(keys) - base_keys)}")
+    return (*keys, *sorted(base_keys.difference(keys)))
+
+
 def glance_base_columns(items: list, root: str, base_keys: frozenset,
                         more: tuple = ()) -> tuple[dict, dict]:
     """The columns Glance-shaped items (Glance v2 and Huawei IMS) fill the same way, and
-    ``{key: values}`` of the source's ``more`` keys, for its own columns."""
-    values = columns_of(items, (*_GLANCE_KEYS, *more))
+    ``{key: values}`` of the source's ``more`` keys, for its own columns.
+
+    Their items are flat: ``base_keys`` beside any extra properties. The base keys are
+    taken out of the items (:func:`take_columns`), and what is left of each item, its
+    extra properties as sent, in the order sent, *is* its ``metadata`` dict: no dict is
+    made per image. ``items`` must be the page's own dicts (``Source.extract``)."""
+    values = take_columns(items, _taken(base_keys, more))
     self_links = absolute(root, values["self"])
     cols = {
         "id": values["id"],
@@ -279,7 +257,7 @@ def glance_base_columns(items: list, root: str, base_keys: frozenset,
         "disk_format": values["disk_format"],
         "container_format": values["container_format"],
         "tags": values["tags"],
-        "metadata": extra_properties(items, base_keys),
+        "metadata": items,
         "link_self": self_links,
         "link_alternate": self_links,
         "link_file": absolute(root, values["file"]),

@@ -18,7 +18,9 @@ What is particular to it (observed on a real Glance 33; reference ``image-source
 * a vanished marker is a 400 ``No image found with ID <marker>``, one made invisible a
   403 ``... image <marker> not visible``;
 * error bodies are HTML unless JSON is asked for (it always is);
-* items are flat: extra properties are top-level keys (strings), kept in ``metadata``.
+* items are flat: extra properties are top-level keys (strings), kept in ``metadata``: the
+  base keys are taken out of each decoded item, and what is left of it is its ``metadata``
+  dict (:func:`~imgframe.sources.base.glance_base_columns`).
 """
 
 from __future__ import annotations
