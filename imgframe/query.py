@@ -260,9 +260,10 @@ def build_query(*, status=None, name=None, changes_since=None, min_ram=None, min
 
 
 def check_columns(value, parameter: str = "columns") -> tuple[str, ...] | None:
-    """The projection ``columns`` asks for: frame columns (a list, or one string of
-    comma-separated names) in the frame's own order, ``id`` always first; None (or every
-    column) means the whole frame. An unknown name is refused, listing the allowed ones.
+    """The projection ``columns`` asks for: frame columns (a list, tuple, set or Index, or
+    one string of comma-separated names) in the frame's own order, ``id`` always first;
+    None (or every column) means the whole frame. An unknown name is refused, listing the
+    allowed ones.
 
     >>> check_columns(["size", "name"])
     ('id', 'name', 'size')
@@ -278,7 +279,7 @@ def check_columns(value, parameter: str = "columns") -> tuple[str, ...] | None:
     allowed = f"a list of frame columns ('id' is always loaded): {', '.join(COLUMNS)}"
     if isinstance(value, str):
         names = [n.strip() for n in value.split(",")]
-    elif isinstance(value, (list, tuple)):
+    elif isinstance(value, (list, tuple, set, frozenset, pd.Index)):
         names = list(value)
     else:
         raise InvalidQueryError(parameter, allowed, value)

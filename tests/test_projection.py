@@ -12,6 +12,9 @@ import pandas as pd
 import pytest
 import urllib3
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_typed import general, pages, same
 
 import imgframe
 from imgframe.cli import main
@@ -23,6 +26,7 @@ from imgframe.errors import (
 )
 from imgframe.frame import COLUMNS, FrameBuilder
 from imgframe.server import Faults
+from imgframe.sources import nova
 
 PAGE = 60
 FAST = {"retries": 0, "backoff": 0.01, "budget": 5.0, "timeout": (2, 10)}
@@ -128,6 +132,10 @@ def test_the_order_is_the_frames_whatever_the_order_asked(srv, client_for, sourc
     assert list(got.columns) == ["id", *COLUMNS[3:12]]
     as_text = c.load(columns=" size ,name,size", max_items=30, progress=False)
     assert list(as_text.columns) == ["id", "name", "size"]
+    like = c.load(columns=as_text.columns, max_items=30, progress=False)   # another's columns
+    pd.testing.assert_frame_equal(like, as_text)
+    assert list(c.load(columns={"size", "status"}, max_items=5, progress=False).columns) == [
+        "id", "status", "size"]
     assert c.load(columns=COLUMNS, max_items=30, progress=False).attrs["imgframe"].get(
         "columns") is None   # every column is no projection
     pages = list(c.iter_pages(columns=["status"], page_size=PAGE, max_items=2 * PAGE))
@@ -179,6 +187,41 @@ def test_columns_not_asked_for_are_never_typed(srv, client_for, source, monkeypa
         assert built <= {"id", "name", "status", "created"}   # created: what merges order by
         if source == "nova":   # its typed decoder: structs of only the fields asked for
             assert set(item_type.__struct_fields__) == {"id", "name", "status", "created"}
+
+
+def _projected(body: bytes, detail, pinned_raw, columns: tuple, typed: bool):
+    """A page's projected frame (or error): through Nova's structs of only the fields
+    asked for, as a load decodes it, or the general way (dicts)."""
+    builder = nova.SOURCE.builder(detail, (None, pinned_raw), columns=columns)
+    if typed:
+        view = nova.SOURCE.typed(detail, pinned_raw, columns=columns)
+        assert builder.typed is view
+        items = view.page(view.decoder.decode(body)).items   # documented types: taken
+    else:
+        builder.typed = None
+        items = nova.SOURCE.page(json.loads(body)).items
+    try:
+        builder.add(items)
+        return builder.frame()
+    except MalformedResponseError as exc:
+        return exc
+
+
+@given(pages(odd=False), st.booleans(), st.sampled_from([None, "queued"]),
+       st.lists(st.sampled_from(COLUMNS), min_size=1, max_size=6))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_a_projected_typed_page_gives_the_general_frame_cut(body, detail, pinned_raw,
+                                                            columns):
+    """For any page of documented types, Nova's structs of only the fields asked for give
+    what the general way gives with the same projection, and the full frame's columns
+    when the full frame can be made (a bad value in a column not asked for fails the
+    full frame only; ``created`` is always built: the merge orders by it)."""
+    want = tuple(canonical(columns))
+    got = _projected(body, detail, pinned_raw, want, typed=True)
+    same(got, _projected(body, detail, pinned_raw, want, typed=False))
+    full = general(body, detail, pinned_raw)
+    if not isinstance(full, Exception):
+        pd.testing.assert_frame_equal(got, full[list(want)])
 
 
 def test_a_malformed_field_not_asked_for_does_not_fail_the_load(srv, client_for, source,
