@@ -298,8 +298,10 @@ class Client:
 
         ``columns``: load only these columns (a list of names of the frame, or one string
         of them comma-separated), in the frame's own order, ``id`` always; the others are
-        not in the frame, and are never decoded or typed (a load without ``metadata``
-        never builds its dicts). Unknown names are refused before anything is sent.
+        not in the frame, and are never typed (but ``created``, which merging streams
+        orders by), nor decoded where the source decodes typed structs (Nova: a load
+        without ``metadata`` never builds its dicts). Unknown names are refused before
+        anything is sent.
         ``attrs["imgframe"]["columns"]`` records the projection; ``refresh`` keeps it, and
         ``diff`` compares a projected frame only with one of the same columns.
 
