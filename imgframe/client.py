@@ -46,7 +46,7 @@ from imgframe.listing import walk
 from imgframe.listing.attrs import load_attrs
 from imgframe.listing.resource import Resource
 from imgframe.listing.resume import ResumeState
-from imgframe.listing.run import MAX_WORKERS
+from imgframe.listing.run import MAX_WORKERS, kept
 from imgframe.listing.run import run as run_listing
 from imgframe.listing.walk import ForeignNextLinkWarning, LoadCancelled, Progress, Stats
 from imgframe.query import Endpoint, Query, build_query, check_int
@@ -59,7 +59,7 @@ _TOKEN_RE = re.compile(r"[\x21-\x7e]+")
 #: the keyword arguments of :meth:`Client.load`
 LOAD_OPTIONS = ("status", "name", "changes_since", "min_ram", "min_disk", "visibility",
                 "hidden", "owner", "tag", "detail", "page_size", "max_items", "progress",
-                "marker", "workers", "on_page", "cancel", "resume")
+                "marker", "workers", "on_page", "cancel", "resume", "columns")
 #: ``Client.load(workers=...)``: the default (None: adaptive, imgframe.listing.adaptive;
 #: bench/bench_adaptive.py) and the bound of a pinned number
 DEFAULT_WORKERS = None
@@ -252,7 +252,7 @@ class Client:
              page_size=1000, max_items=None, progress=None, marker=None,
              workers=DEFAULT_WORKERS, on_page: Callable[[Progress], None] | None = None,
              cancel: threading.Event | None = None,
-             resume: ResumeState | None = None) -> pd.DataFrame:
+             resume: ResumeState | None = None, columns=None) -> pd.DataFrame:
         """Load every image matching the filters into one typed DataFrame.
 
         The filters mean the same on every source (one a source cannot apply is refused
@@ -296,6 +296,15 @@ class Client:
         end) and raises :class:`LoadCancelled` (with ``partial``, as any error while
         paging).
 
+        ``columns``: load only these columns (a list of names of the frame, or one string
+        of them comma-separated), in the frame's own order, ``id`` always; the others are
+        not in the frame, and are never typed (but ``created``, which merging streams
+        orders by), nor decoded where the source decodes typed structs (Nova: a load
+        without ``metadata`` never builds its dicts). Unknown names are refused before
+        anything is sent.
+        ``attrs["imgframe"]["columns"]`` records the projection; ``refresh`` keeps it, and
+        ``diff`` compares a projected frame only with one of the same columns.
+
         ``resume``: an error's ``exc.resume`` (a :class:`ResumeState`): go on from where
         every stream of that load stopped, and return the frame the load would have
         given uninterrupted (every image once, in the API's order). Give the same
@@ -307,7 +316,8 @@ class Client:
         query = self.validate(status=status, name=name, changes_since=changes_since,
                               min_ram=min_ram, min_disk=min_disk, visibility=visibility,
                               hidden=hidden, owner=owner, tag=tag, detail=detail,
-                              page_size=page_size, max_items=max_items, marker=marker)
+                              page_size=page_size, max_items=max_items, marker=marker,
+                              columns=columns)
         if workers is not None:
             workers = check_int(workers, "workers", minimum=1, maximum=MAX_WORKERS)
         _check_hooks(on_page, cancel)
@@ -371,8 +381,8 @@ class Client:
 
     def iter_pages(self, status=None, name=None, changes_since=None, min_ram=None,
                    min_disk=None, visibility=None, hidden=None, owner=None, tag=None,
-                   detail=True, page_size=1000, max_items=None,
-                   marker=None) -> Iterator[pd.DataFrame]:
+                   detail=True, page_size=1000, max_items=None, marker=None,
+                   columns=None) -> Iterator[pd.DataFrame]:
         """The same query as :meth:`load`, one typed DataFrame per page, as they arrive.
 
         Several streams (statuses, hidden and visible) are listed one after the other (not
@@ -382,14 +392,15 @@ class Client:
         query = self.validate(status=status, name=name, changes_since=changes_since,
                               min_ram=min_ram, min_disk=min_disk, visibility=visibility,
                               hidden=hidden, owner=owner, tag=tag, detail=detail,
-                              page_size=page_size, max_items=max_items, marker=marker)
+                              page_size=page_size, max_items=max_items, marker=marker,
+                              columns=columns)
         resource = self._resource(query)
         stats = Stats()
         for stream in resource.streams:
             for items in walk.pages(self._edge, resource, stream, stats):
                 builder = resource.builder(stream)
                 builder.add(items)
-                frame = builder.frame()
+                frame = kept(builder.frame(), resource.columns)
                 frame.attrs["imgframe"] = load_attrs(resource.describe, stats,
                                                      max_items=query.max_items)
                 yield frame
@@ -489,4 +500,4 @@ def _options(query: Query) -> dict:
             "min_disk": query.min_disk, "visibility": query.visibility,
             "hidden": query.hidden, "owner": query.owner, "tag": list(query.tags) or None,
             "detail": query.detail, "page_size": query.page_size,
-            "max_items": query.max_items, "marker": query.marker}
+            "max_items": query.max_items, "marker": query.marker, "columns": query.columns}

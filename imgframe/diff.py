@@ -22,6 +22,11 @@ not the ``partial`` of a failed load) and of the same query (source, endpoint, p
 detail and the filters sent). Otherwise :class:`~imgframe.errors.IncompleteSnapshotError`
 says why; ``allow_incomplete=True`` compares anyway and then reports no removals.
 
+**Like with like.** A projected frame (``load(columns=...)``, ``attrs["imgframe"]["columns"]``)
+is compared only with a frame of the same projection: against a full frame, or another
+projection, :class:`~imgframe.errors.IncompleteSnapshotError` says so in one line, even
+with ``allow_incomplete=True`` (its columns are missing by choice, not by accident).
+
 **Frames of many sources** (:func:`imgframe.load_many`, ``source="many"``): images are
 matched by ``(cloud, region, id)``, and a source missing or truncated on either side
 (``attrs["imgframe"]["incomplete_sources"]``) does not stop the diff: its images are never
@@ -40,7 +45,7 @@ from imgframe import sources
 from imgframe.errors import ImgframeError, IncompleteSnapshotError, InvalidQueryError
 
 __all__ = ["CHANGES", "completeness", "diff", "diff_long", "diff_summary", "incomplete_sources",
-           "query_key"]
+           "projection_mismatch", "query_key"]
 
 #: The values of the ``change`` column, in its category order.
 CHANGES = ("added", "removed", "modified")
@@ -57,12 +62,14 @@ def query_key(info: dict) -> dict:
     """The part of ``attrs["imgframe"]`` that says *what* was listed (not how or when).
 
     Source, endpoint, project, detail and the filters sent (each request's parameters
-    without paging). Two frames with equal keys list the same images.
+    without paging), and the projection (``columns``) when there is one. Two frames with
+    equal keys list the same images, with the same columns.
 
     >>> query_key({"endpoint": "http://h/v2.1/p", "project_id": "p", "detail": True,
     ...            "queries": [{"status": "active", "limit": "1000"}]})["filters"]
     [{'status': 'active'}]
     """
+    projection = {} if info.get("columns") is None else {"columns": list(info["columns"])}
     if info.get("source") == "many":
         return {"source": "many", "endpoint": None, "project_id": None,
                 "detail": info.get("detail"),
@@ -70,7 +77,7 @@ def query_key(info: dict) -> dict:
                     {"given": info.get("filters"),
                      "sources": [[e.get("key"), e.get("cloud"), e.get("region")]
                                  for e in info.get("sources") or ()]},
-                    sort_keys=True, default=str))}
+                    sort_keys=True, default=str)), **projection}
     sent = [{k: v for k, v in q.items() if k not in _PAGING}
             for q in info.get("queries") or ()]
     # the filters as given (where recorded) and as sent: both must agree
@@ -81,7 +88,26 @@ def query_key(info: dict) -> dict:
         "project_id": info.get("project_id"),
         "detail": info.get("detail"),
         "filters": json.loads(json.dumps(filters, sort_keys=True, default=str)),
+        **projection,
     }
+
+
+def projection_mismatch(old: dict, new: dict) -> str | None:
+    """Why frames of these ``attrs["imgframe"]`` cannot be compared column for column (one
+    of them projected, ``load(columns=...)``, and the other not, or otherwise), or None.
+
+    >>> projection_mismatch({"columns": ["id", "size"]}, {})[:70]
+    "cannot diff: old was loaded with columns=['id', 'size'] and new with e"
+    """
+    a, b = old.get("columns"), new.get("columns")
+    if a == b:
+        return None
+
+    def said(cols) -> str:
+        return "every column" if cols is None else f"columns={list(cols)}"
+
+    return (f"cannot diff: old was loaded with {said(a)} and new with {said(b)}; compare "
+            f"frames loaded with the same columns=")
 
 
 def incomplete_sources(df: pd.DataFrame) -> list[dict]:
@@ -216,6 +242,9 @@ def diff(old: pd.DataFrame, new: pd.DataFrame, *, allow_incomplete: bool = False
     _check_frames(old, new, many)
     if not isinstance(allow_incomplete, bool):
         raise InvalidQueryError("allow_incomplete", "True or False", allow_incomplete)
+    mismatch = projection_mismatch(_info(old), _info(new))
+    if mismatch:
+        raise IncompleteSnapshotError(mismatch, reasons=[mismatch])
     reasons = completeness(old, "old", per_source=not many) \
         + completeness(new, "new", per_source=not many)
     skipped = sorted({e.get("key") for df in (old, new) for e in incomplete_sources(df)}) \

@@ -8,7 +8,9 @@ types them page by page, column by column, by the column's kind (:data:`KINDS`):
 comprehension or one C-level call per column (``pa.array``, ``pd.to_datetime``,
 ``Categorical.from_codes``), nothing row by row. A source may also decode its pages
 straight into typed structs (``Source.typed``): their columns skip the type checks, which
-the decoder has made. Anything that is not the images JSON raises
+the decoder has made. A projection (``FrameBuilder(columns=...)``, from
+``load(columns=...)``) builds only the columns named: the others are never typed, and
+their raw values are dropped with the page. Anything that is not the images JSON raises
 :class:`~imgframe.errors.MalformedResponseError` naming the API's own field, never
 ``KeyError``/``TypeError``.
 """
@@ -30,6 +32,7 @@ __all__ = [
     "COLUMNS",
     "DTYPES",
     "KINDS",
+    "MERGE_COLUMNS",
     "SOURCE_COLUMNS",
     "STRING",
     "FrameBuilder",
@@ -76,9 +79,12 @@ _ALLOWED = {"string": None, "status": (str, _NONE), "int": (int, _NONE),
             "time": (str, _NONE), "bool": (bool, _NONE), "list": (list, _NONE),
             "dict": (dict, _NONE)}
 
-def empty_frame(extra_links: Iterable[str] = ()) -> pd.DataFrame:
-    """Zero rows, the standard columns and dtypes (plus ``link_<rel>`` string columns)."""
-    cols = {c: pd.Series([], dtype=DTYPES[c]) for c in COLUMNS}
+def empty_frame(extra_links: Iterable[str] = (), columns: Iterable[str] | None = None
+                ) -> pd.DataFrame:
+    """Zero rows, the standard columns and dtypes (plus ``link_<rel>`` string columns);
+    ``columns``: only those of the standard columns (a projection)."""
+    names = COLUMNS if columns is None else [c for c in COLUMNS if c in set(columns)]
+    cols = {c: pd.Series([], dtype=DTYPES[c]) for c in names}
     for rel in extra_links:
         cols[f"link_{rel}"] = pd.Series([], dtype=STRING)
     return pd.DataFrame(cols)
@@ -345,7 +351,9 @@ class FrameBuilder:
     messages. ``typed``: a :class:`Typed`, for pages of the source's structs instead of
     dicts. Every column is typed right after its page is parsed, while the page is still in
     the CPU cache (strings in their final storage, so a page's Python strings are freed
-    with it); :meth:`frame` only joins the chunks.
+    with it); :meth:`frame` only joins the chunks. ``columns``: a projection, the only
+    columns built (``id`` always among them); what else ``extract`` gives (extra
+    ``link_<rel>`` columns too) is dropped untyped and unchecked.
 
     >>> b = FrameBuilder(lambda items: {"id": [i["id"] for i in items]})
     >>> b.add([{"id": "a"}])
@@ -355,9 +363,12 @@ class FrameBuilder:
 
     def __init__(self, extract: Callable[[list], dict], *,
                  constants: dict | None = None, fields: dict | None = None,
-                 typed: Typed | None = None):
+                 typed: Typed | None = None, columns: Iterable[str] | None = None):
         self.extract = extract
         self.typed = typed
+        wanted = None if columns is None else {"id", *columns}
+        self.columns = None if wanted is None else [c for c in COLUMNS if c in wanted]
+        self._wanted = None if wanted is None else frozenset(self.columns)
         self.constants = dict(constants or {})
         self.fields = dict(fields or {})
         self.chunks: dict[str, list] = {}
@@ -383,10 +394,13 @@ class FrameBuilder:
             if not all(map(dict.__contains__, items, repeat("id"))):
                 raise malformed("image", "without an 'id'")
             raw = self.extract(items)
-        if "status" not in raw and "status_raw" in raw:
+        wanted = self._wanted
+        if "status" not in raw and "status_raw" in raw and (wanted is None or "status" in wanted):
             if not typed:
                 check_types(raw["status_raw"], self._field("status_raw"), (str, _NONE))
             raw["status"] = display_status(raw["status_raw"])
+        if wanted is not None:
+            raw = {col: values for col, values in raw.items() if col in wanted}
         page = {}
         built: dict[tuple, object] = {}   # (id of a values list, is id) -> its chunk
         for col, values in raw.items():
@@ -432,9 +446,9 @@ class FrameBuilder:
         n = self.n
         extra = sorted(c for c in self.chunks if c not in KINDS)
         if not n:
-            return empty_frame([c.removeprefix("link_") for c in extra])
+            return empty_frame([c.removeprefix("link_") for c in extra], self.columns)
         cols = {}
-        for col in COLUMNS + extra:
+        for col in (COLUMNS + extra if self.columns is None else self.columns):
             kind = _kind(col)
             chunks = self.chunks.get(col) or [_na_chunk(kind, n, self.constants.get(col))]
             cols[col] = _join(kind, chunks, n)
@@ -516,12 +530,21 @@ def _nova_order(frame: pd.DataFrame) -> np.ndarray | None:
 #: The columns imgframe.load_many adds (string, NA where unknown), placed after ``metadata``.
 SOURCE_COLUMNS = ("cloud", "region", "project_id")
 
+#: What :func:`merge_frames` orders by: a projected load builds them whatever it keeps, so
+#: its streams merge in the API's order (``Resource.columns`` then cuts the frame).
+MERGE_COLUMNS = ("id", "created")
+
 
 def ordered_columns(columns) -> list[str]:
-    """COLUMNS (with load_many's source columns after ``metadata`` when present), then the
-    extra ``link_<rel>`` columns, sorted."""
+    """The standard columns among ``columns``, in COLUMNS' order (with load_many's source
+    columns after ``metadata``), then any others (extra ``link_<rel>`` columns), sorted.
+
+    >>> ordered_columns(["link_x", "size", "cloud", "id"])
+    ['id', 'size', 'cloud', 'link_x']
+    """
     columns = list(columns)
+    present = set(columns)
     at = COLUMNS.index("metadata") + 1
-    source = [c for c in SOURCE_COLUMNS if c in columns]
-    base = COLUMNS[:at] + source + COLUMNS[at:]
-    return base + sorted(c for c in columns if c not in base)
+    base = COLUMNS[:at] + list(SOURCE_COLUMNS) + COLUMNS[at:]
+    return [c for c in base if c in present] + sorted(c for c in columns if c not in base)
+

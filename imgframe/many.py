@@ -391,10 +391,14 @@ def _with_source(frame: pd.DataFrame, cloud, region, project) -> pd.DataFrame:
     return frame
 
 
-def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+def _concat(frames: list[pd.DataFrame], projection=None) -> pd.DataFrame:
+    """The sources' frames as one; ``projection``: only those columns (and the source
+    columns), as every source's load kept."""
     if not frames:
-        frames = [_with_source(empty_frame(), None, None, None)]
+        frames = [_with_source(empty_frame(columns=projection), None, None, None)]
     columns = many_columns({c for f in frames for c in f.columns})
+    if projection is not None:
+        columns = [c for c in columns if c in projection or c in SOURCE_COLUMNS]
     ready = []
     for f in frames:
         missing = {c: pd.array([None] * len(f), dtype=DTYPES.get(c, STRING))
@@ -419,15 +423,17 @@ def _assemble(jobs, outcomes, filters, strict, executor, workers, seconds) -> pd
             frames.append(_with_source(out.frame, cloud, region, entry["project_id"]))
         else:
             failures[key] = dict(out.error)
-    frame = _concat(frames)
     query = build_query(**filters)
+    frame = _concat(frames, query.columns)
+    projection = {} if query.columns is None else {"columns": list(query.columns)}
     incomplete = [e["key"] for e in entries if not e["complete"]]
     frame.attrs["imgframe"] = {
         "source": "many", "endpoint": None, "project_id": None,
         "detail": query.detail, "filters": query.filters(),
         "load_options": {**query.filters(), "detail": query.detail,
                          "page_size": query.page_size,
-                         **({"max_items": query.max_items} if query.max_items else {})},
+                         **({"max_items": query.max_items} if query.max_items else {}),
+                         **projection}, **projection,
         "queries": [], "max_items": query.max_items,
         "pages": sum(e["pages"] for e in entries),
         "requests": sum(e["requests"] for e in entries),

@@ -24,6 +24,7 @@ __all__ = [
     "Endpoint",
     "Query",
     "build_query",
+    "check_columns",
     "check_id",
     "check_int",
     "format_time",
@@ -188,6 +189,9 @@ class Query:
     hidden: bool | None = None
     owner: str | None = None
     tags: tuple[str, ...] = ()
+    #: the projection (``load(columns=...)``): frame columns in their order, ``id`` first;
+    #: None: every column. Not a filter: the same images are listed either way.
+    columns: tuple[str, ...] | None = None
 
     def filter_items(self) -> list[tuple[str, object]]:
         """``[(parameter, value), ...]`` of the filters given (as the user named them)."""
@@ -214,8 +218,9 @@ VISIBILITIES = ("public", "private", "shared", "community", "all")
 
 def build_query(*, status=None, name=None, changes_since=None, min_ram=None, min_disk=None,
                 detail=True, page_size=MAX_PAGE_SIZE, max_items=None, marker=None,
-                visibility=None, hidden=None, owner=None, tag=None) -> Query:
-    """Validate the user's filters and paging options; raise before anything is sent.
+                visibility=None, hidden=None, owner=None, tag=None, columns=None) -> Query:
+    """Validate the user's filters, paging options and projection; raise before anything
+    is sent.
 
     ``min_ram``/``min_disk`` are *exact* matches on real Nova and Glance, not minimums.
     ``tag`` is one tag or a list (an image must carry all of them). Whether a source can
@@ -251,7 +256,44 @@ def build_query(*, status=None, name=None, changes_since=None, min_ram=None, min
     return Query(detail=detail, statuses=statuses, name=name, changes_since=since,
                  min_ram=min_ram, min_disk=min_disk, page_size=page_size,
                  max_items=max_items, marker=marker, visibility=visibility, hidden=hidden,
-                 owner=owner, tags=tags)
+                 owner=owner, tags=tags, columns=check_columns(columns))
+
+
+def check_columns(value, parameter: str = "columns") -> tuple[str, ...] | None:
+    """The projection ``columns`` asks for: frame columns (a list, tuple, set or Index, or
+    one string of comma-separated names) in the frame's own order, ``id`` always first;
+    None (or every column) means the whole frame. An unknown name is refused, listing the
+    allowed ones.
+
+    >>> check_columns(["size", "name"])
+    ('id', 'name', 'size')
+    >>> check_columns("status,created")
+    ('id', 'status', 'created')
+    """
+    # here, not at the top: imgframe.frame imports pandas, which registers df.images,
+    # whose accessor imports this module (tests/test_imports.py)
+    from imgframe.frame import COLUMNS
+
+    if value is None:
+        return None
+    allowed = f"a list of frame columns ('id' is always loaded): {', '.join(COLUMNS)}"
+    if isinstance(value, str):
+        names = [n.strip() for n in value.split(",")]
+    elif isinstance(value, (list, tuple, set, frozenset, pd.Index)):
+        names = list(value)
+    else:
+        raise InvalidQueryError(parameter, allowed, value)
+    if not names:
+        raise InvalidQueryError(parameter, allowed, value,
+                                reason="the list is empty (give ['id'] for the ids alone)")
+    for name in names:
+        if not isinstance(name, str) or name not in COLUMNS:
+            raise InvalidQueryError(parameter, allowed, value,
+                                    reason=f"{name!r} is not a column of the frame")
+    wanted = {"id", *names}
+    if len(wanted) == len(COLUMNS):
+        return None
+    return tuple(c for c in COLUMNS if c in wanted)
 
 
 def _check_tags(tag) -> tuple[str, ...]:

@@ -17,8 +17,11 @@ typed only the changed rows of that listing was measured slower end to end (the 
 and re-ordering cost more than the typing saved: bench/README.md), so a full load it is,
 with ``attrs`` counting what changed against ``old``.
 
+A projected ``old`` (``load(columns=...)``) is refreshed with the same columns; one without
+``created`` and ``updated`` (what finding and ordering the changes take) is loaded in full.
+
 The result equals a fresh ``client.load(...)`` of the same query: the same ids, values,
-dtypes and order. What was fetched is recorded in ``attrs["imgframe"]["refresh"]``
+dtypes, columns and order. What was fetched is recorded in ``attrs["imgframe"]["refresh"]``
 (``mode``, ``reason`` when it loaded in full, counts and each fetch).
 """
 
@@ -91,11 +94,18 @@ def refresh(client, old: pd.DataFrame, *, progress=False) -> pd.DataFrame:
         return frame
 
     newest = old["updated"].max() if "updated" in old.columns and len(old) else pd.NaT
+    projection = opts.get("columns")
+    lacking = [c for c in ("created", "updated") if projection is not None
+               and c not in projection]
     full_reason = None
     if not opts.get("detail", True):
         full_reason = "the query is a list view: a full listing is the cheapest refresh"
     elif opts.get("max_items") is not None:
         full_reason = "the query has max_items: only a full load truncates the same way"
+    elif lacking:
+        full_reason = (f"old was loaded with columns={list(projection)}, without "
+                       f"{' and '.join(lacking)}: finding and ordering the changes needs "
+                       f"created and updated, so a full load (of those columns)")
     elif pd.isna(newest):
         full_reason = "old has no updated times to refresh from"
     if full_reason:

@@ -52,13 +52,16 @@ from imgframe.cli.options import (
                    "default the load starts as one walk and opens more streams (Glance/IMS "
                    "time ranges, Nova's status streams) while the server is the slow side, "
                    "fewer on 429/503. 1 is one walk, resumable by marker.")
+@click.option("--columns", default=None,
+              help="Only these columns, comma-separated (id is always there), e.g. "
+                   "name,status,size: the others are never read.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               callback=output_path(".csv", ".parquet"),
               help="File to write: .csv (spreadsheet-safe CSV) or .parquet (needs pyarrow).")
 @click.option("--progress/--no-progress", default=None)
 def export(endpoint, project_id, token, cloud, insecure, regions, allow_partial, status, name,
            changes_since, min_ram, min_disk, visibility, hidden, owner, tag, list_only,
-           page_size, max_items, workers, output, progress):
+           page_size, max_items, workers, columns, output, progress):
     """Load a real cloud's images and write them as spreadsheet-safe CSV (or Parquet).
 
     Several --cloud (or --region) give one file with cloud, region and project_id columns.
@@ -68,7 +71,8 @@ def export(endpoint, project_id, token, cloud, insecure, regions, allow_partial,
     filters = {"status": list(status) or None, "name": name, "changes_since": changes_since,
                "min_ram": min_ram, "min_disk": min_disk, "visibility": visibility,
                "hidden": hidden, "owner": owner, "tag": list(tag) or None,
-               "detail": not list_only, "page_size": page_size, "max_items": max_items}
+               "detail": not list_only, "page_size": page_size, "max_items": max_items,
+               "columns": columns}
     missing = ""
     if len(cloud) > 1 or regions:
         if workers is not None:

@@ -2,8 +2,9 @@
 
 ::
 
-    {source, endpoint, project_id, api_version, detail, filters, load_options}   (the header:
-        what was listed, from the source's Resource.describe)
+    {source, endpoint, project_id, api_version, detail, filters, load_options[, columns]}
+        (the header: what was listed, from the source's Resource.describe; columns: a
+        projection, when the load asked for one)
     {queries, pages, requests, retries, reauths, duplicates_dropped, marker_recoveries,
      max_items, truncated, partial, foreign_next_links, loaded_at}               (the walk)
     {workers, partitions, workers_note}   (the load: one walk, or concurrent streams)

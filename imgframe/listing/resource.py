@@ -70,7 +70,10 @@ class Resource:
     ``not_found_hint``, ``vanished_marker(status, message, marker)`` (an answer meaning the
     marker item is gone), ``vanished_prefix`` (stripped from that message),
     ``request_id_headers`` (the first present names the request). ``describe``: the
-    header of the frame's ``attrs`` (:mod:`imgframe.listing.attrs`).
+    header of the frame's ``attrs`` (:mod:`imgframe.listing.attrs`). ``columns``: the
+    columns the caller keeps (a projection; None: all the builder makes): the builder may
+    make more (what ``merge`` orders by), and the load's frame (and an error's
+    ``partial``) is cut to these once merged.
     """
 
     url: str
@@ -93,3 +96,4 @@ class Resource:
     vanished_prefix: str = ""
     request_id_headers: tuple[str, ...] = ("x-openstack-request-id",)
     describe: dict = field(default_factory=dict)
+    columns: tuple[str, ...] | None = None

@@ -9,14 +9,15 @@ start or from a stopped load's state. Knows no API: it reads the resource's stre
         workers=1, a marker, or (adaptive) max_items   -> walk.load (one walk)
         several streams, or time ranges                -> concurrent.load (pinned/adaptive)
         else                                           -> walk.load, and why in attrs
+    -> the frame (and an error's partial) cut to resource.columns (a projection)
 """
 
 from __future__ import annotations
 
-from imgframe.errors import InvalidQueryError
+from imgframe.errors import ImgframeError, InvalidQueryError
 from imgframe.listing import concurrent, walk
 
-__all__ = ["MAX_WORKERS", "run"]
+__all__ = ["MAX_WORKERS", "kept", "run"]
 
 #: The most ``workers`` a load may pin.
 MAX_WORKERS = 32
@@ -26,7 +27,30 @@ def run(edge, resource, *, workers: int | None = None, progress=None, on_page=No
         cancel=None, resume=None, total: int | None = None):
     """``resource`` listed as ``workers`` says (None: adaptive; 1: one walk; N: pinned), or
     from ``resume`` (an :class:`~imgframe.listing.resume.ResumeState` of this listing);
-    the frame with ``attrs["imgframe"]``. ``total``: the bar's total, if known."""
+    the frame with ``attrs["imgframe"]``, cut to ``resource.columns`` (a projection) as is
+    an error's ``partial``. ``total``: the bar's total, if known."""
+    try:
+        frame = _run(edge, resource, workers, progress, on_page, cancel, resume, total)
+    except ImgframeError as exc:
+        if getattr(exc, "partial", None) is not None:
+            exc.partial = kept(exc.partial, resource.columns)
+        raise
+    return kept(frame, resource.columns)
+
+
+def kept(frame, columns):
+    """``frame`` with only ``columns`` (None: as it is), in its order, ``attrs`` kept."""
+    if columns is None:
+        return frame
+    keep = [c for c in frame.columns if c in set(columns)]
+    if len(keep) == len(frame.columns):
+        return frame
+    out = frame[keep]
+    out.attrs = frame.attrs
+    return out
+
+
+def _run(edge, resource, workers, progress, on_page, cancel, resume, total):
     hooks = {"on_page": on_page, "cancel": cancel}
     if resume is not None:
         if not resume.matches(resource):

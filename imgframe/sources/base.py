@@ -8,7 +8,7 @@ from itertools import repeat
 from typing import ClassVar
 
 from imgframe.errors import InvalidQueryError, MalformedResponseError
-from imgframe.frame import FrameBuilder, Typed, merge_frames
+from imgframe.frame import MERGE_COLUMNS, FrameBuilder, Typed, merge_frames
 from imgframe.listing.resource import Resource, Stream
 from imgframe.pages import Page
 from imgframe.query import Endpoint, Query, format_time, parse_service_endpoint
@@ -78,22 +78,25 @@ class Source:
         :func:`~imgframe.frame.frame_from_pages` hands it copies of a caller's."""
         raise NotImplementedError
 
-    def typed(self, detail: bool = True, pinned_raw: str | None = None,
-              root: str = "") -> Typed | None:
+    def typed(self, detail: bool = True, pinned_raw: str | None = None, root: str = "",
+              columns: tuple[str, ...] | None = None) -> Typed | None:
         """Optionally, a faster way to the same columns: a :class:`~imgframe.frame.Typed`
         whose ``decoder`` turns a page's body straight into structs of only the fields the
-        frame needs, type-checked as they are decoded, and whose ``page`` makes the
-        :class:`Page` of that (with its ``ids``). A body the decoder refuses goes the
-        general way (JSON, :meth:`page`, :meth:`extract`), which names what is wrong. The
-        two ways must give the same frame (``tests/test_typed.py``). None: only the
-        general way."""
+        frame needs (``columns``: a projection needs fewer; the decoder skips the rest),
+        type-checked as they are decoded, and whose ``page`` makes the :class:`Page` of
+        that (with its ``ids``). A body the decoder refuses goes the general way (JSON,
+        :meth:`page`, :meth:`extract`), which names what is wrong. The two ways must give
+        the same frame (``tests/test_typed.py``). None: only the general way."""
         return None
 
-    def builder(self, detail: bool = True, pinned=(None, None), root: str = "") -> FrameBuilder:
+    def builder(self, detail: bool = True, pinned=(None, None), root: str = "",
+                columns: tuple[str, ...] | None = None) -> FrameBuilder:
+        """The frame builder of one stream; ``columns``: build only those (a projection)."""
         display, raw = pinned
         constants = {"status": display, "status_raw": raw}
         return FrameBuilder(self.extract(detail, raw, root), constants=constants,
-                            fields=self.fields, typed=self.typed(detail, raw, root))
+                            fields=self.fields, typed=self.typed(detail, raw, root, columns),
+                            columns=columns)
 
     def vanished_marker(self, status: int, message: str | None, marker: str) -> bool:
         """True when an error answer means the marker image vanished mid-listing."""
@@ -152,15 +155,19 @@ class Source:
 
     def resource(self, endpoint: Endpoint, query: Query,
                  microversion: str | None = None) -> Resource:
-        """What the core lists for ``query`` at ``endpoint``: this API's images."""
-        detail, root = query.detail, endpoint.root
+        """What the core lists for ``query`` at ``endpoint``: this API's images. A projection
+        (``query.columns``) builds those columns and what the merge orders by
+        (:data:`~imgframe.frame.MERGE_COLUMNS`), and keeps those (``Resource.columns``)."""
+        detail, root, keep = query.detail, endpoint.root, query.columns
+        build = None if keep is None else (*keep, *MERGE_COLUMNS)
+        projection = {} if keep is None else {"columns": list(keep)}
         options = {**query.filters(), "detail": detail, "page_size": query.page_size,
-                   **({"max_items": query.max_items} if query.max_items else {})}
+                   **({"max_items": query.max_items} if query.max_items else {}), **projection}
         return Resource(
             url=self.list_url(endpoint, detail), root=root, streams=tuple(self.streams(query)),
-            page=self.page, merge=merge_frames,
-            builder=lambda stream: self.builder(detail, stream.pinned, root),
-            typed=lambda stream: self.typed(detail, stream.pinned[1], root),
+            page=self.page, merge=merge_frames, columns=keep,
+            builder=lambda stream: self.builder(detail, stream.pinned, root, build),
+            typed=lambda stream: self.typed(detail, stream.pinned[1], root, build),
             page_size=query.page_size, max_items=query.max_items, marker=query.marker,
             headers=self.headers(microversion), until_empty=self.until_empty,
             partition_key=self.partition_key, noun="images", title=self.title,
@@ -169,7 +176,8 @@ class Source:
             request_id_headers=self.request_id_headers,
             describe={"source": self.name, "endpoint": self.display_endpoint(endpoint),
                       "project_id": endpoint.project_id, "api_version": endpoint.api_version,
-                      "detail": detail, "filters": query.filters(), "load_options": options})
+                      "detail": detail, "filters": query.filters(), "load_options": options,
+                      **projection})
 
 
 def images_of(data) -> list:

@@ -18,6 +18,7 @@ Huawei ECS serves it too, and calls it discarded. What is particular to it:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -281,10 +282,13 @@ class NovaSource(Source):
 
         return detail_columns if detail else list_columns
 
-    def typed(self, detail: bool = True, pinned_raw: str | None = None,
-              root: str = "") -> Typed | None:
+    def typed(self, detail: bool = True, pinned_raw: str | None = None, root: str = "",
+              columns: tuple[str, ...] | None = None) -> Typed | None:
         if msgspec is None:
             return None
+        if columns is not None:   # a projection: structs of only the fields it needs
+            needed = frozenset(f for c in ("id", *columns) for f in _NEEDS.get(c, ()))
+            return _projected(detail, pinned_raw is None, needed)
         return _DETAIL if detail and pinned_raw is None else \
             _DETAIL_PINNED if detail else _LIST
 
@@ -390,18 +394,23 @@ if msgspec is not None:
                           map(msgspec.structs.astuple, items))
 
     def _typed_columns(items: list, raw: bool = True) -> dict:
+        """The columns of a page of :class:`_Image` (or of a projection of it: the columns
+        of the fields it has)."""
         cols = _fields(items)
-        servers = cols.pop("server")
-        cols["server_id"] = ([s.id if s is not None else None for s in servers]
-                             if any(servers) else [None] * len(servers))
-        cols.update(links_by_rel(cols.pop("links"), typed=True))
-        if raw and None not in cols["status"]:
+        if "server" in cols:
+            servers = cols.pop("server")
+            cols["server_id"] = ([s.id if s is not None else None for s in servers]
+                                 if any(servers) else [None] * len(servers))
+        if "links" in cols:
+            cols.update(links_by_rel(cols.pop("links"), typed=True))
+        if raw and "progress" in cols and "status" in cols and None not in cols["status"]:
             cols["status_raw"] = raw_status(cols["status"], cols["progress"])
         return cols
 
     def _summary_columns(items: list) -> dict:
         cols = _fields(items)
-        cols.update(links_by_rel(cols.pop("links"), typed=True))
+        if "links" in cols:
+            cols.update(links_by_rel(cols.pop("links"), typed=True))
         return cols
 
     def _typed_page(decoded) -> Page:
@@ -413,6 +422,33 @@ if msgspec is not None:
     _DETAIL_PINNED = Typed(_Image, lambda items: _typed_columns(items, raw=False),
                            _DETAIL.decoder, _typed_page)
     _LIST = Typed(_Summary, _summary_columns, msgspec.json.Decoder(_ListPage), _typed_page)
+
+    @functools.cache
+    def _projected(detail: bool, raw: bool, fields: frozenset) -> Typed:
+        """The :class:`Typed` of a projection: structs of only ``fields`` of an image (in
+        :class:`_Image`'s or :class:`_Summary`'s order; the decoder skips every other key,
+        so a load without ``metadata`` never builds its dicts)."""
+        base = _Image if detail else _Summary
+        kept = [f for f in msgspec.structs.fields(base) if f.name in fields]
+        item = msgspec.defstruct(
+            f"{base.__name__}Projected", [(f.name, f.type) if f.required else
+                                          (f.name, f.type, f.default) for f in kept],
+            gc=False, rename={f.name: f.encode_name for f in kept if f.encode_name != f.name})
+        page = msgspec.defstruct(f"{base.__name__}ProjectedPage",
+                                 [("images", list[item]), ("images_links", Any, None)],
+                                 gc=False)
+        columns = (lambda items: _typed_columns(items, raw=raw)) if detail \
+            else _summary_columns
+        return Typed(item, columns, msgspec.json.Decoder(page), _typed_page)
+
+
+#: the fields of an image each frame column is made of (a projection decodes only these)
+_NEEDS = {"id": ("id",), "name": ("name",), "status": ("status",),
+          "status_raw": ("status", "progress"), "progress": ("progress",),
+          "created": ("created",), "updated": ("updated",), "min_ram": ("min_ram",),
+          "min_disk": ("min_disk",), "size": ("size",), "disk_config": ("disk_config",),
+          "server_id": ("server",), "metadata": ("metadata",), "link_self": ("links",),
+          "link_bookmark": ("links",), "link_alternate": ("links",), "link_file": ("links",)}
 
 
 SOURCE = NovaSource(
