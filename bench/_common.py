@@ -13,7 +13,7 @@
   ``pd.DataFrame([i.to_dict() ...])``).
 
 Run directly only as a child:  ``python bench/_common.py serve N [--token T] [--profile F]
-[--latency S] [--servers N]``
+[--latency S] [--servers N] [--mix active=1399,queued=1299] [--rate-limit R --burst B]``
 or ``python bench/_common.py measure METHOD ENDPOINT TOKEN PAGE_SIZE [--profile F]``.
 """
 
@@ -45,12 +45,22 @@ class Server:
 
     ``profile``: a path; the child then profiles every request handler (cProfile, merged
     across the server's threads) and the inventory build, and writes the stats there on exit.
+    ``mix``: ``{status: count}`` instead of ``images``' sample (:func:`mixed_inventory`);
+    ``rate_limit``/``burst``: ``Faults(rate_limit=..., burst=...)``. While it runs,
+    :meth:`counters` reads (and zeroes) its answer counters and :meth:`set_faults` replaces
+    its faults.
     """
 
     def __init__(self, images: int, *, token: str | None = TOKEN, profile: str | None = None,
-                 seed: int = 0, latency: float = 0.0, servers: int | None = None):
+                 seed: int = 0, latency: float = 0.0, servers: int | None = None,
+                 mix: dict[str, int] | None = None, rate_limit: float | None = None,
+                 burst: int = 1):
         cmd = [sys.executable, str(Path(__file__).resolve()), "serve", str(images),
                "--seed", str(seed)]
+        if mix:
+            cmd += ["--mix", ",".join(f"{k}={v}" for k, v in mix.items())]
+        if rate_limit is not None:
+            cmd += ["--rate-limit", str(rate_limit), "--burst", str(burst)]
         if servers is not None:    # Nova's /servers too: a cloud of about that many servers
             cmd += ["--servers", str(servers)]
         if latency:
@@ -80,6 +90,20 @@ class Server:
     def rss_mib(self) -> float:
         return _rss_of(self.pid)
 
+    def _ask(self, line: str) -> dict:
+        self._proc.stdin.write(line + "\n")
+        self._proc.stdin.flush()
+        return json.loads(self._proc.stdout.readline())
+
+    def counters(self) -> dict:
+        """The images requests answered since the last call: ``requests``, ``throttled``
+        (429s) and ``statuses`` (``{"200": n, ...}``); zeroed after reading."""
+        return self._ask("stats")
+
+    def set_faults(self, **faults) -> None:
+        """Replace the server's faults: ``Faults(**faults)`` (e.g. ``rate_limit=5``)."""
+        self._ask("faults " + json.dumps(faults))
+
     def close(self) -> dict:
         """Stop the child; returns its closing report (peak RSS, requests)."""
         if self._proc.poll() is not None:
@@ -97,8 +121,32 @@ class Server:
         self.close()
 
 
+def mixed_inventory(mix: dict[str, int], seed: int = 0) -> list[dict]:
+    """Sample records that every API lists by default (Nova, Glance and IMS alike: public or
+    the project's own private ones, not hidden), ``mix[status]`` of each Glance status, the
+    statuses dealt at random over the creation times (the records' other fields are the
+    sample's, drawn for their own status)."""
+    import random
+
+    from imgframe.server import DEFAULT_PROJECT_ID, sample_inventory
+
+    wanted = sum(mix.values())
+    records: list = []
+    size = wanted * 2
+    while len(records) < wanted:
+        records = [r for r in sample_inventory(size, seed=seed)   # IMS: no community
+                   if not r["os_hidden"] and (r["visibility"] == "public" or (
+                       r["visibility"] == "private" and r["owner"] == DEFAULT_PROJECT_ID))]
+        size *= 2
+    statuses = [status for status, count in mix.items() for _ in range(count)]
+    random.Random(seed).shuffle(statuses)
+    return [{**r, "status": status} for r, status in zip(records, statuses, strict=False)]
+
+
 def _serve_child(images: int, token: str | None, profile: str | None, seed: int,
-                 latency: float = 0.0, servers: int | None = None) -> None:
+                 latency: float = 0.0, servers: int | None = None,
+                 mix: dict[str, int] | None = None, rate_limit: float | None = None,
+                 burst: int = 1) -> None:
     import cProfile
     import pstats
     import threading
@@ -110,10 +158,11 @@ def _serve_child(images: int, token: str | None, profile: str | None, seed: int,
     t0 = time.perf_counter()
     if prof_init:
         prof_init.enable()
-    inventory = sample_inventory(images, seed=seed)
+    inventory = mixed_inventory(mix, seed) if mix else sample_inventory(images, seed=seed)
     t1 = time.perf_counter()
     # latency: every images request (each page) sleeps that long in its handler thread
-    srv = ImageServer(inventory, seed=seed, token=token, faults=Faults(latency=latency),
+    srv = ImageServer(inventory, seed=seed, token=token,
+                      faults=Faults(latency=latency, rate_limit=rate_limit, burst=burst),
                       servers=False if servers is None else servers).start()
     if prof_init:
         prof_init.disable()
@@ -140,7 +189,17 @@ def _serve_child(images: int, token: str | None, profile: str | None, seed: int,
     print(json.dumps({"url": srv.url, "endpoint": srv.endpoint, "project_id": srv.project_id,
                       "glance_endpoint": srv.glance_endpoint, "ims_endpoint": srv.ims_endpoint,
                       "inventory_s": t1 - t0, "start_s": t2 - t1}), flush=True)
-    sys.stdin.read()
+    for line in sys.stdin:   # commands, one a line, each answered by one JSON line
+        command, _, arg = line.strip().partition(" ")
+        if command == "stats":
+            stats = srv.stats
+            print(json.dumps({"requests": stats.requests, "throttled": stats.throttled,
+                              "statuses": {str(k): v for k, v in stats.statuses.items()}}),
+                  flush=True)
+            stats.reset()
+        elif command == "faults":
+            srv.faults = Faults(**json.loads(arg))
+            print("{}", flush=True)
     requests_served = srv.stats.requests
     srv.stop()
     if profile:
@@ -467,6 +526,9 @@ def _main(argv=None) -> None:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--latency", type=float, default=0.0)
     s.add_argument("--servers", type=int, default=None)
+    s.add_argument("--mix", default=None, help="status=count,... (mixed_inventory)")
+    s.add_argument("--rate-limit", type=float, default=None)
+    s.add_argument("--burst", type=int, default=1)
     m = sub.add_parser("measure")
     m.add_argument("method", choices=sorted(METHODS))
     m.add_argument("endpoint")
@@ -476,8 +538,10 @@ def _main(argv=None) -> None:
     m.add_argument("--frame-memory", action="store_true")
     args = parser.parse_args(argv)
     if args.cmd == "serve":
+        mix = ({k: int(v) for k, v in (p.split("=") for p in args.mix.split(","))}
+               if args.mix else None)
         _serve_child(args.images, args.token, args.profile, args.seed, args.latency,
-                     args.servers)
+                     args.servers, mix, args.rate_limit, args.burst)
     else:
         _measure_child(args.method, args.endpoint, args.token or None, args.page_size,
                        args.profile, args.frame_memory)

@@ -31,6 +31,7 @@ QUICK = {
     "bench_refresh": ["--images", "20000", "--rounds", "2"],
     "bench_floors": ["--images", "100000"],
     "bench_projection": ["--images", "100000", "--rounds", "2"],
+    "bench_adaptive": ["--latency", "0.2", "--fast-images", "20000", "--pairs", "3"],
 }
 
 

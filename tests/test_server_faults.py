@@ -4,6 +4,7 @@ import json
 import threading
 import time
 
+import pandas as pd
 import pytest
 import requests
 from expected import default_listing
@@ -105,6 +106,13 @@ def test_invalid_fault_settings_are_refused():
         Faults(schedule={1: 418})
     with pytest.raises(ValueError):
         Faults(error_rate=2)
+    for bad in (0, -1.5, True, "5", float("inf"), float("nan")):
+        with pytest.raises(ValueError, match=r"^rate_limit must be a positive number of "
+                                             r"requests per second .*, got "):
+            Faults(rate_limit=bad)
+    for bad in (0, 1.5, None):
+        with pytest.raises(ValueError, match=rf"^burst must be an integer >= 1 .*got {bad}$"):
+            Faults(rate_limit=1, burst=bad)
 
 
 def test_token_ttl(inventory, image_server):
@@ -264,3 +272,76 @@ def test_warm_renders_ahead_without_changing_answers(inventory, image_server):
         a = get(f"{cold.endpoint}/{path}").json()
         b = get(f"{warm.endpoint}/{path}").json()
         assert a == json.loads(json.dumps(b).replace(str(warm.port), str(cold.port)))
+
+
+def test_rate_limit_is_a_token_bucket():
+    faults = Faults(rate_limit=2, burst=2)
+    assert [faults.throttle(now=10.0) for _ in range(3)] == [None, None, 1]
+    assert faults.throttle(now=10.2) == 1             # 0.4 of a token: 0.3 s to go, said 1
+    assert faults.throttle(now=10.5) is None          # a token a half second
+    assert faults.throttle(now=10.5) == 1
+    assert [faults.throttle(now=60.0) for _ in range(3)] == [None, None, 1]   # burst: 2
+    slow = Faults(rate_limit=0.25)
+    assert (slow.throttle(now=0.0), slow.throttle(now=0.0)) == (None, 4)   # whole seconds
+    assert slow.throttle(now=3.5) == 1 and slow.throttle(now=4.0) is None
+    assert Faults().throttle() is None
+
+
+RATE_LIMITED = {   # each API's own 429: (where, check of the body)
+    "nova": ("{endpoint}/images/detail",
+             lambda r: r.json()["overLimit"]["code"] == 429),
+    "glance": ("{glance_endpoint}/v2/images",
+               lambda r: r.json()["code"] == "429 Too Many Requests"),
+    "ims": ("{ims_endpoint}/v2/cloudimages",
+            lambda r: r.json()["error_code"] == "APIGW.0308"),
+}
+
+
+def test_rate_limit_answers_429_with_retry_after(inventory, image_server, source):
+    srv = image_server(inventory, faults=Faults(rate_limit=1, burst=2))
+    where, body_ok = RATE_LIMITED[source]
+    url = where.format(endpoint=srv.endpoint, glance_endpoint=srv.glance_endpoint,
+                       ims_endpoint=srv.ims_endpoint)
+    with requests.Session() as s:
+        s.headers["Accept"] = "application/json"
+        answers = [s.get(url, params={"limit": 5}, timeout=10) for _ in range(3)]
+        assert [r.status_code for r in answers] == [200, 200, 429]
+        refused = answers[2]
+        assert refused.headers["Retry-After"] == "1"   # a token a second: under 1 s to go
+        assert body_ok(refused)
+        time.sleep(int(refused.headers["Retry-After"]))
+        assert s.get(url, params={"limit": 5}, timeout=10).status_code == 200
+    assert srv.stats.requests == 4
+    assert srv.stats.throttled == 1
+    assert srv.stats.statuses == {200: 3, 429: 1}
+    assert requests.get(f"{srv.url}/v2.1", timeout=10).status_code == 200   # not limited
+    assert srv.stats.requests == 4
+
+
+def test_rate_limit_covers_servers_and_volumes(image_server):
+    srv = image_server(40, servers=10, faults=Faults(rate_limit=0.5, burst=1))
+    codes = [requests.get(url, timeout=10).status_code
+             for url in (f"{srv.endpoint}/servers/detail", f"{srv.endpoint}/servers/detail",
+                         f"{srv.volume_endpoint}/volumes/detail")]
+    assert codes == [200, 429, 429]
+    assert srv.stats.throttled == 2
+
+
+def test_rate_limited_load_gives_the_same_frame(image_server, client_for, source):
+    """The default load (adaptive) against a server that refuses more than 2 requests a
+    second, each page 0.2 s: it honours Retry-After and ends with the unlimited frame."""
+    srv = image_server(sample_inventory(80, seed=3), token="t")
+    options = {"page_size": 8}
+    if source == "nova":   # a status fan-out: three streams the load may open at once
+        options["status"] = ["ACTIVE", "SAVING"]
+    client = client_for(srv, source)
+    expected = client.load(progress=False, **options)
+    srv.faults = Faults(latency=0.2, rate_limit=2, burst=2)
+    srv.stats.reset()
+    got = client.load(progress=False, **options)
+    pd.testing.assert_frame_equal(got, expected)
+    assert len(got) > 2 * 8
+    # more pages than 2 a second allow: some were refused, each retried after Retry-After
+    assert srv.stats.throttled >= 1
+    assert got.attrs["imgframe"]["retries"] == srv.stats.throttled
+    assert srv.stats.statuses[200] == srv.stats.requests - srv.stats.throttled

@@ -126,6 +126,7 @@ class _Run:
         self.bounds = threading.Lock()   # a range's bounds move only under it
         self.user_check = cancel_check(cancel)
         self.items_done = 0
+        self.walking = 0   # tasks running now (some may be waiting at the gate)
         self.most = 0   # the most streams that ran at once
         self.tasks: list[_Task] = []
         self.notes: list[str] = []
@@ -154,7 +155,12 @@ class _Run:
         if self.key is not None:
             def clip(page, task=task):
                 return _clip(task, page, self.key, self.bounds)
-        prefetch = (lambda: controller.limit == 1) if not controller.pinned else False
+        # one page ahead only as one walk: at a limit of 1 with other tasks still running
+        # (the limit was halved), a prefetch would be a request past the gate
+        prefetch = ((lambda: controller.limit == 1 and self.walking == 1)
+                    if not controller.pinned else False)
+        with self.lock:
+            self.walking += 1
         try:
             task.builder = resource.builder(task.stream)
             walk = pages(self.edge, resource, task.stream, task.stats, clip=clip,
@@ -180,12 +186,17 @@ class _Run:
             task.frame = task.builder.frame()
             task.done = True
         finally:
+            with self.lock:
+                self.walking -= 1
             on_throttle.reset(listening)
 
     def probe(self, index: int, stream: Stream) -> None:
-        """The oldest item of stream ``index`` (one item, ascending): where its ranges end."""
+        """The oldest item of stream ``index`` (one item, ascending): where its ranges end.
+        A request as the streams' are: through the gate, its 429/503 heard."""
         self.check()
         part = Stats()
+        listening = on_throttle.set(self.controller.throttled)
+        self.gate.enter(self.check)
         try:
             page = self.edge.fetch(self.resource, ranges.probe_params(stream, True), part)
         except APIError as exc:
@@ -196,6 +207,8 @@ class _Run:
             self.floors[index] = f"no ascending {self.key} sort ({text}): one walk"
             return
         finally:
+            self.gate.leave()
+            on_throttle.reset(listening)
             with self.lock:
                 self.stats.requests += part.requests
                 self.stats.retries += part.retries

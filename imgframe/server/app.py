@@ -6,6 +6,7 @@ import contextlib
 import secrets
 import socket
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from http.server import ThreadingHTTPServer
 
@@ -26,7 +27,9 @@ class Stats:
 
     `requests` (how many), `in_flight` (now), `max_in_flight` (the most at once), `paths`
     (path + query of each, in arrival order; the most recent ``MAX_PATHS`` on a long run),
-    `auth_requests` (keystone token calls).
+    `auth_requests` (keystone token calls), `statuses` (how many answers of each HTTP
+    status, a `Counter`) and `throttled` (how many were 429: `Faults.rate_limit`'s or a
+    scheduled one).
     """
 
     MAX_PATHS = 100_000
@@ -43,6 +46,7 @@ class Stats:
             self.max_in_flight = self.in_flight
             self.paths: list[str] = []
             self.auth_requests = 0
+            self.statuses: Counter = Counter()
 
     def _begin(self, path: str) -> int:
         with self._lock:
@@ -54,9 +58,15 @@ class Stats:
                 del self.paths[: self.MAX_PATHS // 2]
             return self.requests
 
-    def _end(self) -> None:
+    def _end(self, status: int) -> None:
         with self._lock:
             self.in_flight -= 1
+            self.statuses[status] += 1
+
+    @property
+    def throttled(self) -> int:
+        """How many images requests were answered 429."""
+        return self.statuses[429]
 
     def _count_auth(self) -> None:
         with self._lock:
@@ -64,7 +74,7 @@ class Stats:
 
     def __repr__(self) -> str:
         return (f"Stats(requests={self.requests}, max_in_flight={self.max_in_flight}, "
-                f"auth_requests={self.auth_requests})")
+                f"auth_requests={self.auth_requests}, throttled={self.throttled})")
 
 
 class _HTTPServer(ThreadingHTTPServer):

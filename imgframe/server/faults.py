@@ -12,16 +12,25 @@ bodies; keystone and version documents never are.
     Faults(schedule={2: 503, 3: 429, 5: "truncate"}) # the 2nd images request gets a 503, ...
     Faults(token_ttl=3)                              # each token works for 3 requests, then 401
     Faults(loop_next=3)                              # page 3's next link points back to page 2
+    Faults(rate_limit=5)                             # above 5 requests a second: 429s
 
 Actions: 500, 502, 503, 504, 429 (with `Retry-After: retry_after`), "truncate" (a 200 whose
 JSON body is cut in half; Content-Length matches what is sent), "not_json" (a 200 text/html
 page), "no_images" (a 200 JSON object without an ``images`` key).
+
+`rate_limit` (requests per second) is a token bucket in front of the APIs, as a cloud's API
+gateway keeps one: it holds `burst` tokens (1 by default), gains `rate_limit` a second, and
+each request takes one; a request finding none is answered 429 at once (no `latency`; it
+is not numbered for `schedule`), in its API's own body, with ``Retry-After`` the whole
+seconds until a token frees (at least 1). `ImageServer.stats` counts the 429s sent.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 
 __all__ = ["ACTIONS", "Faults"]
@@ -41,10 +50,14 @@ class Faults:
     token_ttl: int | None = None
     loop_next: int | None = None
     seed: int = 0
+    rate_limit: float | None = None
+    burst: int = 1
     _rng: random.Random = field(default=None, init=False, repr=False, compare=False)
     _count: int = field(default=0, init=False, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False,
                                   compare=False)
+    _tokens: float = field(default=0.0, init=False, repr=False, compare=False)
+    _filled: float | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         for action in (self.schedule or {}).values():
@@ -55,7 +68,32 @@ class Faults:
                 raise ValueError(f"error status {status!r} is not one of {ACTIONS}")
         if not 0.0 <= self.error_rate <= 1.0:
             raise ValueError(f"error_rate must be within [0, 1], got {self.error_rate}")
+        if self.rate_limit is not None and (
+                isinstance(self.rate_limit, bool) or not isinstance(self.rate_limit, (int, float))
+                or not 0 < self.rate_limit < math.inf):
+            raise ValueError("rate_limit must be a positive number of requests per second "
+                             f"(or None: no limit), got {self.rate_limit!r}")
+        if isinstance(self.burst, bool) or not isinstance(self.burst, int) or self.burst < 1:
+            raise ValueError(f"burst must be an integer >= 1 (requests), got {self.burst!r}")
         self._rng = random.Random(self.seed)
+        self._tokens = float(self.burst)
+
+    def throttle(self, now: float | None = None) -> int | None:
+        """Take a token for one request under `rate_limit`: None when it may go on, else
+        the ``Retry-After`` seconds (whole, at least 1) until a token frees. ``now``: a
+        `time.monotonic` reading (for tests)."""
+        if self.rate_limit is None:
+            return None
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if self._filled is not None:
+                gained = (now - self._filled) * self.rate_limit
+                self._tokens = min(float(self.burst), self._tokens + gained)
+            self._filled = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return None
+            return max(1, math.ceil((1.0 - self._tokens) / self.rate_limit))
 
     def next_action(self):
         """Count one images request; return its fault (an ACTIONS item) or None.

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
@@ -108,24 +109,40 @@ class Handler(BaseHTTPRequestHandler):
 
     def images_call(self, work, fail) -> Response:
         """Run one images request: counted in `stats` while worked on (the answer is sent
-        only after the in-flight count drops), delayed by `faults.latency`, replaced by
+        only after the in-flight count drops; its status is counted then), refused at once
+        by ``fail(429, faults)`` over `faults.rate_limit` (``faults.retry_after``: the
+        seconds until a token frees), delayed by `faults.latency`, replaced by
         ``fail(action, faults)`` for an injected status, or damaged after a 200."""
         app = self.app
         stats = app.stats
         stats._begin(self.path)
+        status = 500
         try:
-            faults = app.faults
-            if faults is not None and faults.latency:
-                time.sleep(faults.latency)
-            action = faults.next_action() if faults is not None else None
-            if action in STATUS_FAULTS:
-                return fail(action, faults)
-            resp = work()
-            if resp.status == 200 and action is not None:
-                resp = _damage(resp, action)
+            resp = self._images_answer(app.faults, work, fail)
+            status = resp.status
             return resp
+        except HTTPError as exc:
+            status = exc.status
+            raise
         finally:
-            stats._end()
+            stats._end(status)
+
+    @staticmethod
+    def _images_answer(faults, work, fail) -> Response:
+        if faults is None:
+            return work()
+        wait = faults.throttle()
+        if wait is not None:
+            return fail(429, replace(faults, retry_after=str(wait)))
+        if faults.latency:
+            time.sleep(faults.latency)
+        action = faults.next_action()
+        if action in STATUS_FAULTS:
+            return fail(action, faults)
+        resp = work()
+        if resp.status == 200 and action is not None:
+            resp = _damage(resp, action)
+        return resp
 
     # --- methods
     def do_GET(self):

@@ -1,0 +1,79 @@
+"""The adaptive default (``workers=None``) under a cloud's limits, over real HTTP: every
+429 the server sends a load is one its controller hears (probes included), and once the
+controller is down to one stream at a time no request passes its gate (a page read ahead
+by one stream while another is on the wire).
+
+Run with an *eager* controller (every page counts as slow), so the load widens from its
+second page whatever the machine's speed.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import pytest
+
+from imgframe.listing import adaptive
+from imgframe.server import Faults, sample_inventory
+
+TOKEN = "limits-token"
+FAST = {"retries": 5, "backoff": 0.01, "budget": 60}
+
+
+@pytest.fixture
+def eager(monkeypatch):
+    monkeypatch.setattr(adaptive, "SLOW_PAGE", 0.0)
+    monkeypatch.setattr(adaptive, "RATIO", 0.0)
+
+
+def test_every_429_is_heard(image_server, client_for, source, eager):
+    # Nova's three status streams as long as each other
+    records = [dict(r, status=("active", "queued", "saving")[i % 3])
+               for i, r in enumerate(sample_inventory(240, seed=5))]
+    srv = image_server(records, token=TOKEN)
+    options = {"page_size": 6}
+    if source == "nova":
+        options["status"] = ["ACTIVE", "SAVING"]
+    client = client_for(srv, source, **FAST)
+    expected = client.load(workers=1, progress=False, **options)
+    # one walk (pages of 0.1 s) stays under 12 requests a second; widening (more streams,
+    # probes of their oldest items) meets the limit
+    srv.faults = Faults(latency=0.1, rate_limit=12, burst=3)
+    srv.stats.reset()
+    got = client.load(progress=False, **options)
+    pd.testing.assert_frame_equal(got, expected)
+    assert srv.stats.throttled >= 1
+    assert got.attrs["imgframe"]["concurrency"]["throttled"] == srv.stats.throttled
+
+
+class _Arrivals(Faults):
+    """Faults that note, as each images request arrives, how many are in flight."""
+
+    def throttle(self, now=None):
+        self.arrivals.append((time.monotonic(), self.stats.in_flight))
+        return super().throttle(now)
+
+
+def test_one_stream_at_a_time_after_a_throttle(image_server, client_for, eager):
+    # Nova's status=SAVING is two streams (queued, saving), so the load opens two at most;
+    # a 429 at two halves it to one for good (never again as many as when throttled)
+    records = [dict(r, status=("queued", "saving")[i % 2])
+               for i, r in enumerate(sample_inventory(120, seed=8))]
+    srv = image_server(records, token=TOKEN)
+    client = client_for(srv, "nova", **FAST)
+    options = {"page_size": 3, "status": "SAVING"}
+    expected = client.load(workers=1, progress=False, **options)
+    faults = _Arrivals(latency=0.03, schedule={8: 429}, retry_after="1")
+    faults.arrivals, faults.stats = [], srv.stats
+    srv.faults = faults
+    got = client.load(progress=False, **options)
+    pd.testing.assert_frame_equal(got, expected)
+    info = got.attrs["imgframe"]["concurrency"]
+    assert (info["most_at_once"], info["throttled"]) == (2, 1)
+    assert info["decisions"][-1]["streams"] == 1
+    # the 8th request's arrival (then its 0.03 s) is when the 429 went out; a Retry-After
+    # later every request finds itself alone on the server
+    later = [n for t, n in faults.arrivals if t > faults.arrivals[7][0] + 1.1]
+    assert len(later) >= 5
+    assert set(later) == {1}
