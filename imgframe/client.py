@@ -60,8 +60,7 @@ _TOKEN_RE = re.compile(r"[\x21-\x7e]+")
 LOAD_OPTIONS = ("status", "name", "changes_since", "min_ram", "min_disk", "visibility",
                 "hidden", "owner", "tag", "detail", "page_size", "max_items", "progress",
                 "marker", "workers", "on_page", "cancel", "resume", "columns")
-#: ``Client.load(workers=...)``: the default (None: adaptive, imgframe.listing.adaptive;
-#: bench/bench_adaptive.py) and the bound of a pinned number
+#: ``Client.load(workers=...)``'s default: None, adaptive (imgframe.listing.adaptive)
 DEFAULT_WORKERS = None
 
 
@@ -278,14 +277,12 @@ class Client:
         (``attrs["imgframe"]["truncated"]`` says whether more were there).
         ``marker``: resume after this image id (see ``PaginationError.resume_marker``).
         ``progress``: a tqdm bar; ``None`` means on in a notebook or terminal.
-        ``workers``: None (the default) adapts: the load starts as one walk and, when the
-        server is its bottleneck (pages wait on the server far longer than they take to
-        read), opens more streams, up to 8: Nova's status streams each on its own, and
-        Glance's and IMS's streams split into disjoint ``created_at`` ranges
-        (:mod:`imgframe.listing.ranges`), merged in the API's order, every image once;
-        on a 429 or 503 it halves them and waits out ``Retry-After``
-        (:mod:`imgframe.listing.adaptive` says how it decides). ``workers=1`` is one
-        walk per stream, one request at a time; ``workers=N`` (2..32) pins N streams.
+        ``workers``: None (the default) adapts: one walk that, while pages wait on the
+        server far longer than they take to read, opens more streams, up to 8 (Nova's
+        status streams; Glance's and IMS's split into disjoint ``created_at`` ranges,
+        :mod:`imgframe.listing.ranges`), merged in the API's order, every image once, and
+        halves them on a 429 or 503 (:mod:`imgframe.listing.adaptive`). ``workers=1``:
+        one walk per stream, one request at a time; ``workers=N`` (2..32) pins N.
         ``attrs["imgframe"]`` says what ran and why (``workers``, ``partitions``,
         ``workers_note``, ``concurrency``); a ``marker`` or ``max_items`` means one walk.
         ``on_page(progress)``: called after each page with a :class:`Progress` (pages,
@@ -296,14 +293,12 @@ class Client:
         end) and raises :class:`LoadCancelled` (with ``partial``, as any error while
         paging).
 
-        ``columns``: load only these columns (a list of names of the frame, or one string
-        of them comma-separated), in the frame's own order, ``id`` always; the others are
-        not in the frame, and are never typed (but ``created``, which merging streams
-        orders by), nor decoded where the source decodes typed structs (Nova: a load
-        without ``metadata`` never builds its dicts). Unknown names are refused before
-        anything is sent.
-        ``attrs["imgframe"]["columns"]`` records the projection; ``refresh`` keeps it, and
-        ``diff`` compares a projected frame only with one of the same columns.
+        ``columns``: load only these columns (names of the frame, or one comma-separated
+        string), in the frame's order, ``id`` always; the others are never typed (but
+        ``created``, which merging orders by), nor decoded where the source decodes
+        structs (Nova: a load without ``metadata`` never builds its dicts). Unknown names
+        are refused before anything is sent. ``attrs["imgframe"]["columns"]`` records it;
+        ``refresh`` keeps it; ``diff`` compares only frames of the same columns.
 
         ``resume``: an error's ``exc.resume`` (a :class:`ResumeState`): go on from where
         every stream of that load stopped, and return the frame the load would have
