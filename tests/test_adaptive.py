@@ -16,6 +16,7 @@ import time
 import pandas as pd
 import pytest
 import requests
+from expected import same_servers
 
 import imgframe
 from imgframe.errors import APIError, ImgframeError, InvalidQueryError
@@ -353,14 +354,6 @@ def test_token_expiry_mid_load_reauthenticates_every_stream(source, eager, image
 # --- servers and volumes: the same default
 
 
-def _same_servers(df, one, since):
-    """The same frame, but for ``updated`` of a server the sample cloud keeps updating
-    (its ``updated`` is the time of the request): both at or after ``since``."""
-    pd.testing.assert_frame_equal(df.drop(columns="updated"), one.drop(columns="updated"))
-    live = (df["updated"] >= since) & (one["updated"] >= since)
-    pd.testing.assert_series_equal(df["updated"][~live], one["updated"][~live])
-
-
 def test_servers_and_volumes_widen_and_resume(srv, eager):
     since = pd.Timestamp.now(tz="UTC").floor("s")
     one = imgframe.load_servers(srv.endpoint, token=ADMIN, all_projects=True, page_size=10,
@@ -368,7 +361,7 @@ def test_servers_and_volumes_widen_and_resume(srv, eager):
     srv.faults = Faults(latency=0.01)
     df = imgframe.load_servers(srv.endpoint, token=ADMIN, all_projects=True, page_size=10,
                                progress=False, **FAST)
-    _same_servers(df, one, since)
+    same_servers(df, one, since)
     assert df.attrs["imgframe"]["concurrency"]["mode"] == "adaptive"
     assert df.attrs["imgframe"]["workers"] == 2   # the listing and its changes-since one
     srv.faults = Faults(schedule={k: 500 for k in range(5, 400, 3)})
@@ -379,7 +372,7 @@ def test_servers_and_volumes_widen_and_resume(srv, eager):
     resumed = imgframe.load_servers(srv.endpoint, token=ADMIN, all_projects=True,
                                     page_size=10, progress=False, resume=info.value.resume,
                                     **FAST)
-    _same_servers(resumed, one, since)
+    same_servers(resumed, one, since)
     volume_url = srv.volume_endpoint
     vols_one = imgframe.load_volumes(volume_url, token=ADMIN, page_size=7, workers=1,
                                      progress=False, **FAST)

@@ -16,6 +16,7 @@ import msgspec
 import pandas as pd
 import pytest
 import requests
+from expected import same
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -52,13 +53,6 @@ def typed(body: bytes, detail=True, pinned_raw=None):
         return builder.frame(), True
     except MalformedResponseError as exc:
         return exc, True
-
-
-def same(a, b):
-    if isinstance(a, Exception) or isinstance(b, Exception):
-        assert type(a) is type(b) and str(a) == str(b), (a, b)
-    else:
-        pd.testing.assert_frame_equal(a, b)
 
 
 # -- any page ---------------------------------------------------------------------------

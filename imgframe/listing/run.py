@@ -42,7 +42,8 @@ def kept(frame, columns):
     """``frame`` with only ``columns`` (None: as it is), in its order, ``attrs`` kept."""
     if columns is None:
         return frame
-    keep = [c for c in frame.columns if c in set(columns)]
+    wanted = set(columns)
+    keep = [c for c in frame.columns if c in wanted]
     if len(keep) == len(frame.columns):
         return frame
     out = frame[keep]
