@@ -46,10 +46,10 @@ from imgframe.listing import walk
 from imgframe.listing.attrs import load_attrs
 from imgframe.listing.resource import Resource
 from imgframe.listing.resume import ResumeState
-from imgframe.listing.run import MAX_WORKERS, kept
+from imgframe.listing.run import MAX_WORKERS, check_workers, kept
 from imgframe.listing.run import run as run_listing
 from imgframe.listing.walk import ForeignNextLinkWarning, LoadCancelled, Progress, Stats
-from imgframe.query import Endpoint, Query, build_query, check_int
+from imgframe.query import Endpoint, Query, build_query
 
 __all__ = ["DEFAULT_WORKERS", "LOAD_OPTIONS", "MAX_WORKERS", "BudgetRetry", "Client",
            "ClientRecipe", "ForeignNextLinkWarning", "LoadCancelled", "Progress",
@@ -313,8 +313,7 @@ class Client:
                               hidden=hidden, owner=owner, tag=tag, detail=detail,
                               page_size=page_size, max_items=max_items, marker=marker,
                               columns=columns)
-        if workers is not None:
-            workers = check_int(workers, "workers", minimum=1, maximum=MAX_WORKERS)
+        workers = check_workers(workers)
         _check_hooks(on_page, cancel)
         query = self._resuming(query, resume)
         hooks = {"on_page": on_page, "cancel": cancel, "resume": resume}

@@ -54,7 +54,7 @@ from imgframe.http.edge import Edge
 from imgframe.http.transport import check_timeout, make_retry, make_session, settle_environment
 from imgframe.listing import walk
 from imgframe.listing.resume import ResumeState
-from imgframe.listing.run import MAX_WORKERS, run
+from imgframe.listing.run import check_workers, run
 from imgframe.query import Endpoint, check_int
 from imgframe.sources import servers as servers_src
 from imgframe.sources import volumes as volumes_src
@@ -269,8 +269,7 @@ def _listing(page_size, max_items, marker, on_page, cancel, workers, resume) -> 
                                 type(on_page).__name__)
     if cancel is not None and not callable(getattr(cancel, "is_set", None)):
         raise InvalidQueryError("cancel", "None or a threading.Event", type(cancel).__name__)
-    if workers is not None:
-        workers = check_int(workers, "workers", minimum=1, maximum=MAX_WORKERS)
+    workers = check_workers(workers)
     if resume is not None:
         if not isinstance(resume, ResumeState):
             raise InvalidQueryError("resume", "None or an error's .resume (a ResumeState)",

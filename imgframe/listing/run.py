@@ -16,11 +16,18 @@ from __future__ import annotations
 
 from imgframe.errors import ImgframeError, InvalidQueryError
 from imgframe.listing import concurrent, walk
+from imgframe.query import check_int
 
-__all__ = ["MAX_WORKERS", "kept", "run"]
+__all__ = ["MAX_WORKERS", "check_workers", "kept", "run"]
 
 #: The most ``workers`` a load may pin.
 MAX_WORKERS = 32
+
+
+def check_workers(workers) -> int | None:
+    """``workers`` as every load takes it: None (adaptive) or 1..:data:`MAX_WORKERS`."""
+    return None if workers is None else check_int(workers, "workers", minimum=1,
+                                                  maximum=MAX_WORKERS)
 
 
 def run(edge, resource, *, workers: int | None = None, progress=None, on_page=None,
