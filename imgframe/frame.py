@@ -83,7 +83,8 @@ def empty_frame(extra_links: Iterable[str] = (), columns: Iterable[str] | None =
                 ) -> pd.DataFrame:
     """Zero rows, the standard columns and dtypes (plus ``link_<rel>`` string columns);
     ``columns``: only those of the standard columns (a projection)."""
-    names = COLUMNS if columns is None else [c for c in COLUMNS if c in set(columns)]
+    wanted = None if columns is None else set(columns)
+    names = COLUMNS if wanted is None else [c for c in COLUMNS if c in wanted]
     cols = {c: pd.Series([], dtype=DTYPES[c]) for c in names}
     for rel in extra_links:
         cols[f"link_{rel}"] = pd.Series([], dtype=STRING)
