@@ -21,7 +21,7 @@ from expected import same_servers
 import imgframe
 from imgframe.errors import APIError, ImgframeError, InvalidQueryError
 from imgframe.listing import adaptive
-from imgframe.listing.adaptive import BOUND, Controller, Gate
+from imgframe.listing.adaptive import BOUND, FIRST_PAGE, SLOW_PAGE, Controller, Gate
 from imgframe.listing.resume import ResumeState
 from imgframe.server import DEFAULT_PROJECT_ID, Faults, sample_cloud, sample_inventory
 
@@ -106,18 +106,71 @@ def test_slow_pages_open_streams_one_a_page_up_to_the_bound():
     for _ in range(20):
         c.page(blocked=1.0, work=0.01)
         limits.append(c.limit)
-    assert limits[0] == 1                     # one page is not a measurement
-    assert limits[1:BOUND] == list(range(2, BOUND + 1))
+    assert limits[:BOUND - 1] == list(range(2, BOUND + 1))   # a 1 s first page counts
     assert max(limits) == BOUND == c.peak and limits[-1] == BOUND
     assert len(c.decisions) == BOUND - 1
     assert all("waited 1.00s" in d["why"] for d in c.decisions)
     assert f"up to {BOUND} streams" in c.why(BOUND)
 
 
+def test_a_first_page_counts_alone_only_when_well_above_a_slow_page():
+    c = Controller(clock=Clock())
+    c.page(blocked=(SLOW_PAGE + FIRST_PAGE) / 2, work=0.01)   # the connection, perhaps
+    assert c.limit == 1
+    c.page(blocked=(SLOW_PAGE + FIRST_PAGE) / 2, work=0.01)   # two pages: the median rule
+    assert c.limit == 2
+
+
+@pytest.mark.parametrize("streams", [3, 6])
+def test_the_first_verdict_opens_every_stream_the_query_has(streams):
+    c = Controller(streams=streams, clock=Clock())
+    c.page(blocked=1.0, work=0.01)
+    assert c.limit == streams and "all " + str(streams) + " streams" in c.decisions[0]["why"]
+    c.page(blocked=1.0, work=0.01)            # then one more a slow page, as before
+    assert c.limit == streams + 1
+    fast = Controller(streams=streams, clock=Clock())
+    for _ in range(5):
+        fast.page(blocked=0.01, work=0.01)
+    assert fast.limit == 1
+
+
+def test_an_announced_quota_caps_the_streams_and_holds_them_until_renewed():
+    clock = Clock()
+    c = Controller(streams=6, clock=clock)
+    gate = Gate(c, clock=clock)
+    gate.enter()
+    gate.quota(2, 1.0)                        # two requests left, renewed in 1 s
+    c.page(blocked=1.0, work=0.01)
+    assert c.limit == 2                       # not the six streams: room for two only
+    gate.leave()
+    gate.enter()
+    gate.enter()                              # the two the quota allows
+    assert gate.allowance == 0
+    gate.quota(1, 1.0)                        # one left, says an answer: the other
+    assert gate.allowance == 0 and not gate.quota_left()   # request in flight spends it
+    assert c.quota_holds == 1 and c.limit == 1 and c.ceiling == 2   # halved, as a 429
+    gate.quota(0, 1.0)                        # the same hold: not halved again
+    assert c.quota_holds == 1 and c.decisions[-1]["why"].startswith("the cloud's announced")
+    gate.leave()
+    gate.leave()
+    checks = []
+
+    def check():                              # time passes while a stream waits
+        checks.append(clock.now)
+        clock.now += 0.25
+
+    started = clock.now
+    gate.enter(check)                         # held until renewed, 1 s after the answer
+    assert clock.now - started >= 1.0 and len(checks) >= 4
+    assert gate.allowance is None and c.remaining is None   # unknown until told again
+    assert "held 1 time(s) until the cloud's quota renewed" in c.why(2)
+    assert c.summary()["quota_holds"] == 1
+
+
 def test_a_throttle_halves_once_per_burst_and_sets_a_ceiling():
     clock = Clock()
     c = Controller(clock=clock)
-    for _ in range(7):
+    for _ in range(6):
         c.page(blocked=1.0, work=0.01)
     assert c.limit == 7
     c.throttled(2.0)

@@ -3,8 +3,11 @@
 controller is down to one stream at a time no request passes its gate (a page read ahead
 by one stream while another is on the wire).
 
+A cloud that announces its quota (``RateLimit-*`` headers) is never sent a request the
+quota has no room for: the load widens as far as the quota allows and draws no 429.
+
 Run with an *eager* controller (every page counts as slow), so the load widens from its
-second page whatever the machine's speed.
+first page whatever the machine's speed.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ FAST = {"retries": 5, "backoff": 0.01, "budget": 60}
 @pytest.fixture
 def eager(monkeypatch):
     monkeypatch.setattr(adaptive, "SLOW_PAGE", 0.0)
+    monkeypatch.setattr(adaptive, "FIRST_PAGE", 0.0)
     monkeypatch.setattr(adaptive, "RATIO", 0.0)
 
 
@@ -45,6 +49,27 @@ def test_every_429_is_heard(image_server, client_for, source, eager):
     pd.testing.assert_frame_equal(got, expected)
     assert srv.stats.throttled >= 1
     assert got.attrs["imgframe"]["concurrency"]["throttled"] == srv.stats.throttled
+
+
+def test_an_announced_quota_draws_no_429(image_server, client_for, source, eager):
+    records = [dict(r, status=("active", "queued", "saving")[i % 3])
+               for i, r in enumerate(sample_inventory(240, seed=5))]
+    srv = image_server(records, token=TOKEN)
+    options = {"page_size": 6}
+    if source == "nova":
+        options["status"] = ["ACTIVE", "SAVING"]
+    client = client_for(srv, source, **FAST)
+    expected = client.load(workers=1, progress=False, **options)
+    # as in test_every_429_is_heard, but the gateway says what is left on every answer
+    srv.faults = Faults(latency=0.1, rate_limit=12, burst=3, rate_headers=True)
+    srv.stats.reset()
+    got = client.load(progress=False, **options)
+    pd.testing.assert_frame_equal(got, expected)
+    info = got.attrs["imgframe"]["concurrency"]
+    assert srv.stats.throttled == 0 and info["throttled"] == 0
+    assert info["peak"] >= 2                  # it widened where the quota had room
+    assert info["quota_holds"] >= 1 and "quota renewed" in got.attrs["imgframe"][
+        "workers_note"]
 
 
 class _Arrivals(Faults):

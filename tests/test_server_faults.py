@@ -9,6 +9,7 @@ import pytest
 import requests
 from expected import default_listing
 
+from imgframe.http.transport import quota_of
 from imgframe.server import Faults, ImageServer, sample_inventory
 
 NOT_LISTED = {"killed", "deleted", "pending_delete"}
@@ -316,6 +317,23 @@ def test_rate_limit_answers_429_with_retry_after(inventory, image_server, source
     assert srv.stats.statuses == {200: 3, 429: 1}
     assert requests.get(f"{srv.url}/v2.1", timeout=10).status_code == 200   # not limited
     assert srv.stats.requests == 4
+
+
+def test_rate_headers_announce_the_quota_on_every_answer(inventory, image_server, source):
+    srv = image_server(inventory, faults=Faults(rate_limit=1, burst=2, rate_headers=True))
+    where, _ = RATE_LIMITED[source]
+    url = where.format(endpoint=srv.endpoint, glance_endpoint=srv.glance_endpoint,
+                       ims_endpoint=srv.ims_endpoint)
+    with requests.Session() as s:
+        s.headers["Accept"] = "application/json"
+        answers = [s.get(url, params={"limit": 5}, timeout=10) for _ in range(3)]
+    said = [(r.status_code, r.headers["RateLimit-Limit"], r.headers["RateLimit-Remaining"],
+             r.headers["RateLimit-Reset"]) for r in answers]
+    assert said == [(200, "2", "1", "1"), (200, "2", "0", "2"), (429, "2", "0", "2")]
+    assert quota_of(answers[1].headers) == (0, 2.0)
+    quiet = image_server(inventory, faults=Faults(rate_limit=1, burst=2))
+    plain = requests.get(url.replace(str(srv.port), str(quiet.port)), timeout=10)
+    assert plain.status_code == 200 and "RateLimit-Remaining" not in plain.headers
 
 
 def test_rate_limit_covers_servers_and_volumes(image_server):

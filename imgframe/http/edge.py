@@ -34,7 +34,7 @@ from imgframe.errors import (
     server_message,
 )
 from imgframe.http.auth import Auth
-from imgframe.http.transport import unreachable
+from imgframe.http.transport import on_quota, quota_of, unreachable
 from imgframe.pages import MarkerNotFound, Page, loads
 
 __all__ = ["MALFORMED_RETRIES", "Edge", "where"]
@@ -139,6 +139,11 @@ class Edge:
         retried = len(getattr(getattr(response.raw, "retries", None), "history", ()) or ())
         stats.requests += 1 + retried
         stats.retries += retried
+        listener = on_quota.get()
+        if listener is not None:
+            quota = quota_of(response.headers)
+            if quota is not None:
+                listener(*quota)
         return response
 
     # -- check, read, parse ----------------------------------------------------------------

@@ -5,6 +5,9 @@ and a few 500s, ``Retry-After`` honoured, GET only); :class:`BudgetRetry` adds a
 budget per request and never retries a connection the host refused or a host name that
 does not resolve (nothing there will answer sooner for waiting: such a load ends at once).
 Timeouts and 5xx keep their retries.
+
+:func:`quota_of` reads the rate-limit quota an answer announces (``RateLimit`` fields, the
+IETF draft's, and the common ``X-RateLimit-*`` headers), for a load's gate to keep under.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from urllib3.util.retry import Retry
 from imgframe.errors import InvalidQueryError
 
 __all__ = ["MAX_500_RETRIES", "RETRY_STATUSES", "THROTTLE_STATUSES", "BudgetRetry",
-           "check_timeout", "make_retry", "make_session", "mount_retries", "on_throttle",
-           "settle_environment", "unreachable"]
+           "check_timeout", "make_retry", "make_session", "mount_retries", "on_quota",
+           "on_throttle", "quota_of", "settle_environment", "unreachable"]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_500_RETRIES = 2
@@ -33,6 +36,50 @@ THROTTLE_STATUSES = frozenset({429, 503})
 #: retried (before the wait): a load's adaptive controller (imgframe.listing.adaptive)
 on_throttle: contextvars.ContextVar = contextvars.ContextVar("imgframe_on_throttle",
                                                               default=None)
+
+#: ``callable(remaining, reset_seconds)`` told, in the requesting thread, of each answer
+#: that announces its rate-limit quota (:func:`quota_of`): a load's gate
+on_quota: contextvars.ContextVar = contextvars.ContextVar("imgframe_on_quota", default=None)
+
+#: epoch times are above this; smaller ``...-Reset`` values are seconds from now
+_EPOCH = 1_000_000_000
+
+
+def quota_of(headers, now: float | None = None) -> tuple[int, float] | None:
+    """``(requests left, seconds until the quota is renewed)`` as an answer's headers
+    announce them, or None: the IETF draft's ``RateLimit: ...;r=R;t=T`` field, or
+    ``RateLimit-Remaining``/``RateLimit-Reset`` (the draft's earlier fields, as Kong
+    sends them), or ``X-RateLimit-Remaining``/``X-RateLimit-Reset`` (GitHub's and many
+    gateways': the reset in seconds or as an epoch time). A missing reset is 1 second.
+
+    >>> quota_of({"RateLimit-Remaining": "0", "RateLimit-Reset": "2"})
+    (0, 2.0)
+    >>> quota_of({"RateLimit": '"default";r=5;t=30'})
+    (5, 30.0)
+    >>> quota_of({"X-RateLimit-Remaining": "7", "X-RateLimit-Reset": "1000000060"}, 1e9)
+    (7, 60.0)
+    >>> quota_of({"Content-Type": "application/json"}) is None
+    True
+    """
+    remaining = reset = None
+    field = headers.get("RateLimit")
+    if field:
+        params = dict(p.strip().partition("=")[::2] for p in field.split(",")[0].split(";"))
+        remaining, reset = params.get("r"), params.get("t")
+    for prefix in ("RateLimit-", "X-RateLimit-"):
+        if remaining is None:
+            remaining, reset = headers.get(prefix + "Remaining"), headers.get(prefix + "Reset")
+    try:
+        left = int(remaining)
+    except (TypeError, ValueError):
+        return None
+    try:
+        seconds = float(reset) if reset is not None else 1.0
+    except ValueError:
+        seconds = 1.0
+    if seconds > _EPOCH:
+        seconds -= time.time() if now is None else now
+    return max(0, left), min(max(0.0, seconds), 3600.0)
 
 
 class BudgetRetry(Retry):

@@ -7,14 +7,18 @@ How a load with no ``workers`` decides, in a user's words:
     It starts as one walk, one page at a time (the next page requested while this one is
     read). After each page it compares how long it waited for the page with how long it
     took to read it. When it waited at least :data:`SLOW_PAGE` seconds and at least
-    :data:`RATIO` times as long as it read (over the last :data:`WINDOW` pages), the
-    server is the bottleneck: it opens another stream (another status, or a slice of the
-    creation times), one more for each page that comes back still slow, up to
-    :data:`BOUND` at once. When the cloud answers 429 or 503, it halves the streams at
-    once (the other answers of the same burst, arriving while it waits, do not halve
-    again), holds every stream until the ``Retry-After`` time has passed, then opens
-    streams again one a round trip, never again as many as it had when throttled (at one
-    stream, it stays one walk).
+    :data:`RATIO` times as long as it read (over the last :data:`WINDOW` pages; the first
+    page alone counts when it waited :data:`FIRST_PAGE`), the server is the bottleneck: it
+    opens every stream the query already has (a status of Nova's fan-out, Glance's hidden
+    images), then another (a slice of the creation times) for each page that comes back
+    still slow, up to :data:`BOUND` at once. When the cloud answers 429 or 503, it halves
+    the streams at once (the other answers of the same burst, arriving while it waits, do
+    not halve again), holds every stream until the ``Retry-After`` time has passed, then
+    opens streams again one a round trip, never again as many as it had when throttled
+    (at one stream, it stays one walk). When the cloud announces its quota (``RateLimit``
+    or ``X-RateLimit-*`` headers), it opens no stream the quota has no room for, and when
+    the quota is spent it holds every stream until it is renewed and halves the streams
+    as for a throttle: it never draws a 429 the cloud warned of.
 
 The :class:`Controller` keeps the numbers and the decisions (``attrs``); the
 :class:`Gate` makes the streams keep to its limit, page by page.
@@ -28,7 +32,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-__all__ = ["BOUND", "RATIO", "SLOW_PAGE", "WINDOW", "Controller", "Gate"]
+__all__ = ["BOUND", "FIRST_PAGE", "RATIO", "SLOW_PAGE", "WINDOW", "Controller", "Gate"]
 
 #: the most streams an adaptive load opens at once
 BOUND = 8
@@ -38,16 +42,20 @@ SLOW_PAGE = 0.15
 RATIO = 2.0
 #: pages looked at (the most recent), by their median
 WINDOW = 3
+#: the first page alone is a verdict when the load waited at least this long for it (it
+#: includes opening the connection, so it takes more than :data:`SLOW_PAGE`)
+FIRST_PAGE = 0.3
 
 
 class Controller:
     """The limit on streams at once, from what the pages cost. Thread-safe.
 
     ``pinned``: a fixed limit (``workers=N``), which measuring never changes but a
-    throttle still respects for its pause. ``clock``: for tests.
+    throttle still respects for its pause. ``streams``: how many streams the query has
+    (all opened at the first verdict of a slow server). ``clock``: for tests.
 
     >>> c = Controller(clock=lambda: 0.0)
-    >>> for _ in range(3):
+    >>> for _ in range(2):
     ...     c.page(blocked=1.0, work=0.01)
     >>> c.limit
     3
@@ -56,7 +64,7 @@ class Controller:
     (1, 3)
     """
 
-    def __init__(self, bound: int = BOUND, pinned: int | None = None,
+    def __init__(self, bound: int = BOUND, pinned: int | None = None, streams: int = 1,
                  clock: Callable[[], float] = time.monotonic):
         self.bound = pinned if pinned is not None else bound
         self.pinned = pinned is not None
@@ -64,6 +72,9 @@ class Controller:
         self.ceiling: int | None = None       # throttled at this many: never again
         self.not_before = 0.0                 # clock time before which nothing is sent
         self.throttles = 0
+        self.streams = streams
+        self.remaining: int | None = None     # the quota the cloud last announced
+        self.quota_holds = 0                  # pauses until an announced quota renewed
         self.peak = self.limit
         self.decisions: list[dict] = []
         self._clock = clock
@@ -82,14 +93,23 @@ class Controller:
             self._samples.append((blocked, work))
             self._all_blocked.append(blocked)
             self._all_work.append(work)
-            if self.pinned or len(self._samples) < min(2, WINDOW):
+            if self.pinned:
                 return
             wait = statistics.median(s[0] for s in self._samples)
             read = statistics.median(s[1] for s in self._samples)
-            if wait < SLOW_PAGE or wait < RATIO * read:
+            slow = FIRST_PAGE if len(self._samples) == 1 else SLOW_PAGE
+            if wait < slow or wait < RATIO * read:
                 return
             top = self.bound if self.ceiling is None else min(self.bound, self.ceiling - 1)
+            if self.remaining is not None:   # no stream the announced quota has no room for
+                top = min(top, self.remaining)
             if self.limit >= top:
+                return
+            why = f"pages waited {wait:.2f}s on the server against {read:.3f}s to read"
+            if self.limit == 1 and self.ceiling is None and self.streams > self.limit + 1:
+                # the first verdict: every stream the query has (all must be walked)
+                self._since_increase = 0
+                self._set(min(top, self.streams), f"{why}: all {self.streams} streams")
                 return
             # before any throttle: one more per slow page (doubling each round trip);
             # after one: one more per round trip (a page from each stream)
@@ -97,8 +117,7 @@ class Controller:
             if self.ceiling is not None and self._since_increase < self.limit:
                 return
             self._since_increase = 0
-            self._set(self.limit + 1, f"pages waited {wait:.2f}s on the server against "
-                      f"{read:.3f}s to read")
+            self._set(self.limit + 1, why)
 
     def throttled(self, wait: float | None) -> None:
         """The cloud answered 429 or 503 (``wait``: its Retry-After or the backoff, in
@@ -112,11 +131,14 @@ class Controller:
             if self.pinned or burst:   # one burst of answers is one signal: halve once
                 self.changed.notify_all()
                 return
-            self.ceiling = self.limit if self.ceiling is None else min(self.ceiling,
-                                                                      self.limit)
-            self._samples.clear()
-            self._set(max(1, self.limit // 2), "the cloud throttled (429/503): halved")
-            self.changed.notify_all()
+            self._halve("the cloud throttled (429/503): halved")
+
+    def _halve(self, why: str) -> None:
+        """Halve the limit, never again to rise to where it was (the lock held)."""
+        self.ceiling = self.limit if self.ceiling is None else min(self.ceiling, self.limit)
+        self._samples.clear()
+        self._set(max(1, self.limit // 2), why)
+        self.changed.notify_all()
 
     def _set(self, limit: int, why: str) -> None:
         if limit != self.limit:
@@ -132,6 +154,7 @@ class Controller:
             return {
                 "mode": "pinned" if self.pinned else "adaptive",
                 "bound": self.bound, "peak": self.peak, "throttled": self.throttles,
+                "quota_remaining": self.remaining, "quota_holds": self.quota_holds,
                 "page_wait": _median(self._all_blocked), "page_read": _median(self._all_work),
                 "decisions": list(self.decisions),
             }
@@ -149,6 +172,8 @@ class Controller:
             text += f": up to {most} streams at once"
         if self.throttles:
             text += f"; throttled {self.throttles} time(s), streams halved"
+        if self.quota_holds:
+            text += f"; held {self.quota_holds} time(s) until the cloud's quota renewed"
         return text
 
 
@@ -160,12 +185,48 @@ class Gate:
     """Keeps a load's streams to its controller's limit: a stream passes before each
     request (:meth:`enter`) and leaves once the page is read (:meth:`leave`); it waits
     while as many streams as the limit are inside, or until a throttle's pause is over.
-    ``check()`` is called while waiting (it raises to stop the load)."""
+    ``check()`` is called while waiting (it raises to stop the load). :meth:`quota`:
+    what an answer announced of the cloud's rate-limit quota; while it is spent, no
+    stream passes until it is renewed."""
 
     def __init__(self, controller: Controller, clock: Callable[[], float] = time.monotonic):
         self.controller = controller
         self.inside = 0
+        self.allowance: int | None = None   # requests the quota still allows, if announced
+        self.renewed = 0.0                  # clock time the announced quota renews
+        self._held_until = 0.0              # the last hold's end: one hold, one halving
         self._clock = clock
+
+    def quota(self, remaining: int, reset: float) -> None:
+        """An answer announced ``remaining`` requests left, renewed in ``reset`` seconds:
+        the requests still in flight (sent before it was counted, perhaps) are spent too."""
+        c = self.controller
+        with c.changed:
+            now = self._clock()
+            self.allowance = remaining - max(0, self.inside - 1)
+            self.renewed = now + reset
+            c.remaining = remaining
+            if self.allowance <= 0 and now >= self._held_until:   # a hold: as a throttle
+                self._held_until = self.renewed                   # (with no 429 drawn)
+                c.quota_holds += 1
+                if not c.pinned and c.limit > 1:
+                    c._halve("the cloud's announced quota was spent: halved")
+            c.changed.notify_all()
+
+    def quota_left(self) -> bool:
+        """Whether the announced quota (if any) has room for a request now."""
+        with self.controller.changed:
+            return self._spent(self._clock()) <= 0
+
+    def _spent(self, now: float) -> float:
+        """Seconds to wait for the announced quota (0: a request may go)."""
+        if self.allowance is None or self.allowance > 0:
+            return 0.0
+        if now >= self.renewed:
+            self.allowance = None   # renewed: unknown until the next answer says
+            self.controller.remaining = None
+            return 0.0
+        return self.renewed - now
 
     def enter(self, check: Callable[[], None] | None = None) -> None:
         c = self.controller
@@ -173,9 +234,12 @@ class Gate:
             while True:
                 if check is not None:
                     check()
-                pause = c.not_before - self._clock()
+                now = self._clock()
+                pause = max(c.not_before - now, self._spent(now))
                 if pause <= 0 and self.inside < c.limit:
                     self.inside += 1
+                    if self.allowance is not None:
+                        self.allowance -= 1
                     return
                 c.changed.wait(timeout=min(max(pause, 0.0) or 0.05, 0.05))
 

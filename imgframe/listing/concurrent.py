@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from imgframe.errors import APIError, ImgframeError
-from imgframe.http.transport import on_throttle
+from imgframe.http.transport import on_quota, on_throttle
 from imgframe.listing import ranges, settings
 from imgframe.listing.adaptive import Controller, Gate
 from imgframe.listing.attrs import load_attrs
@@ -144,6 +144,7 @@ class _Run:
         """One task's walk (in a worker), every page measured for the controller."""
         resource, controller = self.resource, self.controller
         listening = on_throttle.set(controller.throttled)
+        told = on_quota.set(self.gate.quota)
         waited = [0.0]
 
         def enter():
@@ -156,9 +157,10 @@ class _Run:
             def clip(page, task=task):
                 return _clip(task, page, self.key, self.bounds)
         # one page ahead only as one walk: at a limit of 1 with other tasks still running
-        # (the limit was halved), a prefetch would be a request past the gate
-        prefetch = ((lambda: controller.limit == 1 and self.walking == 1)
-                    if not controller.pinned else False)
+        # (the limit was halved), a prefetch would be a request past the gate; nor while
+        # the cloud's announced quota is spent
+        prefetch = ((lambda: controller.limit == 1 and self.walking == 1
+                     and self.gate.quota_left()) if not controller.pinned else False)
         with self.lock:
             self.walking += 1
         try:
@@ -189,6 +191,7 @@ class _Run:
             with self.lock:
                 self.walking -= 1
             on_throttle.reset(listening)
+            on_quota.reset(told)
 
     def probe(self, index: int, stream: Stream) -> None:
         """The oldest item of stream ``index`` (one item, ascending): where its ranges end.
@@ -196,6 +199,7 @@ class _Run:
         self.check()
         part = Stats()
         listening = on_throttle.set(self.controller.throttled)
+        told = on_quota.set(self.gate.quota)
         self.gate.enter(self.check)
         try:
             page = self.edge.fetch(self.resource, ranges.probe_params(stream, True), part)
@@ -209,6 +213,7 @@ class _Run:
         finally:
             self.gate.leave()
             on_throttle.reset(listening)
+            on_quota.reset(told)
             with self.lock:
                 self.stats.requests += part.requests
                 self.stats.retries += part.retries
@@ -222,7 +227,7 @@ def load(edge, resource, workers: int | None, *, bar, on_page=None,
     that many (each stream split into as many creation-time ranges, probed first), or
     None: adaptive (:mod:`imgframe.listing.adaptive`). ``resume``: go on from a stopped
     load's state (:mod:`imgframe.listing.resume`)."""
-    controller = Controller(pinned=workers)
+    controller = Controller(pinned=workers, streams=len(resource.streams))
     if workers is None and resource.partition_key is None:   # no ranges: its streams only
         controller.bound = max(1, min(controller.bound, len(resource.streams)))
     job = _Run(edge, resource, controller, bar, on_page, cancel)

@@ -23,6 +23,10 @@ gateway keeps one: it holds `burst` tokens (1 by default), gains `rate_limit` a 
 each request takes one; a request finding none is answered 429 at once (no `latency`; it
 is not numbered for `schedule`), in its API's own body, with ``Retry-After`` the whole
 seconds until a token frees (at least 1). `ImageServer.stats` counts the 429s sent.
+With `rate_headers=True` the gateway also announces its quota on every answer it lets
+through or refuses, as gateways in front of APIs do (the IETF draft's fields, as Kong
+sends them): ``RateLimit-Limit`` (`burst`), ``RateLimit-Remaining`` (whole tokens left)
+and ``RateLimit-Reset`` (whole seconds until the bucket is full again).
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ class Faults:
     seed: int = 0
     rate_limit: float | None = None
     burst: int = 1
+    rate_headers: bool = False
     _rng: random.Random = field(default=None, init=False, repr=False, compare=False)
     _count: int = field(default=0, init=False, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False,
@@ -94,6 +99,21 @@ class Faults:
                 self._tokens -= 1.0
                 return None
             return max(1, math.ceil((1.0 - self._tokens) / self.rate_limit))
+
+    def quota_headers(self, now: float | None = None) -> list:
+        """The ``RateLimit-*`` headers of an answer sent now (none without `rate_limit`
+        and `rate_headers`): the bucket's size, its whole tokens, the seconds to full."""
+        if self.rate_limit is None or not self.rate_headers:
+            return []
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            tokens = self._tokens
+            if self._filled is not None:
+                tokens = min(float(self.burst), tokens + (now - self._filled) * self.rate_limit)
+        reset = math.ceil((self.burst - tokens) / self.rate_limit)
+        return [("RateLimit-Limit", str(self.burst)),
+                ("RateLimit-Remaining", str(int(tokens))),
+                ("RateLimit-Reset", str(reset))]
 
     def next_action(self):
         """Count one images request; return its fault (an ACTIONS item) or None.

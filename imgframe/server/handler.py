@@ -133,7 +133,15 @@ class Handler(BaseHTTPRequestHandler):
             return work()
         wait = faults.throttle()
         if wait is not None:
-            return fail(429, replace(faults, retry_after=str(wait)))
+            resp = fail(429, replace(faults, retry_after=str(wait)))
+            resp.headers = [*resp.headers, *faults.quota_headers()]
+            return resp
+        resp = Handler._answer(faults, work, fail)
+        resp.headers = [*resp.headers, *faults.quota_headers()]
+        return resp
+
+    @staticmethod
+    def _answer(faults, work, fail) -> Response:
         if faults.latency:
             time.sleep(faults.latency)
         action = faults.next_action()
