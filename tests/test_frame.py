@@ -161,14 +161,23 @@ _INSTANTS = [None, "2011-01-01T01:02:03Z", "2011-01-01T01:02:04Z", "1970-01-01T0
              "2262-04-11T23:47:16Z"]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.lists(st.tuples(st.text("ab\u00e9\u65e5\U0001d11e9Z", min_size=1,
+@st.composite
+def _streams(draw):
+    """Pages of (id, created) from one catalogue: an image has one creation time, whichever
+    query lists it; few ids and instants, so ids repeat across pages and instants tie."""
+    created = draw(st.dictionaries(st.text("ab\u00e9\u65e5\U0001d11e9Z", min_size=1,
                                            max_size=3),
-                                   st.sampled_from(_INSTANTS)), max_size=12,
-                         unique_by=lambda t: t[0]),   # a pager keeps an id once per frame
-                min_size=1, max_size=4))
+                                   st.sampled_from(_INSTANTS), min_size=1, max_size=12))
+    ids = sorted(created)
+    pages = draw(st.lists(st.lists(st.sampled_from(ids), max_size=12, unique=True),
+                          min_size=1, max_size=4))   # a pager keeps an id once per frame
+    return [[(i, created[i]) for i in page] for page in pages]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_streams())
 def test_merge_frames_order_is_pandas_sort(pages):
-    # few ids and instants: repeated ids across frames, ties on created, NaT, non-ASCII
+    # repeated ids across frames, ties on created, NaT, non-ASCII
     frames = [frame_from_pages([[sample(i, created=c) for i, c in page]]) for page in pages]
     merged, dropped = merge_frames(frames)
     listed = [f for f in frames if len(f)]
@@ -179,12 +188,80 @@ def test_merge_frames_order_is_pandas_sort(pages):
     assert dropped == sum(map(len, frames)) - len(merged)
 
 
+def _named(rows):
+    """A frame of (id, created, name) rows."""
+    return frame_from_pages([[sample(i, name=n, created=c) for i, c, n in rows]])
+
+
+def test_merge_frames_drops_an_image_repeated_at_its_instant_first_frame_wins():
+    t1, t2 = _INSTANTS[1], _INSTANTS[2]
+    first = _named([("b", t2, "first b"), ("a", t1, "first a"), ("n", None, "first n")])
+    second = _named([("c", t2, "second c"), ("b", t2, "second b"), ("n", None, "second n"),
+                     ("m", None, "second m")])
+    merged, dropped = merge_frames([first, second])
+    assert merged["id"].tolist() == ["c", "b", "a", "n", "m"]
+    assert merged["name"].tolist() == ["second c", "first b", "first a", "first n",
+                                       "second m"]
+    assert dropped == 2
+    assert dict(merged.dtypes) == DTYPES
+    # the same rows the other way round: the second list's rows are now the first
+    merged, dropped = merge_frames([second, first])
+    assert merged["name"].tolist() == ["second c", "second b", "first a", "second n",
+                                       "second m"]
+    assert dropped == 2
+
+
+def test_merge_frames_keeps_equal_string_columns_equal_and_shared():
+    # Glance's self and alternate links are one list, so one Arrow chunk: still so merged
+    frames = [_named([("b", _INSTANTS[1], "b"), ("a", None, "a")]),
+              _named([("c", _INSTANTS[2], "c"), ("a", None, "a again")])]
+    for f in frames:
+        f["link_alternate"] = f["link_self"].array.copy()   # (Arrow's copy shares)
+    merged, dropped = merge_frames(frames)
+    pd.testing.assert_frame_equal(merged, _sorted_by_pandas(frames))
+    assert dropped == 1 and merged["id"].tolist() == ["c", "b", "a"]
+
+    def data(col):
+        return [c.buffers()[2].address for c in merged[col].array.__arrow_array__().chunks]
+    assert data("link_self") == data("link_alternate") != data("link_bookmark")
+
+
+def test_merge_frames_of_nat_rows_only_drops_repeated_ids():
+    # a list view (no created at all): every row ties, so every id is compared
+    first = _named([("x", None, "1x"), ("y", None, "1y")])
+    second = _named([("y", None, "2y"), ("z", None, "2z"), ("x", None, "2x")])
+    merged, dropped = merge_frames([first, second])
+    assert merged["id"].tolist() == ["z", "y", "x"]
+    assert merged["name"].tolist() == ["2z", "1y", "1x"]
+    assert dropped == 2
+
+
+def test_merge_frames_keeps_one_id_at_two_instants():
+    # not one image listed twice (an image has one creation time): both rows are kept
+    merged, dropped = merge_frames([_named([("a", _INSTANTS[2], "new")]),
+                                    _named([("a", _INSTANTS[1], "old")])])
+    assert merged["name"].tolist() == ["new", "old"] and dropped == 0
+
+
+def test_merge_frames_in_order_already_is_their_concatenation():
+    newer = _named([("b", _INSTANTS[2], "b"), ("a", _INSTANTS[2], "a")])
+    older = _named([("z", _INSTANTS[1], "z"), ("y", None, "y")])
+    merged, dropped = merge_frames([newer, older])
+    pd.testing.assert_frame_equal(merged, pd.concat([newer, older], ignore_index=True))
+    assert dropped == 0
+    merged, _ = merge_frames([older, newer])   # the other way round: reordered
+    assert merged["id"].tolist() == ["b", "a", "z", "y"]
+
+
 def test_merge_frames_of_other_dtypes_sorts_as_pandas():
-    # ids as Python objects (a frame changed by its user): pandas' sort_values decides
+    # ids as Python objects (a frame changed by its user): pandas decides, and drops every
+    # repeated id whatever its created (the first row of each id is kept)
     frames = [frame_from_pages([[sample(i, created=c) for i, c in page]]).astype({"id": object})
-              for page in ([("b", _INSTANTS[1]), ("a", None)], [("c", _INSTANTS[1])])]
-    merged, _ = merge_frames(frames)
-    assert merged["id"].tolist() == ["c", "b", "a"]
+              for page in ([("b", _INSTANTS[1]), ("a", None)],
+                           [("c", _INSTANTS[1]), ("a", _INSTANTS[2])])]
+    merged, dropped = merge_frames(frames)
+    assert merged["id"].tolist() == ["c", "b", "a"] and dropped == 1
+    assert pd.isna(merged["created"].iloc[2])   # the first frame's row of "a"
     pd.testing.assert_frame_equal(merged, _sorted_by_pandas(frames))
 
 
