@@ -359,9 +359,12 @@ class Client:
             raise InvalidQueryError("resume", f"a state of a load from {self.endpoint}",
                                     f"a state of {resume.endpoint}")
         if query != resume.query and query != build_query():
-            raise InvalidQueryError("resume", "a state of a load with the same filters (or "
-                                    "give no filter: the state's are used)", repr(resume),
-                                    reason="the filters differ from the stopped load's")
+            differ = query.differences(resume.query)
+            given = set(query.differences(build_query()))
+            shown = ", ".join([d for d in differ if d in given] or differ)
+            raise InvalidQueryError("resume", "a state of a load with the same options (or "
+                                    "give none: the state's are used)", repr(resume),
+                                    reason=f"{shown} not as in the stopped load")
         return resume.query
 
     def _load(self, query: Query, progress, workers: int | None, hooks: dict) -> pd.DataFrame:

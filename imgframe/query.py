@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import numbers
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -211,6 +211,12 @@ class Query:
                 value = list(value)
             out[key] = value
         return out
+
+    def differences(self, other: Query) -> list[str]:
+        """The options (as ``load`` names them) whose values differ from ``other``'s."""
+        said = {"statuses": "status", "tags": "tag"}
+        return [said.get(f.name, f.name) for f in fields(self)
+                if getattr(self, f.name) != getattr(other, f.name)]
 
 
 VISIBILITIES = ("public", "private", "shared", "community", "all")

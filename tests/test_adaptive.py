@@ -302,17 +302,18 @@ def test_resume_refusals_come_before_any_request(srv, source, eager, client_for,
     srv.faults = Faults()
     other = image_server(20, seed=2, token=TOKEN)
     bad = [
-        (c, {"resume": "from-here"}, "resume"),
-        (c, {"resume": state, "name": "not-the-same-query"}, "resume"),
-        (client_for(other, source, **FAST), {"resume": state}, "resume"),
+        (c, {"resume": "from-here"}, "ResumeState"),
+        (c, {"resume": state, "name": "not-the-same-query"}, "name not as in the stopped"),
+        (c, {"resume": state, "columns": ["name"]}, "columns not as in the stopped"),
+        (client_for(other, source, **FAST), {"resume": state}, "a state of a load from"),
     ]
-    for client, options, parameter in bad:
+    for client, options, said in bad:
         srv.stats.reset()
         other.stats.reset()
         with pytest.raises(InvalidQueryError) as refused:
             client.load(progress=False, **options)
-        assert refused.value.parameter == parameter
-        assert "\n" not in str(refused.value)
+        assert refused.value.parameter == "resume"
+        assert said in str(refused.value) and "\n" not in str(refused.value)
         assert srv.stats.requests == 0 and other.stats.requests == 0
 
 
