@@ -444,6 +444,14 @@ def measure(method: str, server: Server, page_size: int = 1000, *, profile=None,
 # --------------------------------------------------------------------------- reporting
 
 
+def child_json(code: str, **env: str) -> dict:
+    """Run ``code`` in a fresh interpreter with ``env`` added to the environment; the JSON
+    object its last line of output printed (bench_ab and bench_merge: a load per process)."""
+    done = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, **env),
+                          stdout=subprocess.PIPE, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def _rss_of(pid: int) -> float:
     with open(f"/proc/{pid}/statm") as fh:
         pages = int(fh.read().split()[1])

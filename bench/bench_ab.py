@@ -17,13 +17,10 @@ bench/results/bench_ab-<utc>.csv.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
-from _common import Server, machine, median, print_table, write_csv
+from _common import Server, child_json, machine, median, print_table, write_csv
 
 HERE = Path(__file__).resolve().parent
 
@@ -52,13 +49,9 @@ print(json.dumps({"wall_s": time.perf_counter() - w, "cpu_s": time.process_time(
 
 
 def measure(tree: str, srv: Server, api: str, prefetch: bool = True) -> dict:
-    env = dict(os.environ, TREE=tree, BENCH=str(HERE), API=api, ENDPOINT=srv.endpoint,
-               TOKEN=srv.token or "")
-    if not prefetch:
-        env["NO_PREFETCH"] = "1"
-    done = subprocess.run([sys.executable, "-c", CHILD], env=env, stdout=subprocess.PIPE,
-                          text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    extra = {} if prefetch else {"NO_PREFETCH": "1"}
+    return child_json(CHILD, TREE=tree, BENCH=str(HERE), API=api, ENDPOINT=srv.endpoint,
+                      TOKEN=srv.token or "", **extra)
 
 
 def main(argv=None) -> int:

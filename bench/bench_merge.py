@@ -17,13 +17,11 @@ returns are compared. Writes bench/results/bench_merge-<utc>.csv.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
-from _common import Server, machine, median, print_table, write_csv
+from _common import Server, child_json, machine, median, print_table, write_csv
 
 HERE = Path(__file__).resolve().parent
 
@@ -64,11 +62,8 @@ KEYS = ("merge_s", "user_s", "sys_s", "faults", "huge_pages", "load_s")
 
 
 def measure(tree: str, srv: Server, out: str | None) -> dict:
-    env = dict(os.environ, TREE=tree, BENCH=str(HERE), ENDPOINT=srv.endpoint,
-               TOKEN=srv.token or "", OUT=out or "")
-    done = subprocess.run([sys.executable, "-c", CHILD], env=env, stdout=subprocess.PIPE,
-                          text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return child_json(CHILD, TREE=tree, BENCH=str(HERE), ENDPOINT=srv.endpoint,
+                      TOKEN=srv.token or "", OUT=out or "")
 
 
 def main(argv=None) -> int:

@@ -31,8 +31,11 @@ def eager(monkeypatch):
     monkeypatch.setattr(adaptive, "RATIO", 0.0)
 
 
-def test_every_429_is_heard(image_server, client_for, source, eager):
-    # Nova's three status streams as long as each other
+def _limited(image_server, client_for, source, **faults):
+    """The default load against 12 requests a second (burst 3), pages of 0.1 s: one walk
+    stays under it, widening (more streams, probes of their oldest items) meets it. Nova's
+    three status streams are as long as each other. ``(server, frame)``, the frame checked
+    equal to one walk's."""
     records = [dict(r, status=("active", "queued", "saving")[i % 3])
                for i, r in enumerate(sample_inventory(240, seed=5))]
     srv = image_server(records, token=TOKEN)
@@ -41,30 +44,22 @@ def test_every_429_is_heard(image_server, client_for, source, eager):
         options["status"] = ["ACTIVE", "SAVING"]
     client = client_for(srv, source, **FAST)
     expected = client.load(workers=1, progress=False, **options)
-    # one walk (pages of 0.1 s) stays under 12 requests a second; widening (more streams,
-    # probes of their oldest items) meets the limit
-    srv.faults = Faults(latency=0.1, rate_limit=12, burst=3)
+    srv.faults = Faults(latency=0.1, rate_limit=12, burst=3, **faults)
     srv.stats.reset()
     got = client.load(progress=False, **options)
     pd.testing.assert_frame_equal(got, expected)
+    return srv, got
+
+
+def test_every_429_is_heard(image_server, client_for, source, eager):
+    srv, got = _limited(image_server, client_for, source)
     assert srv.stats.throttled >= 1
     assert got.attrs["imgframe"]["concurrency"]["throttled"] == srv.stats.throttled
 
 
 def test_an_announced_quota_draws_no_429(image_server, client_for, source, eager):
-    records = [dict(r, status=("active", "queued", "saving")[i % 3])
-               for i, r in enumerate(sample_inventory(240, seed=5))]
-    srv = image_server(records, token=TOKEN)
-    options = {"page_size": 6}
-    if source == "nova":
-        options["status"] = ["ACTIVE", "SAVING"]
-    client = client_for(srv, source, **FAST)
-    expected = client.load(workers=1, progress=False, **options)
-    # as in test_every_429_is_heard, but the gateway says what is left on every answer
-    srv.faults = Faults(latency=0.1, rate_limit=12, burst=3, rate_headers=True)
-    srv.stats.reset()
-    got = client.load(progress=False, **options)
-    pd.testing.assert_frame_equal(got, expected)
+    # the same limit, but the gateway says what is left on every answer
+    srv, got = _limited(image_server, client_for, source, rate_headers=True)
     info = got.attrs["imgframe"]["concurrency"]
     assert srv.stats.throttled == 0 and info["throttled"] == 0
     assert info["peak"] >= 2                  # it widened where the quota had room

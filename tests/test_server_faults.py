@@ -298,14 +298,21 @@ RATE_LIMITED = {   # each API's own 429: (where, check of the body)
 }
 
 
-def test_rate_limit_answers_429_with_retry_after(inventory, image_server, source):
-    srv = image_server(inventory, faults=Faults(rate_limit=1, burst=2))
-    where, body_ok = RATE_LIMITED[source]
+def _three_gets(srv, source):
+    """``(url, session, answers)``: three quick GETs of ``source``'s images listing."""
+    where, _ = RATE_LIMITED[source]
     url = where.format(endpoint=srv.endpoint, glance_endpoint=srv.glance_endpoint,
                        ims_endpoint=srv.ims_endpoint)
-    with requests.Session() as s:
-        s.headers["Accept"] = "application/json"
-        answers = [s.get(url, params={"limit": 5}, timeout=10) for _ in range(3)]
+    s = requests.Session()
+    s.headers["Accept"] = "application/json"
+    return url, s, [s.get(url, params={"limit": 5}, timeout=10) for _ in range(3)]
+
+
+def test_rate_limit_answers_429_with_retry_after(inventory, image_server, source):
+    srv = image_server(inventory, faults=Faults(rate_limit=1, burst=2))
+    _, body_ok = RATE_LIMITED[source]
+    url, session, answers = _three_gets(srv, source)
+    with session as s:
         assert [r.status_code for r in answers] == [200, 200, 429]
         refused = answers[2]
         assert refused.headers["Retry-After"] == "1"   # a token a second: under 1 s to go
@@ -321,12 +328,8 @@ def test_rate_limit_answers_429_with_retry_after(inventory, image_server, source
 
 def test_rate_headers_announce_the_quota_on_every_answer(inventory, image_server, source):
     srv = image_server(inventory, faults=Faults(rate_limit=1, burst=2, rate_headers=True))
-    where, _ = RATE_LIMITED[source]
-    url = where.format(endpoint=srv.endpoint, glance_endpoint=srv.glance_endpoint,
-                       ims_endpoint=srv.ims_endpoint)
-    with requests.Session() as s:
-        s.headers["Accept"] = "application/json"
-        answers = [s.get(url, params={"limit": 5}, timeout=10) for _ in range(3)]
+    url, session, answers = _three_gets(srv, source)
+    session.close()
     said = [(r.status_code, r.headers["RateLimit-Limit"], r.headers["RateLimit-Remaining"],
              r.headers["RateLimit-Reset"]) for r in answers]
     assert said == [(200, "2", "1", "1"), (200, "2", "0", "2"), (429, "2", "0", "2")]
