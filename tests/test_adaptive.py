@@ -20,8 +20,9 @@ from expected import same_servers
 
 import imgframe
 from imgframe.errors import APIError, ImgframeError, InvalidQueryError
+from imgframe.http.transport import quota_of
 from imgframe.listing import adaptive
-from imgframe.listing.adaptive import BOUND, FIRST_PAGE, SLOW_PAGE, Controller, Gate
+from imgframe.listing.adaptive import BOUND, FIRST_PAGE, LONGEST_HOLD, SLOW_PAGE, Controller, Gate
 from imgframe.listing.resume import ResumeState
 from imgframe.server import DEFAULT_PROJECT_ID, Faults, sample_cloud, sample_inventory
 
@@ -165,6 +166,97 @@ def test_an_announced_quota_caps_the_streams_and_holds_them_until_renewed():
     assert gate.allowance is None and c.remaining is None   # unknown until told again
     assert "held 1 time(s) until the cloud's quota renewed" in c.why(2)
     assert c.summary()["quota_holds"] == 1
+
+
+@pytest.mark.parametrize("reset", [None, LONGEST_HOLD + 1, 86_400.0])
+def test_a_quota_with_no_reset_or_a_long_one_is_not_held(reset):
+    # a spent quota that says no renewal time, or one longer than a Retry-After is waited
+    # for: no stream waits for it (a 429 it draws goes by Retry-After and the budget, as
+    # for one walk); it halves the streams once and keeps them from widening
+    clock = Clock()
+    c = Controller(streams=4, clock=clock)
+    gate = Gate(c, clock=clock)
+    c.page(blocked=1.0, work=0.01)
+    assert c.limit == 4
+    gate.enter()
+    gate.quota(0, reset)
+    assert gate.quota_left() and c.quota_holds == 0 and c.limit == 2
+    gate.leave()
+    looks = []
+    for _ in range(3):                        # the same news on every answer: no hold,
+        gate.enter(lambda: looks.append(clock.now))   # no halving again
+        gate.quota(0, reset)
+        gate.leave()
+        c.page(blocked=1.0, work=0.01)
+    assert len(looks) == 3                    # each stream passed at its first look
+    assert c.limit == 2 and c.quota_holds == 0
+    assert "quota had no room" not in c.why(2)
+
+
+def test_a_stale_answer_does_not_end_a_quota_hold():
+    clock = Clock()
+    c = Controller(clock=clock)
+    gate = Gate(c, clock=clock)
+    gate.enter()
+    gate.quota(0, 5.0)                        # spent: held 5 s
+    gate.leave()
+    gate.quota(3, 1.0)                        # an answer counted before: room, it says
+    assert not gate.quota_left() and c.quota_holds == 1
+    clock.now += 5.0
+    assert gate.quota_left()
+
+
+def test_the_retry_of_a_429_that_says_the_quota_is_spent_does_not_halve_again():
+    clock = Clock()
+    c = Controller(streams=8, clock=clock)
+    gate = Gate(c, clock=clock)
+    c.page(blocked=1.0, work=0.01)
+    assert c.limit == 8
+    c.throttled(1.0)                          # a 429, Retry-After 1 s: halved to 4
+    clock.now += 1.2                          # its retry comes back: 0 left, renewed in 2 s
+    gate.quota(0, 2.0)
+    assert c.limit == 4 and c.throttles == 1 and c.quota_holds == 1
+    clock.now += 5.0                          # much later, spent again: a new signal
+    gate.quota(0, 2.0)
+    assert c.limit == 2 and c.quota_holds == 2
+
+
+def test_one_stream_kept_by_the_quota_says_so():
+    clock = Clock()
+    c = Controller(streams=3, clock=clock)
+    gate = Gate(c, clock=clock)
+    gate.enter()
+    gate.quota(1, 1.0)
+    gate.leave()
+    c.page(blocked=1.0, work=0.01)
+    assert c.limit == 1 and "the cloud's announced quota had no room for more" in c.why(1)
+    assert "not the server's bottleneck" not in c.why(1)
+
+
+@pytest.mark.parametrize("headers", [
+    {"RateLimit-Remaining": "0", "RateLimit-Reset": "inf"},
+    {"RateLimit-Remaining": "0", "RateLimit-Reset": "nan"},
+    {"RateLimit-Remaining": "0", "RateLimit-Reset": "-5"},
+    {"RateLimit-Remaining": "0", "RateLimit-Reset": "soon"},
+    {"RateLimit-Remaining": "9" * 5000},
+    {"RateLimit-Remaining": "-3", "RateLimit-Reset": "1"},
+    {"RateLimit": "garbage;;;=,=;r=;t=x", "X-RateLimit-Remaining": "2"},
+    {"RateLimit": '"a";r=x;t=1', "RateLimit-Remaining": "4", "RateLimit-Reset": "1e400"},
+    {"X-RateLimit-Remaining": "1", "X-RateLimit-Reset": "1796478783285"},
+])
+def test_quota_headers_never_raise_and_give_a_sane_quota(headers):
+    quota = quota_of(headers, now=1_796_478_780.0)
+    assert quota is None or (quota[0] >= 0 and (quota[1] is None or 0 <= quota[1] < 1e6))
+
+
+def test_quota_headers_read_as_announced():
+    now = 1_796_478_780.0
+    assert quota_of({"X-RateLimit-Remaining": "1", "X-RateLimit-Reset": "1796478783285"},
+                    now=now) == (1, pytest.approx(3.285))     # an epoch in milliseconds
+    assert quota_of({"RateLimit": '"a";r=x;t=1', "RateLimit-Remaining": "4"}) == (4, None)
+    assert quota_of({"RateLimit": "garbage;;;=,=;r=;t=x", "X-RateLimit-Remaining": "2",
+                     "X-RateLimit-Reset": "3"}) == (2, 3.0)
+    assert quota_of({"RateLimit-Remaining": "0", "RateLimit-Reset": "inf"}) == (0, None)
 
 
 def test_a_throttle_halves_once_per_burst_and_sets_a_ceiling():

@@ -4,7 +4,9 @@ controller is down to one stream at a time no request passes its gate (a page re
 by one stream while another is on the wire).
 
 A cloud that announces its quota (``RateLimit-*`` headers) is never sent a request the
-quota has no room for: the load widens as far as the quota allows and draws no 429.
+quota has no room for: the load widens as far as the quota allows and draws no 429. A
+quota spent for longer than a ``Retry-After`` is waited for, or with no renewal time, is
+not waited for.
 
 Run with an *eager* controller (every page counts as slow), so the load widens from its
 first page whatever the machine's speed.
@@ -65,6 +67,39 @@ def test_an_announced_quota_draws_no_429(image_server, client_for, source, eager
     assert info["peak"] >= 2                  # it widened where the quota had room
     assert info["quota_holds"] >= 1 and "quota renewed" in got.attrs["imgframe"][
         "workers_note"]
+
+
+class _Daily(Faults):
+    """Answers that all say the quota is spent until a far reset (or say no reset), and
+    never refuse: a gateway reporting a policy it does not enforce here."""
+
+    reset: str | None = "86400"
+
+    def quota_headers(self, now=None):
+        said = [("RateLimit-Remaining", "0")]
+        return said + ([("RateLimit-Reset", self.reset)] if self.reset else [])
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("reset", ["86400", None])
+def test_a_quota_spent_for_a_day_or_for_no_said_time_holds_no_stream(
+        image_server, client_for, source, eager, reset):
+    records = [dict(r, status=("active", "queued", "saving")[i % 3])
+               for i, r in enumerate(sample_inventory(90, seed=3))]
+    srv = image_server(records, token=TOKEN)
+    client = client_for(srv, source, **FAST)
+    options = {"page_size": 9, **({"status": ["ACTIVE", "SAVING"]} if source == "nova"
+                                  else {})}
+    expected = client.load(workers=1, progress=False, **options)
+    srv.faults = _Daily(latency=0.05)
+    srv.faults.reset = reset
+    started = time.monotonic()
+    got = client.load(progress=False, **options)
+    pd.testing.assert_frame_equal(got, expected)
+    assert time.monotonic() - started < 30        # not held for the day (nor one second
+    info = got.attrs["imgframe"]["concurrency"]   # a page for a reset not said)
+    assert info["quota_holds"] == 0 and info["quota_remaining"] == 0
+    assert "quota had no room for more" in got.attrs["imgframe"]["workers_note"]
 
 
 class _Arrivals(Faults):

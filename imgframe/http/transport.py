@@ -41,45 +41,59 @@ on_throttle: contextvars.ContextVar = contextvars.ContextVar("imgframe_on_thrott
 #: that announces its rate-limit quota (:func:`quota_of`): a load's gate
 on_quota: contextvars.ContextVar = contextvars.ContextVar("imgframe_on_quota", default=None)
 
-#: epoch times are above this; smaller ``...-Reset`` values are seconds from now
+#: epoch times are above this; smaller ``...-Reset`` values are seconds from now ...
 _EPOCH = 1_000_000_000
+#: ... and epoch times in milliseconds above this
+_EPOCH_MS = 1_000_000_000_000
 
 
-def quota_of(headers, now: float | None = None) -> tuple[int, float] | None:
+def quota_of(headers, now: float | None = None) -> tuple[int, float | None] | None:
     """``(requests left, seconds until the quota is renewed)`` as an answer's headers
-    announce them, or None: the IETF draft's ``RateLimit: ...;r=R;t=T`` field, or
-    ``RateLimit-Remaining``/``RateLimit-Reset`` (the draft's earlier fields, as Kong
-    sends them), or ``X-RateLimit-Remaining``/``X-RateLimit-Reset`` (GitHub's and many
-    gateways': the reset in seconds or as an epoch time). A missing reset is 1 second.
+    announce them, or None: the IETF draft's ``RateLimit: ...;r=R;t=T`` field (of several
+    policies, the one with the fewest left), or ``RateLimit-Remaining``/``RateLimit-Reset``
+    (the draft's earlier fields, as Kong sends them), or ``X-RateLimit-Remaining``/
+    ``X-RateLimit-Reset`` (GitHub's and many gateways': the reset in seconds, or an epoch
+    time in seconds or milliseconds). The seconds are None when no reset was given or it
+    is not a number. Never raises: a header it cannot read is as if absent.
 
     >>> quota_of({"RateLimit-Remaining": "0", "RateLimit-Reset": "2"})
     (0, 2.0)
-    >>> quota_of({"RateLimit": '"default";r=5;t=30'})
-    (5, 30.0)
+    >>> quota_of({"RateLimit": '"day";r=50;t=3000, "burst";r=1;t=2'})
+    (1, 2.0)
     >>> quota_of({"X-RateLimit-Remaining": "7", "X-RateLimit-Reset": "1000000060"}, 1e9)
     (7, 60.0)
-    >>> quota_of({"Content-Type": "application/json"}) is None
-    True
+    >>> quota_of({"X-RateLimit-Remaining": "0"}), quota_of({"Content-Type": "text/json"})
+    ((0, None), None)
     """
-    remaining = reset = None
-    field = headers.get("RateLimit")
-    if field:
-        params = dict(p.strip().partition("=")[::2] for p in field.split(",")[0].split(";"))
-        remaining, reset = params.get("r"), params.get("t")
+    policies = [dict(p.strip().partition("=")[::2] for p in policy.split(";"))
+                for policy in (headers.get("RateLimit") or "").split(",")]
+    readable = [(int(p["r"]), p.get("t")) for p in policies if _is_int(p.get("r"))]
     for prefix in ("RateLimit-", "X-RateLimit-"):
-        if remaining is None:
-            remaining, reset = headers.get(prefix + "Remaining"), headers.get(prefix + "Reset")
-    try:
-        left = int(remaining)
-    except (TypeError, ValueError):
+        remaining = headers.get(prefix + "Remaining")
+        if not readable and _is_int(remaining):
+            readable = [(int(remaining), headers.get(prefix + "Reset"))]
+    if not readable:
         return None
+    left, reset = min(readable, key=lambda pair: pair[0])
     try:
-        seconds = float(reset) if reset is not None else 1.0
-    except ValueError:
-        seconds = 1.0
+        seconds = float(reset)
+    except (TypeError, ValueError):
+        return max(0, left), None
+    if not seconds < float("inf"):
+        return max(0, left), None
+    if seconds > _EPOCH_MS:
+        seconds /= 1000
     if seconds > _EPOCH:
         seconds -= time.time() if now is None else now
-    return max(0, left), min(max(0.0, seconds), 3600.0)
+    return max(0, left), max(0.0, seconds)
+
+
+def _is_int(text) -> bool:
+    try:
+        int(text)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 class BudgetRetry(Retry):

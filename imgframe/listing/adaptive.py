@@ -17,8 +17,8 @@ How a load with no ``workers`` decides, in a user's words:
     opens streams again one a round trip, never again as many as it had when throttled
     (at one stream, it stays one walk). When the cloud announces its quota (``RateLimit``
     or ``X-RateLimit-*`` headers), it opens no stream the quota has no room for, and when
-    the quota is spent it holds every stream until it is renewed and halves the streams
-    as for a throttle: it never draws a 429 the cloud warned of.
+    the quota is spent it holds every stream until it is renewed (when that is within
+    :data:`LONGEST_HOLD`) and halves the streams as for a throttle, drawing no 429.
 
 The :class:`Controller` keeps the numbers and the decisions (``attrs``); the
 :class:`Gate` makes the streams keep to its limit, page by page.
@@ -32,7 +32,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-__all__ = ["BOUND", "FIRST_PAGE", "RATIO", "SLOW_PAGE", "WINDOW", "Controller", "Gate"]
+__all__ = ["BOUND", "FIRST_PAGE", "LONGEST_HOLD", "RATIO", "SLOW_PAGE", "WINDOW", "Controller",
+           "Gate"]
 
 #: the most streams an adaptive load opens at once
 BOUND = 8
@@ -45,6 +46,9 @@ WINDOW = 3
 #: the first page alone is a verdict when the load waited at least this long for it (it
 #: includes opening the connection, so it takes more than :data:`SLOW_PAGE`)
 FIRST_PAGE = 0.3
+#: the longest an announced quota is waited for (seconds): the retry budget's default,
+#: the longest a ``Retry-After`` is waited for
+LONGEST_HOLD = 60.0
 
 
 class Controller:
@@ -75,6 +79,8 @@ class Controller:
         self.streams = streams
         self.remaining: int | None = None     # the quota the cloud last announced
         self.quota_holds = 0                  # pauses until an announced quota renewed
+        self.quota_capped = False             # it kept the streams from widening
+        self.halved_at = float("-inf")        # clock time of the last halving
         self.peak = self.limit
         self.decisions: list[dict] = []
         self._clock = clock
@@ -102,6 +108,7 @@ class Controller:
                 return
             top = self.bound if self.ceiling is None else min(self.bound, self.ceiling - 1)
             if self.remaining is not None:   # no stream the announced quota has no room for
+                self.quota_capped |= self.remaining <= self.limit < top
                 top = min(top, self.remaining)
             if self.limit >= top:
                 return
@@ -135,10 +142,16 @@ class Controller:
 
     def _halve(self, why: str) -> None:
         """Halve the limit, never again to rise to where it was (the lock held)."""
+        self.halved_at = self._clock()
         self.ceiling = self.limit if self.ceiling is None else min(self.ceiling, self.limit)
         self._samples.clear()
         self._set(max(1, self.limit // 2), why)
         self.changed.notify_all()
+
+    def note(self, why: str) -> None:
+        """A decision that leaves the limit as it is (the lock held)."""
+        self.decisions.append({"at": round(self._clock() - self._start, 3),
+                               "streams": self.limit, "why": why})
 
     def _set(self, limit: int, why: str) -> None:
         if limit != self.limit:
@@ -166,7 +179,9 @@ class Controller:
             return f"workers={self.bound} pinned"
         text = (f"adaptive: pages waited {info['page_wait']}s on the server against "
                 f"{info['page_read']}s to read")
-        if self.peak == 1:
+        if self.peak == 1 and (self.quota_capped or self.quota_holds):
+            text += ": one stream (the cloud's announced quota had no room for more)"
+        elif self.peak == 1:
             text += " (not the server's bottleneck): one stream"
         else:
             text += f": up to {most} streams at once"
@@ -197,20 +212,36 @@ class Gate:
         self._held_until = 0.0              # the last hold's end: one hold, one halving
         self._clock = clock
 
-    def quota(self, remaining: int, reset: float) -> None:
-        """An answer announced ``remaining`` requests left, renewed in ``reset`` seconds:
-        the requests still in flight (sent before it was counted, perhaps) are spent too."""
+    def quota(self, remaining: int, reset: float | None) -> None:
+        """An answer announced ``remaining`` requests left, renewed in ``reset`` seconds
+        (None: not said): the requests still in flight (sent before it was counted,
+        perhaps) are spent too. Only a quota renewed within :data:`LONGEST_HOLD` is held
+        for; one with no reset or a longer one only keeps the streams from widening (and,
+        spent, halves them): a 429 it draws then goes by ``Retry-After``, as for one walk.
+        An answer that says there is room while a hold lasts (sent before it, and counted
+        before the others) does not end it."""
         c = self.controller
         with c.changed:
             now = self._clock()
-            self.allowance = remaining - max(0, self.inside - 1)
-            self.renewed = now + reset
             c.remaining = remaining
-            if self.allowance <= 0 and now >= self._held_until:   # a hold: as a throttle
-                self._held_until = self.renewed                   # (with no 429 drawn)
-                c.quota_holds += 1
-                if not c.pinned and c.limit > 1:
+            left = remaining - max(0, self.inside - 1)
+            if now < self._held_until and left > 0:
+                return
+            if left <= 0 and now >= self._held_until:   # spent: as a throttle, no 429 drawn
+                # one halving a window (the news of a halving or a 429's pause is not new)
+                last = max(c.halved_at, c.not_before if c.throttles else float("-inf"))
+                halve = (not c.pinned and c.limit > 1
+                         and now - last >= min(reset or 1.0, LONGEST_HOLD))
+                if reset is not None and reset <= LONGEST_HOLD:
+                    self._held_until = now + reset
+                    c.quota_holds += 1
+                    c.note(f"the cloud's announced quota was spent: held {reset:g}s")
+                if halve:   # (not again for the 429 whose retry this answer may be)
                     c._halve("the cloud's announced quota was spent: halved")
+            if reset is None or reset > LONGEST_HOLD:
+                self.allowance = None
+            else:
+                self.allowance, self.renewed = left, now + reset
             c.changed.notify_all()
 
     def quota_left(self) -> bool:
