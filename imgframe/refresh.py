@@ -33,7 +33,7 @@ import pandas as pd
 from imgframe import sources
 from imgframe.diff import completeness, query_key
 from imgframe.errors import IncompleteSnapshotError, InvalidQueryError
-from imgframe.frame import merge_frames
+from imgframe.merge import merge_frames
 from imgframe.query import parse_time
 from imgframe.timefmt import utc_stamp
 

@@ -10,12 +10,8 @@ from hypothesis import strategies as st
 
 from imgframe import frame
 from imgframe.errors import MalformedResponseError
-from imgframe.frame import (
-    COLUMNS,
-    DTYPES,
-    empty_frame,
-    merge_frames,
-)
+from imgframe.frame import COLUMNS, DTYPES, empty_frame
+from imgframe.merge import merge_frames
 from imgframe.sources import nova
 from imgframe.sources.nova import link_columns
 from imgframe.status import CATEGORIES
@@ -446,14 +442,14 @@ def test_columns_sharing_one_list_share_a_chunk_and_keep_their_checks():
 
 
 def test_pure_modules_import_no_io_libraries():
-    """query, pages, frame and export never import requests/ipywidgets (STYLE: pure core)."""
+    """query, pages, frame, merge and export never import requests/ipywidgets (STYLE: pure core)."""
     import ast
     import pathlib
 
     import imgframe
 
     root = pathlib.Path(imgframe.__file__).parent
-    for name in ("query", "pages", "frame", "export"):
+    for name in ("query", "pages", "frame", "merge", "export"):
         tree = ast.parse((root / f"{name}.py").read_text())
         imported = {alias.name.split(".")[0] for node in ast.walk(tree)
                     if isinstance(node, ast.Import) for alias in node.names}

@@ -27,6 +27,7 @@ import pytest
 
 import imgframe
 from imgframe.errors import PaginationError
+from imgframe.merge import merge_frames
 from imgframe.server import Faults, ImageServer
 
 HAVE_PYARROW = importlib.util.find_spec("pyarrow") is not None
@@ -128,7 +129,7 @@ def _metadata_frame(c, srv):
 
 def _merged_frames(c, srv):
     """The frame builder's own merge (what status fan-outs go through)."""
-    return imgframe.frame.merge_frames([_pinned_list(c, srv), _list_view(c, srv)])[0]
+    return merge_frames([_pinned_list(c, srv), _list_view(c, srv)])[0]
 
 
 def _many(c, srv):

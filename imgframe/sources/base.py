@@ -8,8 +8,9 @@ from itertools import repeat
 from typing import ClassVar
 
 from imgframe.errors import InvalidQueryError, MalformedResponseError
-from imgframe.frame import MERGE_COLUMNS, FrameBuilder, Typed, merge_frames
+from imgframe.frame import FrameBuilder, Typed
 from imgframe.listing.resource import Resource, Stream
+from imgframe.merge import MERGE_COLUMNS, merge_frames
 from imgframe.pages import Page
 from imgframe.query import Endpoint, Query, format_time, parse_service_endpoint
 from imgframe.status import LISTED
@@ -157,7 +158,7 @@ class Source:
                  microversion: str | None = None) -> Resource:
         """What the core lists for ``query`` at ``endpoint``: this API's images. A projection
         (``query.columns``) builds those columns and what the merge orders by
-        (:data:`~imgframe.frame.MERGE_COLUMNS`), and keeps those (``Resource.columns``)."""
+        (:data:`~imgframe.merge.MERGE_COLUMNS`), and keeps those (``Resource.columns``)."""
         detail, root, keep = query.detail, endpoint.root, query.columns
         build = None if keep is None else (*keep, *MERGE_COLUMNS)
         projection = {} if keep is None else {"columns": list(keep)}
