@@ -67,11 +67,11 @@ def quota_of(headers, now: float | None = None) -> tuple[int, float | None] | No
     """
     policies = [dict(p.strip().partition("=")[::2] for p in policy.split(";"))
                 for policy in (headers.get("RateLimit") or "").split(",")]
-    readable = [(int(p["r"]), p.get("t")) for p in policies if _is_int(p.get("r"))]
+    readable = [(n, p.get("t")) for p in policies if (n := _whole(p.get("r"))) is not None]
     for prefix in ("RateLimit-", "X-RateLimit-"):
-        remaining = headers.get(prefix + "Remaining")
-        if not readable and _is_int(remaining):
-            readable = [(int(remaining), headers.get(prefix + "Reset"))]
+        remaining = _whole(headers.get(prefix + "Remaining"))
+        if not readable and remaining is not None:
+            readable = [(remaining, headers.get(prefix + "Reset"))]
     if not readable:
         return None
     left, reset = min(readable, key=lambda pair: pair[0])
@@ -88,12 +88,12 @@ def quota_of(headers, now: float | None = None) -> tuple[int, float | None] | No
     return max(0, left), max(0.0, seconds)
 
 
-def _is_int(text) -> bool:
+def _whole(text) -> int | None:
+    """``text`` as an integer, or None."""
     try:
-        int(text)
+        return int(text)
     except (TypeError, ValueError):
-        return False
-    return True
+        return None
 
 
 class BudgetRetry(Retry):

@@ -112,6 +112,12 @@ def _split(tasks: list[_Task], key: str, lock: threading.Lock) -> _Task | None:
         return new
 
 
+def _unlisten(tokens: tuple) -> None:
+    """Undo :meth:`_Run._listen` in this thread."""
+    on_throttle.reset(tokens[0])
+    on_quota.reset(tokens[1])
+
+
 class _Run:
     """One concurrent load's shared state: its tasks, pool, controller and gate."""
 
@@ -140,11 +146,15 @@ class _Run:
         if self.user_check is not None:
             self.user_check()
 
+    def _listen(self) -> tuple:
+        """This thread's answers heard: 429/503 by the controller, an announced quota by
+        the gate. The tokens for :func:`_unlisten`."""
+        return on_throttle.set(self.controller.throttled), on_quota.set(self.gate.quota)
+
     def run(self, task: _Task) -> None:
         """One task's walk (in a worker), every page measured for the controller."""
         resource, controller = self.resource, self.controller
-        listening = on_throttle.set(controller.throttled)
-        told = on_quota.set(self.gate.quota)
+        listening = self._listen()
         waited = [0.0]
 
         def enter():
@@ -190,16 +200,14 @@ class _Run:
         finally:
             with self.lock:
                 self.walking -= 1
-            on_throttle.reset(listening)
-            on_quota.reset(told)
+            _unlisten(listening)
 
     def probe(self, index: int, stream: Stream) -> None:
         """The oldest item of stream ``index`` (one item, ascending): where its ranges end.
         A request as the streams' are: through the gate, its 429/503 heard."""
         self.check()
         part = Stats()
-        listening = on_throttle.set(self.controller.throttled)
-        told = on_quota.set(self.gate.quota)
+        listening = self._listen()
         self.gate.enter(self.check)
         try:
             page = self.edge.fetch(self.resource, ranges.probe_params(stream, True), part)
@@ -212,8 +220,7 @@ class _Run:
             return
         finally:
             self.gate.leave()
-            on_throttle.reset(listening)
-            on_quota.reset(told)
+            _unlisten(listening)
             with self.lock:
                 self.stats.requests += part.requests
                 self.stats.retries += part.retries

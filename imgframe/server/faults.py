@@ -91,9 +91,7 @@ class Faults:
             return None
         now = time.monotonic() if now is None else now
         with self._lock:
-            if self._filled is not None:
-                gained = (now - self._filled) * self.rate_limit
-                self._tokens = min(float(self.burst), self._tokens + gained)
+            self._tokens = self._tokens_at(now)
             self._filled = now
             if self._tokens >= 1.0:
                 self._tokens -= 1.0
@@ -107,13 +105,17 @@ class Faults:
             return []
         now = time.monotonic() if now is None else now
         with self._lock:
-            tokens = self._tokens
-            if self._filled is not None:
-                tokens = min(float(self.burst), tokens + (now - self._filled) * self.rate_limit)
+            tokens = self._tokens_at(now)
         reset = math.ceil((self.burst - tokens) / self.rate_limit)
         return [("RateLimit-Limit", str(self.burst)),
                 ("RateLimit-Remaining", str(int(tokens))),
                 ("RateLimit-Reset", str(reset))]
+
+    def _tokens_at(self, now: float) -> float:
+        """The bucket's tokens at ``now``, refilled since the last request (lock held)."""
+        if self._filled is None:
+            return self._tokens
+        return min(float(self.burst), self._tokens + (now - self._filled) * self.rate_limit)
 
     def next_action(self):
         """Count one images request; return its fault (an ACTIONS item) or None.

@@ -132,11 +132,8 @@ class Handler(BaseHTTPRequestHandler):
         if faults is None:
             return work()
         wait = faults.throttle()
-        if wait is not None:
-            resp = fail(429, replace(faults, retry_after=str(wait)))
-            resp.headers = [*resp.headers, *faults.quota_headers()]
-            return resp
-        resp = Handler._answer(faults, work, fail)
+        resp = (Handler._answer(faults, work, fail) if wait is None
+                else fail(429, replace(faults, retry_after=str(wait))))
         resp.headers = [*resp.headers, *faults.quota_headers()]
         return resp
 
