@@ -488,7 +488,9 @@ def test_token_expiry_mid_load_reauthenticates_every_stream(source, eager, image
                 .json()["images"])
     else:
         n = len(c.load(page_size=1000, workers=1, progress=False))
-    s.faults = Faults(token_ttl=3)
+    # a token good for a few more requests than the streams at once (BOUND, and a probe):
+    # with 3, nine streams could spend a fresh token before one's own retry used it
+    s.faults = Faults(token_ttl=BOUND + 4)
     df = c.load(page_size=20, progress=False)
     assert df["id"].is_unique and len(df) == n
     meta = df.attrs["imgframe"]
