@@ -265,13 +265,13 @@ def test_a_throttle_halves_once_per_burst_and_sets_a_ceiling():
     for _ in range(6):
         c.page(blocked=1.0, work=0.01)
     assert c.limit == 7
-    c.throttled(2.0)
+    c.throttled(2.0, 503)
     assert c.limit == 3 and c.ceiling == 7 and c.not_before == clock.now + 2.0
-    c.throttled(2.0)                          # the same burst: no second halving
-    c.throttled(None)
+    c.throttled(2.0, 503)                     # the same burst: no second halving
+    c.throttled(None, 429)
     assert c.limit == 3 and c.throttles == 3
     clock.now += 2.5                          # the pause is over: a new signal halves
-    c.throttled(1.0)
+    c.throttled(1.0, 503)
     assert c.limit == 1 and c.ceiling == 3
     clock.now += 1.5
     for _ in range(30):                       # one more per round trip, below the ceiling
@@ -279,6 +279,29 @@ def test_a_throttle_halves_once_per_burst_and_sets_a_ceiling():
     assert c.limit == 2 and c.peak == 7
     assert [d["streams"] for d in c.decisions][-3:] == [3, 1, 2]
     assert "halved" in c.decisions[-2]["why"] and "throttled 4 time(s)" in c.why(7)
+
+
+def test_a_429_halves_for_the_rest_of_the_load():
+    # a rate limit: the pace that drew it was too fast and no slower one is known to be
+    # fast enough, so the load never widens again (a 503 lets it, test above)
+    clock = Clock()
+    c = Controller(clock=clock)
+    for _ in range(6):
+        c.page(blocked=1.0, work=0.01)
+    c.throttled(1.0, 429)
+    assert c.limit == 3 and c.ceiling == 4
+    clock.now += 2.0
+    for _ in range(60):
+        c.page(blocked=1.0, work=0.01)
+    assert c.limit == 3
+    clock.now += 2.0
+    c.throttled(1.0, 503)                     # a later 503 halves; it grows back below 3
+    assert c.limit == 1
+    for _ in range(60):
+        c.page(blocked=1.0, work=0.01)
+    assert c.limit == 2 and c.ceiling == 3
+    assert [d["streams"] for d in c.decisions][-3:] == [3, 1, 2]
+    assert "rest of the load" in c.decisions[-3]["why"]
 
 
 def test_pinned_never_moves_but_pauses():
@@ -422,8 +445,12 @@ def test_a_throttled_load_halves_waits_and_completes(srv, source, eager, client_
     halved = [k for k, d in enumerate(decisions) if "halved" in d["why"]]
     assert halved, decisions
     before = decisions[halved[0] - 1]["streams"] if halved[0] else 1
-    # never again as many streams as when the cloud first throttled
+    # the first throttle is a 429 (a rate limit): never more streams than it halved to,
+    # for the rest of the load (the 503 after it halves again and may grow back to that)
     assert all(d["streams"] < before for d in decisions[halved[0]:])
+    assert "429" in decisions[halved[0]]["why"]
+    assert all(d["streams"] <= decisions[halved[0]]["streams"]
+               for d in decisions[halved[0]:])
 
 
 @pytest.mark.parametrize("source", SOURCES)

@@ -32,8 +32,9 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_500_RETRIES = 2
 #: the answers that mean "slow down": the server is over its limit or its capacity
 THROTTLE_STATUSES = frozenset({429, 503})
-#: ``callable(wait_seconds)`` told, in the requesting thread, of each 429/503 about to be
-#: retried (before the wait): a load's adaptive controller (imgframe.listing.adaptive)
+#: ``callable(wait_seconds, status)`` told, in the requesting thread, of each 429/503
+#: about to be retried (before the wait): a load's adaptive controller
+#: (imgframe.listing.adaptive)
 on_throttle: contextvars.ContextVar = contextvars.ContextVar("imgframe_on_throttle",
                                                               default=None)
 
@@ -139,7 +140,7 @@ class BudgetRetry(Retry):
         listener = on_throttle.get()
         if listener is not None and response is not None \
                 and response.status in THROTTLE_STATUSES:
-            listener(wait)
+            listener(wait, response.status)
         if time.monotonic() - started + wait > self.budget:
             reason = error or ResponseError(
                 f"retry budget of {self.budget:g}s exhausted (next wait {wait:.1f}s)")

@@ -13,9 +13,11 @@ How a load with no ``workers`` decides, in a user's words:
     images), then another (a slice of the creation times) for each page that comes back
     still slow, up to :data:`BOUND` at once. When the cloud answers 429 or 503, it halves
     the streams at once (the other answers of the same burst, arriving while it waits, do
-    not halve again), holds every stream until the ``Retry-After`` time has passed, then
-    opens streams again one a round trip, never again as many as it had when throttled
-    (at one stream, it stays one walk). When the cloud announces its quota (``RateLimit``
+    not halve again) and holds every stream until the ``Retry-After`` time has passed.
+    After a 429 (a rate limit: the pace it had was too fast, the halved one may not be) it
+    never opens more streams; after a 503 (the server's capacity, which may come back) it
+    opens them again one a round trip, never again as many as it had when throttled (at
+    one stream, it stays one walk). When the cloud announces its quota (``RateLimit``
     or ``X-RateLimit-*`` headers), it opens no stream the quota has no room for, and when
     the quota is spent it holds every stream until it is renewed (when that is within
     :data:`LONGEST_HOLD`) and halves the streams as for a throttle, drawing no 429.
@@ -63,7 +65,7 @@ class Controller:
     ...     c.page(blocked=1.0, work=0.01)
     >>> c.limit
     3
-    >>> c.throttled(1.0)
+    >>> c.throttled(1.0, 503)
     >>> c.limit, c.ceiling
     (1, 3)
     """
@@ -126,9 +128,12 @@ class Controller:
             self._since_increase = 0
             self._set(self.limit + 1, why)
 
-    def throttled(self, wait: float | None) -> None:
-        """The cloud answered 429 or 503 (``wait``: its Retry-After or the backoff, in
-        seconds): halve the limit, and hold every stream until ``wait`` has passed."""
+    def throttled(self, wait: float | None, status: int = 429) -> None:
+        """The cloud answered ``status`` 429 or 503 (``wait``: its Retry-After or the
+        backoff, in seconds): halve the limit, and hold every stream until ``wait`` has
+        passed. After a 429 (the cloud's rate limit, which one walk's pace was under) the
+        limit never rises again; after a 503 (its capacity, which may come back) it rises
+        one a round trip, never to where it was."""
         with self._lock:
             self.throttles += 1
             now = self._clock()
@@ -138,14 +143,21 @@ class Controller:
             if self.pinned or burst:   # one burst of answers is one signal: halve once
                 self.changed.notify_all()
                 return
-            self._halve("the cloud throttled (429/503): halved")
+            if status == 429:
+                self._halve("the cloud's rate limit (429): halved, for the rest of the load",
+                            stay=True)
+            else:
+                self._halve(f"the cloud throttled ({status}): halved")
 
-    def _halve(self, why: str) -> None:
-        """Halve the limit, never again to rise to where it was (the lock held)."""
+    def _halve(self, why: str, stay: bool = False) -> None:
+        """Halve the limit, never again to rise to where it was, nor at all when ``stay``
+        (the lock held)."""
         self.halved_at = self._clock()
-        self.ceiling = self.limit if self.ceiling is None else min(self.ceiling, self.limit)
+        halved = max(1, self.limit // 2)
+        ceiling = halved + 1 if stay else self.limit
+        self.ceiling = ceiling if self.ceiling is None else min(self.ceiling, ceiling)
         self._samples.clear()
-        self._set(max(1, self.limit // 2), why)
+        self._set(halved, why)
         self.changed.notify_all()
 
     def note(self, why: str) -> None:
