@@ -75,7 +75,8 @@ class Controller:
         self.bound = pinned if pinned is not None else bound
         self.pinned = pinned is not None
         self.limit = pinned if pinned is not None else 1
-        self.ceiling: int | None = None       # throttled at this many: never again
+        self.ceiling: int | None = None       # never again this many (a 503: as many as
+        #                                       when throttled; a 429: one above the halving)
         self.not_before = 0.0                 # clock time before which nothing is sent
         self.throttles = 0
         self.streams = streams

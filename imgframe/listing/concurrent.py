@@ -112,12 +112,6 @@ def _split(tasks: list[_Task], key: str, lock: threading.Lock) -> _Task | None:
         return new
 
 
-def _unlisten(tokens: tuple) -> None:
-    """Undo :meth:`_Run._listen` in this thread."""
-    on_throttle.reset(tokens[0])
-    on_quota.reset(tokens[1])
-
-
 class _Run:
     """One concurrent load's shared state: its tasks, pool, controller and gate."""
 
@@ -146,15 +140,25 @@ class _Run:
         if self.user_check is not None:
             self.user_check()
 
-    def _listen(self) -> tuple:
-        """This thread's answers heard: 429/503 by the controller, an announced quota by
-        the gate. The tokens for :func:`_unlisten`."""
-        return on_throttle.set(self.controller.throttled), on_quota.set(self.gate.quota)
+    @contextlib.contextmanager
+    def _heard(self):
+        """While in it, this thread's answers are heard: 429/503 by the controller, an
+        announced quota by the gate."""
+        throttle = on_throttle.set(self.controller.throttled)
+        quota = on_quota.set(self.gate.quota)
+        try:
+            yield
+        finally:
+            on_throttle.reset(throttle)
+            on_quota.reset(quota)
 
     def run(self, task: _Task) -> None:
         """One task's walk (in a worker), every page measured for the controller."""
+        with self._heard():
+            self._walk(task)
+
+    def _walk(self, task: _Task) -> None:
         resource, controller = self.resource, self.controller
-        listening = self._listen()
         waited = [0.0]
 
         def enter():
@@ -200,30 +204,28 @@ class _Run:
         finally:
             with self.lock:
                 self.walking -= 1
-            _unlisten(listening)
 
     def probe(self, index: int, stream: Stream) -> None:
         """The oldest item of stream ``index`` (one item, ascending): where its ranges end.
         A request as the streams' are: through the gate, its 429/503 heard."""
         self.check()
         part = Stats()
-        listening = self._listen()
-        self.gate.enter(self.check)
-        try:
-            page = self.edge.fetch(self.resource, ranges.probe_params(stream, True), part)
-        except APIError as exc:
-            if exc.status != 400:
-                raise
-            text = str(exc)
-            text = text if len(text) < 300 else text[:297] + "..."
-            self.floors[index] = f"no ascending {self.key} sort ({text}): one walk"
-            return
-        finally:
-            self.gate.leave()
-            _unlisten(listening)
-            with self.lock:
-                self.stats.requests += part.requests
-                self.stats.retries += part.retries
+        with self._heard():
+            self.gate.enter(self.check)
+            try:
+                page = self.edge.fetch(self.resource, ranges.probe_params(stream, True), part)
+            except APIError as exc:
+                if exc.status != 400:
+                    raise
+                text = str(exc)
+                text = text if len(text) < 300 else text[:297] + "..."
+                self.floors[index] = f"no ascending {self.key} sort ({text}): one walk"
+                return
+            finally:
+                self.gate.leave()
+                with self.lock:
+                    self.stats.requests += part.requests
+                    self.stats.retries += part.retries
         item = page.items[0] if page.items and isinstance(page.items[0], dict) else None
         self.floors[index] = ranges.epoch(item.get(self.key)) if item else None
 
